@@ -1,0 +1,52 @@
+"""What changed: services announce it, views listen and redraw only what concerns them.
+
+Modelled on Anki's ``OpChanges``: a mutation returns (and publishes) a small
+description of its effects instead of views polling the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Changes:
+    projects: bool = False
+    conversations: frozenset[str] = field(default_factory=frozenset)  # ids whose row changed
+    conversation_list: bool = False  # added, removed, moved, renamed, pinned...
+    messages: frozenset[str] = field(default_factory=frozenset)  # conversation ids whose messages changed
+    providers: bool = False
+    local_models: bool = False
+
+    def __or__(self, other: Changes) -> Changes:
+        return Changes(
+            projects=self.projects or other.projects,
+            conversations=self.conversations | other.conversations,
+            conversation_list=self.conversation_list or other.conversation_list,
+            messages=self.messages | other.messages,
+            providers=self.providers or other.providers,
+            local_models=self.local_models or other.local_models,
+        )
+
+
+Listener = Callable[[Changes], None]
+
+
+class ChangeBus:
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def publish(self, changes: Changes) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(changes)
+            except Exception:  # one broken view must not stop the others
+                log.exception("change listener failed")

@@ -1,0 +1,260 @@
+"""Projects, conversations and messages: reads and small edits (no streaming here)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from ..changes import ChangeBus, Changes
+from ..db import Database
+from ..db.models import Conversation, Message, Project
+from .tree import Branching, branching_of, visible_path
+
+TITLE_LENGTH = 60
+
+
+class NotFoundError(LookupError):
+    """A project, conversation or message id that does not exist (or was deleted)."""
+
+
+def automatic_title(text: str) -> str:
+    line = " ".join(text.strip().split())
+    if len(line) <= TITLE_LENGTH:
+        return line or "New conversation"
+    return line[: TITLE_LENGTH - 1].rsplit(" ", 1)[0] + "…"
+
+
+def _alive(model):
+    return model.deleted_at.is_(None)
+
+
+class ChatStore:
+    """Synchronous data access. Async callers go through :meth:`Database.run`."""
+
+    def __init__(self, db: Database, bus: ChangeBus | None = None):
+        self.db = db
+        self.bus = bus or ChangeBus()
+
+    def _publish(self, changes: Changes) -> Changes:
+        self.bus.publish(changes)
+        return changes
+
+    # -- projects ------------------------------------------------------------------
+
+    def create_project(
+        self, name: str, instructions: str | None = None, default_model: str | None = None
+    ) -> Project:
+        name = name.strip()
+        if not name:
+            raise ValueError("A project needs a name.")
+        project = self.db.call(
+            lambda s: _add(s, Project(name=name, instructions=instructions, default_model=default_model))
+        )
+        self._publish(Changes(projects=True))
+        return project
+
+    def projects(self) -> list[Project]:
+        return self.db.call(
+            lambda s: list(
+                s.scalars(select(Project).where(_alive(Project)).order_by(Project.sort_order, Project.name))
+            )
+        )
+
+    def project(self, project_id: str) -> Project:
+        return self.db.call(lambda s: _get(s, Project, project_id))
+
+    def project_by_name(self, name: str) -> Project | None:
+        return self.db.call(
+            lambda s: s.scalars(select(Project).where(_alive(Project), Project.name == name.strip())).first()
+        )
+
+    def update_project(self, project_id: str, **fields) -> Project:
+        allowed = {"name", "instructions", "default_model", "sort_order"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"Unknown project fields: {', '.join(sorted(unknown))}")
+
+        def change(s: Session) -> Project:
+            project = _get(s, Project, project_id)
+            for key, value in fields.items():
+                setattr(project, key, value)
+            return project
+
+        project = self.db.call(change)
+        self._publish(Changes(projects=True))
+        return project
+
+    def delete_project(self, project_id: str) -> None:
+        """Soft-delete the project and its conversations (undo restores both)."""
+        now = datetime.now(UTC)
+
+        def delete(s: Session) -> None:
+            _get(s, Project, project_id).deleted_at = now
+            s.execute(
+                update(Conversation)
+                .where(Conversation.project_id == project_id, Conversation.deleted_at.is_(None))
+                .values(deleted_at=now)
+            )
+
+        self.db.call(delete)
+        self._publish(Changes(projects=True, conversation_list=True))
+
+    # -- conversations -------------------------------------------------------------
+
+    def create_conversation(
+        self,
+        project_id: str | None = None,
+        system_prompt: str | None = None,
+        model: str | None = None,
+        title: str | None = None,
+    ) -> Conversation:
+        def create(s: Session) -> Conversation:
+            project = _get(s, Project, project_id) if project_id else None
+            conversation = Conversation(
+                project_id=project_id,
+                system_prompt=system_prompt,
+                model=model or (project.default_model if project else None),
+            )
+            if title:
+                conversation.title, conversation.title_is_automatic = title, False
+            return _add(s, conversation)
+
+        conversation = self.db.call(create)
+        self._publish(Changes(conversation_list=True))
+        return conversation
+
+    def conversation(self, conversation_id: str) -> Conversation:
+        return self.db.call(lambda s: _get(s, Conversation, conversation_id))
+
+    def conversations(
+        self,
+        project_id: str | None = None,
+        *,
+        all_projects: bool = False,
+        include_archived: bool = False,
+        limit: int | None = None,
+    ) -> list[Conversation]:
+        def query(s: Session) -> list[Conversation]:
+            q = select(Conversation).where(_alive(Conversation))
+            if not all_projects:
+                q = q.where(
+                    Conversation.project_id == project_id if project_id else Conversation.project_id.is_(None)
+                )
+            if not include_archived:
+                q = q.where(Conversation.archived.is_(False))
+            q = q.order_by(Conversation.pinned.desc(), Conversation.updated_at.desc())
+            if limit:
+                q = q.limit(limit)
+            return list(s.scalars(q))
+
+        return self.db.call(query)
+
+    def update_conversation(self, conversation_id: str, **fields) -> Conversation:
+        allowed = {
+            "title",
+            "system_prompt",
+            "model",
+            "pinned",
+            "archived",
+            "project_id",
+            "settings",
+            "current_leaf_id",
+        }
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"Unknown conversation fields: {', '.join(sorted(unknown))}")
+
+        def change(s: Session) -> Conversation:
+            conversation = _get(s, Conversation, conversation_id)
+            for key, value in fields.items():
+                setattr(conversation, key, value)
+            if "title" in fields:
+                conversation.title_is_automatic = False
+            return conversation
+
+        conversation = self.db.call(change)
+        self._publish(Changes(conversations=frozenset({conversation_id}), conversation_list=True))
+        return conversation
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        self.db.call(
+            lambda s: setattr(_get(s, Conversation, conversation_id), "deleted_at", datetime.now(UTC))
+        )
+        self._publish(Changes(conversation_list=True))
+
+    def restore_conversation(self, conversation_id: str) -> None:
+        """Undo a delete."""
+
+        def restore(s: Session) -> None:
+            conversation = s.get(Conversation, conversation_id)
+            if conversation is None:
+                raise NotFoundError(f"No conversation {conversation_id}.")
+            conversation.deleted_at = None
+            if conversation.project_id:
+                project = s.get(Project, conversation.project_id)
+                if project is not None:
+                    project.deleted_at = None
+
+        self.db.call(restore)
+        self._publish(Changes(projects=True, conversation_list=True))
+
+    # -- messages ------------------------------------------------------------------
+
+    def messages(self, conversation_id: str) -> list[Message]:
+        """Every message of the conversation, all branches, oldest first."""
+        return self.db.call(
+            lambda s: list(
+                s.scalars(
+                    select(Message)
+                    .where(Message.conversation_id == conversation_id, _alive(Message))
+                    .order_by(Message.created_at, Message.id)
+                )
+            )
+        )
+
+    def message(self, message_id: str) -> Message:
+        return self.db.call(lambda s: _get(s, Message, message_id))
+
+    def visible_messages(self, conversation_id: str) -> list[Message]:
+        """The branch the conversation shows, root first."""
+        conversation = self.conversation(conversation_id)
+        return visible_path(self.messages(conversation_id), conversation.current_leaf_id)
+
+    def branching(self, message_id: str) -> Branching:
+        message = self.message(message_id)
+        return branching_of(message, self.messages(message.conversation_id))
+
+    def switch_branch(self, message_id: str, step: int) -> str:
+        """Show the sibling ``step`` places away (-1 previous, +1 next); returns its id."""
+        message = self.message(message_id)
+        siblings = branching_of(message, self.messages(message.conversation_id)).sibling_ids
+        index = siblings.index(message.id) + step
+        if not 0 <= index < len(siblings):
+            return message.id
+        target = siblings[index]
+        self.update_conversation(message.conversation_id, current_leaf_id=target)
+        self._publish(Changes(messages=frozenset({message.conversation_id})))
+        return target
+
+    def message_count(self) -> int:
+        return self.db.call(lambda s: s.scalar(select(func.count(Message.id))) or 0)
+
+
+def _add(session: Session, row):
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _get(session: Session, model, row_id: str | None):
+    row = session.get(model, row_id) if row_id else None
+    if row is None or row.deleted_at is not None:
+        raise NotFoundError(f"No {model.__tablename__[:-1]} with id {row_id}.")
+    return row
+
+
+def ids(rows: Sequence) -> list[str]:
+    return [r.id for r in rows]

@@ -1,0 +1,147 @@
+"""Typed ORM models.
+
+Ids are UUID strings and every row carries created/updated timestamps and a
+soft-delete marker, so a later sync can merge rows from several machines.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Stamped:
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class Project(Stamped, Base):
+    __tablename__ = "projects"
+
+    name: Mapped[str] = mapped_column(String(200))
+    instructions: Mapped[str | None] = mapped_column(Text, default=None)  # the project's system prompt
+    default_model: Mapped[str | None] = mapped_column(String(300), default=None)
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+
+    conversations: Mapped[list[Conversation]] = relationship(back_populates="project")
+
+
+class Conversation(Stamped, Base):
+    __tablename__ = "conversations"
+
+    project_id: Mapped[str | None] = mapped_column(ForeignKey("projects.id"), default=None, index=True)
+    title: Mapped[str] = mapped_column(String(300), default="New conversation")
+    title_is_automatic: Mapped[bool] = mapped_column(Boolean, default=True)
+    system_prompt: Mapped[str | None] = mapped_column(Text, default=None)
+    model: Mapped[str | None] = mapped_column(String(300), default=None)  # "provider:id"
+    #: the leaf of the branch that is shown; None means "the newest leaf"
+    current_leaf_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # temperature, max tokens...
+
+    project: Mapped[Project | None] = relationship(back_populates="conversations")
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="conversation", order_by="Message.created_at"
+    )
+
+
+class MessageStatus(StrEnum):
+    COMPLETE = "complete"
+    STREAMING = "streaming"  # being written by a live process (see ``stream_owner``)
+    STOPPED = "stopped"  # the person stopped it; text kept
+    INTERRUPTED = "interrupted"  # the process died while streaming; text kept
+    FAILED = "failed"  # the provider failed; ``error`` says why; partial text kept
+
+
+class Message(Stamped, Base):
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_conversation_created", "conversation_id", "created_at"),)
+
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"))
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("messages.id"), default=None, index=True)
+    role: Mapped[str] = mapped_column(String(16))  # user | assistant | system | tool
+    content: Mapped[str] = mapped_column(Text, default="")
+    reasoning: Mapped[str | None] = mapped_column(Text, default=None)
+    status: Mapped[str] = mapped_column(String(16), default=MessageStatus.COMPLETE)
+    model: Mapped[str | None] = mapped_column(String(300), default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    stop_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    input_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
+    output_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
+    ttft_ms: Mapped[float | None] = mapped_column(default=None)
+    duration_ms: Mapped[float | None] = mapped_column(default=None)
+    #: attached text files: [{"name": ..., "text": ...}]
+    attachments: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    #: "host:pid" of the process writing a streaming reply, to tell live from interrupted
+    stream_owner: Mapped[str | None] = mapped_column(String(120), default=None)
+
+    conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+
+class ProviderKind(StrEnum):
+    OPENAI = "openai"
+    ANTHROPIC = "anthropic"
+    OPENAI_COMPATIBLE = "openai_compatible"
+
+
+class ProviderConfig(Stamped, Base):
+    """A configured provider. Keys are *not* here: they live in the keyring."""
+
+    __tablename__ = "provider_configs"
+
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(32), default=ProviderKind.OPENAI_COMPATIBLE)
+    base_url: Mapped[str | None] = mapped_column(String(500), default=None)
+    api_key_env: Mapped[str | None] = mapped_column(String(100), default=None)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ModelProfile(Stamped, Base):
+    """Per-model settings: sampling defaults, and for local models the llama.cpp settings."""
+
+    __tablename__ = "model_profiles"
+
+    model_ref: Mapped[str] = mapped_column(String(300), unique=True)  # "provider:id"
+    display_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    #: context_length, gpu_layers, threads, batch_size, temperature, top_p, ...,
+    #: chat_template (override), system_prompt (default)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class LocalModel(Stamped, Base):
+    """A GGUF model known to the app (copied into the models folder or referenced)."""
+
+    __tablename__ = "local_models"
+
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    path: Mapped[str] = mapped_column(Text)  # first part for split models
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    architecture: Mapped[str | None] = mapped_column(String(64), default=None)
+    quantization: Mapped[str | None] = mapped_column(String(32), default=None)
+    parameter_count: Mapped[int | None] = mapped_column(Integer, default=None)
+    context_length: Mapped[int | None] = mapped_column(Integer, default=None)
+    has_chat_template: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(32), default="referenced")  # referenced | copied | downloaded
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,173 @@
+"""From "provider:model" to a ready provider: built-ins, named endpoints, local GGUF."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from ..db import Database
+from ..db.models import ProviderConfig, ProviderKind
+from ..secrets import SecretStore, default_store, env_var_for
+from .base import Provider
+from .errors import ConfigurationError, ProviderError
+from .types import ModelInfo
+
+BUILTIN = {"openai": ProviderKind.OPENAI, "anthropic": ProviderKind.ANTHROPIC}
+LOCAL = "local"
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    provider: str
+    model: str
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.model}"
+
+
+def parse_model_ref(text: str) -> ModelRef:
+    """``openai:gpt-4o-mini``, ``anthropic:claude-...``, ``local:PATH_OR_NAME``, ``NAME:ID``."""
+    provider, sep, model = text.strip().partition(":")
+    if not sep or not provider or not model:
+        raise ConfigurationError(
+            f"'{text}' is not a model. Write PROVIDER:MODEL, for example openai:gpt-4o-mini, "
+            "anthropic:claude-3-5-haiku-latest or local:/path/to/model.gguf."
+        )
+    return ModelRef(provider.lower(), model)
+
+
+def validate_provider_name(name: str) -> str:
+    name = name.strip().lower()
+    if not name or not all(c.isalnum() or c in "-_." for c in name):
+        raise ConfigurationError(
+            f"'{name}' is not a usable provider name: use letters, digits, '-', '_' or '.'."
+        )
+    if name == LOCAL:
+        raise ConfigurationError("'local' is reserved for GGUF models on this machine.")
+    return name
+
+
+class ProviderRegistry:
+    """Builds providers on demand and keeps them for reuse (connections, loaded models)."""
+
+    def __init__(self, db: Database, secrets: SecretStore | None = None):
+        self.db = db
+        self.secrets = secrets or default_store()
+        self._providers: dict[str, Provider] = {}
+        self._local: Provider | None = None
+
+    # -- configuration ---------------------------------------------------------
+
+    def configs(self) -> list[ProviderConfig]:
+        return self.db.call(
+            lambda s: list(
+                s.scalars(
+                    select(ProviderConfig)
+                    .where(ProviderConfig.deleted_at.is_(None))
+                    .order_by(ProviderConfig.name)
+                )
+            )
+        )
+
+    def config(self, name: str) -> ProviderConfig | None:
+        return next((c for c in self.configs() if c.name == name), None)
+
+    def provider_names(self) -> list[str]:
+        """Every provider the user can pick from: built-ins with a key, named ones, local."""
+        names = [n for n in BUILTIN if self.secrets.get(n, self._env_of(n)) or self.config(n)]
+        names += [c.name for c in self.configs() if c.name not in names and c.enabled]
+        return names + [LOCAL]
+
+    def _env_of(self, name: str) -> str:
+        cfg = self.config(name)
+        return env_var_for(name, cfg.api_key_env if cfg else None)
+
+    def invalidate(self, name: str | None = None) -> None:
+        """Forget cached providers after their configuration or key changed."""
+        if name is None:
+            self._providers.clear()
+        else:
+            self._providers.pop(name, None)
+
+    # -- providers ---------------------------------------------------------------
+
+    def get(self, name: str) -> Provider:
+        name = name.lower()
+        if name == LOCAL:
+            return self.local()
+        if name not in self._providers:
+            self._providers[name] = self._build(name)
+        return self._providers[name]
+
+    def local(self) -> Provider:
+        if self._local is None:
+            from .local import LocalProvider
+
+            self._local = LocalProvider(self.db)
+        return self._local
+
+    def _build(self, name: str) -> Provider:
+        cfg = self.config(name)
+        kind = ProviderKind(cfg.kind) if cfg else BUILTIN.get(name)
+        if kind is None:
+            known = ", ".join([*BUILTIN, *(c.name for c in self.configs()), LOCAL])
+            raise ConfigurationError(
+                f"Unknown provider '{name}'. Known: {known}. Add one with "
+                f"`dataelan providers add {name} --base-url URL`."
+            )
+        key_env = self._env_of(name)
+        api_key = self.secrets.get(name, key_env)
+        base_url = cfg.base_url if cfg and cfg.base_url else None
+        if kind is ProviderKind.OPENAI:
+            from .openai_provider import OpenAIProvider
+
+            base_url = base_url or os.environ.get("OPENAI_BASE_URL")
+            if not api_key:
+                raise self._missing_key(name, key_env)
+            return OpenAIProvider(name=name, api_key=api_key, base_url=base_url)
+        if kind is ProviderKind.ANTHROPIC:
+            from .anthropic_provider import AnthropicProvider
+
+            base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL")
+            if not api_key:
+                raise self._missing_key(name, key_env)
+            return AnthropicProvider(name=name, api_key=api_key, base_url=base_url)
+        from .openai_compatible import OpenAICompatibleProvider
+
+        if not base_url:
+            raise ConfigurationError(f"Provider '{name}' has no base URL. Set one in Settings → Providers.")
+        return OpenAICompatibleProvider(name=name, base_url=base_url, api_key=api_key)
+
+    @staticmethod
+    def _missing_key(name: str, env_var: str) -> ConfigurationError:
+        return ConfigurationError(
+            f"No API key for {name}. Run `dataelan keys set {name}` or set {env_var}.", provider=name
+        )
+
+    async def list_all_models(self) -> tuple[list[ModelInfo], dict[str, str]]:
+        """Every provider's models, asked concurrently; failures come back per provider."""
+        names = self.provider_names()
+
+        async def one(name: str) -> list[ModelInfo]:
+            return await self.get(name).list_models()
+
+        results = await asyncio.gather(*(one(n) for n in names), return_exceptions=True)
+        models: list[ModelInfo] = []
+        errors: dict[str, str] = {}
+        for name, result in zip(names, results, strict=True):
+            if isinstance(result, ProviderError):
+                errors[name] = str(result)
+            elif isinstance(result, BaseException):
+                errors[name] = f"{type(result).__name__}: {result}"
+            else:
+                models.extend(result)
+        return models, errors
+
+    async def aclose(self) -> None:
+        for provider in [*self._providers.values(), *([self._local] if self._local else [])]:
+            await provider.aclose()
+        self._providers.clear()
+        self._local = None
