@@ -1,0 +1,1 @@
+"""The `dataelan` command: no arguments starts the GUI; subcommands work headless."""

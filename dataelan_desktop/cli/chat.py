@@ -1,0 +1,95 @@
+"""`dataelan chat`: stream one reply to stdout, saved like any conversation."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+from ..core.db.models import MessageStatus
+from ..core.providers.registry import parse_model_ref
+from ..core.providers.types import GenerationParams, ReasoningDelta, TextDelta
+from .common import fail, out, run_async, services
+
+
+def register(sub) -> None:
+    p = sub.add_parser("chat", help="send one message and stream the reply")
+    p.add_argument("prompt", help="the message; '-' reads it from standard input")
+    p.add_argument("-m", "--model", help="openai:ID, anthropic:ID, local:PATH_OR_NAME or PROVIDER:ID")
+    p.add_argument("-s", "--system", help="system prompt for a new conversation")
+    p.add_argument("--project", help="put a new conversation in this project (created if missing)")
+    p.add_argument(
+        "--continue", dest="continue_id", metavar="CONVERSATION_ID", help="continue a conversation"
+    )
+    p.add_argument("-t", "--temperature", type=float)
+    p.add_argument("--max-tokens", type=int)
+    p.add_argument("--show-reasoning", action="store_true", help="print reasoning text to stderr")
+    p.set_defaults(func=cmd_chat)
+
+
+def _read_prompt(prompt: str) -> str:
+    text = sys.stdin.read() if prompt == "-" else prompt
+    if not text.strip():
+        fail("the message is empty")
+    return text
+
+
+def cmd_chat(args) -> int:
+    prompt = _read_prompt(args.prompt)
+    if args.temperature is not None and not 0 <= args.temperature <= 2:
+        fail("--temperature must be between 0 and 2")
+    if args.max_tokens is not None and args.max_tokens < 1:
+        fail("--max-tokens must be at least 1")
+    s = services()
+    model = str(parse_model_ref(args.model)) if args.model else None
+
+    if args.continue_id:
+        conversation = s.store.conversation(args.continue_id)
+        model = model or conversation.model
+    else:
+        if not model:
+            fail("choose a model with -m, for example -m openai:gpt-4o-mini or -m local:model.gguf")
+        project_id = None
+        if args.project:
+            project = s.store.project_by_name(args.project) or s.store.create_project(args.project)
+            project_id = project.id
+        conversation = None
+    if not model:
+        fail("this conversation has no model yet; choose one with -m")
+    s.registry.get(parse_model_ref(model).provider)  # unknown provider or missing key: fail before saving
+    params = GenerationParams(temperature=args.temperature, max_tokens=args.max_tokens)
+    return run_async(
+        _chat(s, conversation, project_id if conversation is None else None, args, prompt, model, params)
+    )
+
+
+async def _chat(s, conversation, project_id, args, prompt, model, params) -> int:
+    if conversation is None:
+        conversation = await s.chat.start_conversation(
+            project_id=project_id, system_prompt=args.system, model=model
+        )
+    generation = await s.chat.send(conversation.id, prompt, model=model, params=params)
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGINT, generation.stop)
+    except (NotImplementedError, RuntimeError):  # Windows: KeyboardInterrupt still ends the run
+        pass
+    wrote_newline = True
+    async for event in generation.events():
+        if isinstance(event, TextDelta):
+            sys.stdout.write(event.text)
+            sys.stdout.flush()
+            wrote_newline = event.text.endswith("\n")
+        elif isinstance(event, ReasoningDelta) and args.show_reasoning:
+            sys.stderr.write(event.text)
+            sys.stderr.flush()
+    await generation.wait()
+    if not wrote_newline:
+        out()
+    print(f"[conversation {conversation.id}]", file=sys.stderr)
+    if generation.status == MessageStatus.FAILED:
+        fail(generation.error or "the reply failed")
+    if generation.status == MessageStatus.STOPPED:
+        print("[stopped; the partial reply was saved]", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,83 @@
+"""Entry point of `dataelan`: parse arguments, dispatch, turn failures into one clear line."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .. import __version__
+from .common import CliError, close_services
+
+#: command modules, each with ``register(subparsers)``; one file per command group
+COMMAND_MODULES = (
+    "chat",
+    "providers_cmd",
+    "keys_cmd",
+    "models_cmd",
+    "history_cmd",
+    "transfer_cmd",
+    "compare_cmd",
+)
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not the usage block
+        raise CliError(f"{self.prog}: {message} (see `{self.prog} --help`)", code=2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="dataelan", description="Dataelan Desktop: chat with cloud and local models.")
+    parser.add_argument("--version", action="version", version=f"dataelan {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f".{name}", __package__)
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{__package__}.{name}":
+                continue  # that command group has not been written yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        from ..app import run_gui
+
+        return run_gui()
+    try:
+        args = build_parser().parse_args(argv)
+        if not getattr(args, "func", None):
+            build_parser().print_help()
+            return 0
+        return int(args.func(args) or 0)
+    except CliError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.code
+    except KeyboardInterrupt:
+        print("\nstopped", file=sys.stderr)
+        return 130
+    except Exception as err:  # last resort: still one line; details go to the log
+        import logging
+
+        logging.getLogger("dataelan.cli").exception("command failed")
+        print(f"error: {_describe(err)}", file=sys.stderr)
+        return 1
+    finally:
+        close_services()
+
+
+def _describe(err: Exception) -> str:
+    from ..core.db.engine import CorruptDatabaseError
+    from ..core.providers.errors import ProviderError
+    from ..core.secrets import NoKeyringError
+
+    if isinstance(err, ProviderError | NoKeyringError | CorruptDatabaseError | ValueError | LookupError):
+        return str(err).strip("'\"")
+    return f"{type(err).__name__}: {err}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""The set of services a window or a CLI command works with, built once per process.
+
+Passed explicitly to whoever needs it (no global main-window singleton).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+
+from . import paths
+from .changes import ChangeBus
+from .chat import ChatService, ChatStore
+from .db import Database, open_database
+from .providers.registry import ProviderRegistry
+from .secrets import RedactingFilter, SecretStore, default_store
+
+
+@dataclass
+class Services:
+    db: Database
+    bus: ChangeBus
+    store: ChatStore
+    registry: ProviderRegistry
+    chat: ChatService
+    secrets: SecretStore
+
+    async def aclose(self) -> None:
+        self.chat.stop_all()
+        await self.registry.aclose()
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def build_services(db_path: Path | str | None = None, secrets: SecretStore | None = None) -> Services:
+    secrets = secrets or default_store()
+    db = open_database(db_path)
+    bus = ChangeBus()
+    store = ChatStore(db, bus)
+    registry = ProviderRegistry(db, secrets)
+    return Services(
+        db=db, bus=bus, store=store, registry=registry, chat=ChatService(store, registry), secrets=secrets
+    )
+
+
+_logging_ready = False
+
+
+def setup_logging(secrets: SecretStore | None = None, level: int = logging.INFO) -> Path:
+    """Log to a rotating file in the data folder; every record passes the key redactor."""
+    global _logging_ready
+    log_file = paths.logs_dir() / "dataelan.log"
+    if _logging_ready:
+        return log_file
+    handler = RotatingFileHandler(log_file, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter(secrets or default_store()))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(level)
+    for noisy in ("httpx", "httpcore", "openai", "anthropic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    _logging_ready = True
+    return log_file
