@@ -74,8 +74,10 @@ def _describe(err: Exception) -> str:
     from ..core.providers.errors import ProviderError
     from ..core.secrets import NoKeyringError
 
+    if isinstance(err, KeyError) and err.args:
+        return str(err.args[0])
     if isinstance(err, ProviderError | NoKeyringError | CorruptDatabaseError | ValueError | LookupError):
-        return str(err).strip("'\"")
+        return str(err)
     return f"{type(err).__name__}: {err}"
 
 

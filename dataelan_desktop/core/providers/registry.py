@@ -121,19 +121,17 @@ class ProviderRegistry:
         key_env = self._env_of(name)
         api_key = self.secrets.get(name, key_env)
         base_url = cfg.base_url if cfg and cfg.base_url else None
+        if kind in (ProviderKind.OPENAI, ProviderKind.ANTHROPIC) and not api_key:
+            raise self._missing_key(name, key_env)
         if kind is ProviderKind.OPENAI:
             from .openai_provider import OpenAIProvider
 
             base_url = base_url or os.environ.get("OPENAI_BASE_URL")
-            if not api_key:
-                raise self._missing_key(name, key_env)
             return OpenAIProvider(name=name, api_key=api_key, base_url=base_url)
         if kind is ProviderKind.ANTHROPIC:
             from .anthropic_provider import AnthropicProvider
 
             base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL")
-            if not api_key:
-                raise self._missing_key(name, key_env)
             return AnthropicProvider(name=name, api_key=api_key, base_url=base_url)
         from .openai_compatible import OpenAICompatibleProvider
 
