@@ -59,26 +59,34 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nstopped", file=sys.stderr)
         return 130
-    except Exception as err:  # last resort: still one line; details go to the log
-        import logging
+    except Exception as err:  # still one line; unexpected ones leave their traceback in the log file
+        message, expected = _describe(err)
+        if not expected:
+            import logging
 
-        logging.getLogger("dataelan.cli").exception("command failed")
-        print(f"error: {_describe(err)}", file=sys.stderr)
+            from ..core.services import setup_logging
+
+            setup_logging()
+            logging.getLogger("dataelan.cli").exception("command failed")
+        print(f"error: {message}", file=sys.stderr)
         return 1
     finally:
         close_services()
 
 
-def _describe(err: Exception) -> str:
+def _describe(err: Exception) -> tuple[str, bool]:
+    """The line to print, and whether this is an expected, user-facing failure."""
     from ..core.db.engine import CorruptDatabaseError
     from ..core.providers.errors import ProviderError
     from ..core.secrets import NoKeyringError
 
     if isinstance(err, KeyError) and err.args:
-        return str(err.args[0])
-    if isinstance(err, ProviderError | NoKeyringError | CorruptDatabaseError | ValueError | LookupError):
-        return str(err)
-    return f"{type(err).__name__}: {err}"
+        return str(err.args[0]), True
+    if isinstance(
+        err, ProviderError | NoKeyringError | CorruptDatabaseError | ValueError | LookupError | OSError
+    ):
+        return str(err), True
+    return f"{type(err).__name__}: {err}", False
 
 
 if __name__ == "__main__":
