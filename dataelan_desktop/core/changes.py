@@ -6,7 +6,9 @@ description of its effects instead of views polling the database.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -37,14 +39,33 @@ Listener = Callable[[Changes], None]
 
 
 class ChangeBus:
+    """Delivers changes to listeners on the thread that owns the bus.
+
+    Services may publish from the database thread; views (Qt widgets) must only be
+    touched from the GUI thread, so such publishes hop over through the bound loop.
+    """
+
     def __init__(self) -> None:
         self._listeners: list[Listener] = []
+        self._owner = threading.get_ident()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Deliver on ``loop``'s thread from now on (the GUI calls this at start-up)."""
+        self._loop = loop
+        self._owner = threading.get_ident()
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
     def publish(self, changes: Changes) -> None:
+        if self._loop is not None and threading.get_ident() != self._owner and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._deliver, changes)
+            return
+        self._deliver(changes)
+
+    def _deliver(self, changes: Changes) -> None:
         for listener in list(self._listeners):
             try:
                 listener(changes)

@@ -98,6 +98,8 @@ class Generation:
 
     def stop(self) -> None:
         """Stop generating; the text so far is kept and the reply marked stopped."""
+        if self._stop_requested:
+            return
         self._stop_requested = True
         if self.task is not None and not self.task.done():
             self.task.cancel()

@@ -157,6 +157,11 @@ class Database:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.call, fn)
 
+    async def in_thread(self, fn: Callable[..., T], /, *args, **kwargs) -> T:
+        """Run any blocking callable (e.g. a ``ChatStore`` method) on the database thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+
     def recover_interrupted(self) -> int:
         """Mark replies whose writing process is gone as interrupted. Returns how many."""
 
