@@ -1,0 +1,111 @@
+"""Shared pieces of SDK error mapping: Retry-After parsing and status → typed error."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Mapping
+
+from .errors import (
+    AuthenticationError,
+    ContextTooLongError,
+    InvalidRequestError,
+    ModelNotFoundError,
+    ProviderError,
+    RateLimitedError,
+    UnavailableError,
+)
+
+CONTEXT_HINTS = (
+    "context_length_exceeded",
+    "context length",
+    "prompt is too long",
+    "too many tokens",
+    "maximum context",
+)
+
+
+def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
+    if not headers:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def error_for_status(
+    status: int,
+    detail: str,
+    *,
+    provider: str,
+    model: str | None,
+    headers: Mapping[str, str] | None = None,
+    key_hint: str = "",
+) -> ProviderError:
+    """The typed error a person should see for an HTTP failure status."""
+    detail = detail.strip() or f"HTTP {status}"
+    lowered = detail.lower()
+    if status in (401, 403):
+        verb = "refused" if status == 401 else "not allowed to use this"
+        return AuthenticationError(
+            f"{provider}: the API key was {verb} ({status}: {detail}). {key_hint}".strip(),
+            provider=provider,
+            status=status,
+        )
+    if status == 404:
+        return ModelNotFoundError(
+            f"{provider} does not know the model '{model}' ({detail}). `dataelan models list {provider}` shows what it offers.",
+            provider=provider,
+            status=status,
+        )
+    if status == 429 or status == 529 or "overloaded" in lowered:
+        wait = retry_after_seconds(headers)
+        when = f" Try again in {wait:.0f} s." if wait is not None else " Try again shortly."
+        what = "is overloaded" if status == 529 or "overloaded" in lowered else "is rate-limiting requests"
+        return RateLimitedError(
+            f"{provider} {what} ({status}: {detail}).{when}",
+            retry_after=wait,
+            provider=provider,
+            status=status,
+        )
+    if status in (400, 413, 422) and any(h in lowered for h in CONTEXT_HINTS):
+        return ContextTooLongError(
+            f"The conversation is too long for {model} ({detail}). Start a new conversation or choose a model with a larger context.",
+            provider=provider,
+            status=status,
+        )
+    if status >= 500:
+        return UnavailableError(
+            f"{provider} had a server error ({status}: {detail}). Try again in a moment.",
+            retry_after=retry_after_seconds(headers),
+            provider=provider,
+            status=status,
+        )
+    return InvalidRequestError(
+        f"{provider} refused the request ({status}: {detail}).", provider=provider, status=status
+    )
+
+
+def body_message(body: object, fallback: str) -> str:
+    """The human part of an error body like ``{"error": {"message": ...}}``."""
+    if isinstance(body, Mapping):
+        error = body.get("error", body)
+        if isinstance(error, Mapping) and isinstance(error.get("message"), str):
+            return error["message"]
+        if isinstance(body.get("message"), str):
+            return body["message"]
+    if isinstance(body, str) and body.strip():
+        return body.strip()[:300]
+    return fallback
