@@ -203,3 +203,15 @@ async def test_openai_compatible_without_a_key(server):
     events = await collect(provider.stream(REQUEST))
     assert text_of(events) == "hi"
     assert (await provider.list_models())[0].provider == "lmstudio"
+
+
+async def test_a_long_retry_after_is_reported_not_waited_out(server, provider):
+    server.push(openai_error(429, "Rate limit reached", headers={"Retry-After": "600"}))
+    waits: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    with pytest.raises(RateLimitedError, match="Try again in 600 s") as err:
+        await collect(stream_with_retries(provider, REQUEST, RetryPolicy(attempts=3), sleep=fake_sleep))
+    assert err.value.retry_after == 600 and waits == []
