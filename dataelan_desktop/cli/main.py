@@ -68,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
 
             setup_logging()
             logging.getLogger("dataelan.cli").exception("command failed")
-        print(f"error: {message}", file=sys.stderr)
+        from ..core.secrets import default_store
+
+        print(f"error: {default_store().redact(message)}", file=sys.stderr)
         return 1
     finally:
         close_services()

@@ -356,7 +356,8 @@ class ChatService:
             g.status = MessageStatus.STOPPED
             g.stop_reason = str(StopReason.CANCELLED)
         except ProviderError as error:
-            g.status, g.error = MessageStatus.FAILED, str(error)
+            # servers sometimes echo the key back in their error text: never save or show it
+            g.status, g.error = MessageStatus.FAILED, self.registry.secrets.redact(str(error))
         except Exception as error:  # a bug must still leave the reply in a final state
             log.exception("generation failed")
             g.status, g.error = MessageStatus.FAILED, f"Unexpected error: {type(error).__name__}: {error}"
