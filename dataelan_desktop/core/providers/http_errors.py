@@ -109,3 +109,15 @@ def body_message(body: object, fallback: str) -> str:
     if isinstance(body, str) and body.strip():
         return body.strip()[:300]
     return fallback
+
+
+def transport_failure(error: BaseException) -> str | None:
+    """Classify an HTTP-transport exception (httpx/httpx2) by its class names: stall, drop or connect."""
+    names = {cls.__name__ for cls in type(error).__mro__}
+    if names & {"ReadTimeout", "TimeoutException", "WriteTimeout", "PoolTimeout"}:
+        return "stall"
+    if names & {"RemoteProtocolError", "ReadError"}:
+        return "drop"
+    if names & {"ConnectError", "ConnectTimeout"}:
+        return "connect"
+    return None
