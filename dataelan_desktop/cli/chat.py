@@ -56,7 +56,12 @@ def cmd_chat(args) -> int:
         conversation = None
     if not model:
         fail("this conversation has no model yet; choose one with -m")
-    s.registry.get(parse_model_ref(model).provider)  # unknown provider or missing key: fail before saving
+    ref = parse_model_ref(model)
+    s.registry.get(ref.provider)  # unknown provider or missing key: fail before saving anything
+    if ref.provider == "local":  # a missing or broken GGUF too, from its header alone
+        from ..core.models.gguf_info import validate_gguf
+
+        validate_gguf(s.registry.local().resolve(ref.model).path)
     params = GenerationParams(temperature=args.temperature, max_tokens=args.max_tokens)
     return run_async(
         _chat(s, conversation, project_id if conversation is None else None, args, prompt, model, params)

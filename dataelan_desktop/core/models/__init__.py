@@ -1,0 +1,1 @@
+"""Local GGUF models: header inspection, the models folder, the catalog and downloads."""

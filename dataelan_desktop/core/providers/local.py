@@ -1,0 +1,208 @@
+"""Local GGUF models through llama-cpp-python, each in its own model-host process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from ..db import Database
+from ..db.models import LocalModel, ModelProfile
+from .base import Provider
+from .errors import ModelFileError
+from .types import ChatRequest, Finished, ModelInfo, Started, StopReason, StreamEvent, TextDelta, Usage
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONTEXT = 4096
+DEFAULT_IDLE_UNLOAD = 15 * 60.0  # seconds; a loaded model holds its memory until then
+HOST_SETTINGS = ("context_length", "gpu_layers", "threads", "batch_size", "seed", "chat_template")
+SAMPLING = ("temperature", "top_p", "top_k", "min_p", "repeat_penalty")
+FINISH = {"stop": StopReason.END, "length": StopReason.LENGTH, "cancelled": StopReason.CANCELLED}
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    name: str  # what the user wrote after "local:"
+    path: Path
+    settings: dict[str, Any]
+
+
+class LocalProvider(Provider):
+    name = "local"
+
+    def __init__(self, db: Database | None, idle_unload_seconds: float = DEFAULT_IDLE_UNLOAD):
+        self.db = db
+        self.idle_unload_seconds = idle_unload_seconds
+        self._hosts: dict[tuple[str, tuple], Any] = {}  # (path, host settings) → ModelHost
+        self._idle_timers: dict[tuple[str, tuple], asyncio.TimerHandle] = {}
+        self._starting: dict[tuple[str, tuple], asyncio.Lock] = {}
+
+    # -- resolving names and settings ------------------------------------------------
+
+    def resolve(self, model: str) -> ResolvedModel:
+        row = None
+        profile: dict[str, Any] = {}
+        if self.db is not None:
+
+            def find(s):
+                found = s.scalars(
+                    select(LocalModel).where(LocalModel.name == model, LocalModel.deleted_at.is_(None))
+                ).first()
+                prof = s.scalars(
+                    select(ModelProfile).where(ModelProfile.model_ref == f"local:{model}")
+                ).first()
+                return found, dict(prof.settings or {}) if prof else {}
+
+            row, profile = self.db.call(find)
+        path = Path(row.path) if row is not None else Path(model).expanduser()
+        if row is None and not path.exists():
+            raise ModelFileError(
+                f"No local model named '{model}' and no file at {path}. Add one with `dataelan models add PATH`, "
+                "or give the path of a .gguf file."
+            )
+        return ResolvedModel(name=model, path=path, settings=profile)
+
+    @staticmethod
+    def _host_key(resolved: ResolvedModel) -> tuple[str, tuple]:
+        host_settings = tuple(
+            sorted(
+                (k, resolved.settings.get(k)) for k in HOST_SETTINGS if resolved.settings.get(k) is not None
+            )
+        )
+        return str(resolved.path.resolve()), host_settings
+
+    # -- loading ---------------------------------------------------------------------
+
+    async def load(self, model: str, progress: Callable[[str], None] | None = None):
+        """Load (or reuse) the model's host; validates the file from its header first."""
+        from ..local.host_client import ModelHost
+        from ..models.gguf_info import validate_gguf
+
+        resolved = await asyncio.to_thread(self.resolve, model)
+        if progress:
+            progress(f"Checking {resolved.path.name}…")
+        info = await asyncio.to_thread(validate_gguf, resolved.path)
+        if not resolved.settings.get("context_length"):
+            # the model's own context, capped: a 128k KV cache would not fit most machines
+            resolved.settings["context_length"] = min(info.context_length or DEFAULT_CONTEXT, DEFAULT_CONTEXT)
+        key = self._host_key(resolved)
+        lock = self._starting.setdefault(key, asyncio.Lock())
+        async with lock:
+            host = self._hosts.get(key)
+            if host is not None and not host.alive:
+                await host.stop()  # it crashed: start afresh
+                host = None
+            if host is None:
+                host = ModelHost(
+                    resolved.path,
+                    {k: resolved.settings.get(k) for k in HOST_SETTINGS},
+                    label=resolved.path.name,
+                )
+                host.key = key
+                await host.start(progress)
+                self._hosts[key] = host
+        self._touch(key)
+        return host
+
+    async def unload(self, model: str | None = None) -> int:
+        """Stop the host(s) of ``model`` (or all); returns how many were stopped."""
+        keys = list(self._hosts)
+        if model is not None:
+            resolved = await asyncio.to_thread(self.resolve, model)
+            path = str(resolved.path.resolve())
+            keys = [k for k in keys if k[0] == path]
+        for key in keys:
+            timer = self._idle_timers.pop(key, None)
+            if timer:
+                timer.cancel()
+            host = self._hosts.pop(key)
+            await host.stop()
+        return len(keys)
+
+    def loaded_models(self) -> list[dict[str, Any]]:
+        return [
+            {"path": key[0], "pid": host.pid, "alive": host.alive, "n_ctx": host.n_ctx}
+            for key, host in self._hosts.items()
+        ]
+
+    def _touch(self, key: tuple[str, tuple]) -> None:
+        """(Re)arm the idle-unload timer."""
+        timer = self._idle_timers.pop(key, None)
+        if timer:
+            timer.cancel()
+        if self.idle_unload_seconds and self.idle_unload_seconds > 0:
+            loop = asyncio.get_running_loop()
+            self._idle_timers[key] = loop.call_later(
+                self.idle_unload_seconds, lambda: asyncio.ensure_future(self._unload_key(key))
+            )
+
+    async def _unload_key(self, key: tuple[str, tuple]) -> None:
+        host = self._hosts.get(key)
+        if host is not None and not host._lock.locked():
+            self._hosts.pop(key, None)
+            self._idle_timers.pop(key, None)
+            log.info("unloading idle model %s", key[0])
+            await host.stop()
+
+    # -- the interface ---------------------------------------------------------------
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        host = await self.load(request.model)
+        resolved = await asyncio.to_thread(self.resolve, request.model)
+        settings = resolved.settings
+        messages: list[dict[str, str]] = []
+        system = request.system or settings.get("system_prompt")
+        if system:
+            messages.append({"role": "system", "content": system})
+        messages += [{"role": m.role, "content": m.content} for m in request.messages]
+        p = request.params
+        params: dict[str, Any] = {k: settings.get(k) for k in SAMPLING if settings.get(k) is not None}
+        if p.temperature is not None:
+            params["temperature"] = p.temperature
+        if p.top_p is not None:
+            params["top_p"] = p.top_p
+        params["max_tokens"] = p.max_tokens or settings.get("max_tokens")
+        params["stop"] = list(p.stop)
+        params["seed"] = p.seed if p.seed is not None else settings.get("seed")
+        prompt_tokens = None
+        try:
+            async for event in host.generate(messages, params):
+                kind = event["ev"]
+                if kind == "started":
+                    prompt_tokens = event["prompt_tokens"]
+                    yield Started(model=request.model)
+                elif kind == "text":
+                    yield TextDelta(event["text"])
+                elif kind == "done":
+                    yield Usage(
+                        input_tokens=event.get("prompt_tokens", prompt_tokens),
+                        output_tokens=event["completion_tokens"],
+                    )
+                    yield Finished(FINISH.get(event["finish"], StopReason.OTHER))
+        finally:
+            self._touch(host.key)
+
+    async def list_models(self) -> list[ModelInfo]:
+        if self.db is None:
+            return []
+
+        def rows(s):
+            return list(
+                s.scalars(select(LocalModel).where(LocalModel.deleted_at.is_(None)).order_by(LocalModel.name))
+            )
+
+        return [
+            ModelInfo(
+                id=r.name, provider=self.name, display_name=Path(r.path).name, context_length=r.context_length
+            )
+            for r in await self.db.run(rows)
+        ]
+
+    async def aclose(self) -> None:
+        await self.unload()
