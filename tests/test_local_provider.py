@@ -1,0 +1,176 @@
+"""Local GGUF chat through the real llama-cpp-python path, in a model-host process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from dataelan_desktop.core.providers.errors import ModelFileError, UnavailableError
+from dataelan_desktop.core.providers.local import LocalProvider
+from dataelan_desktop.core.providers.types import (
+    ChatMessage,
+    ChatRequest,
+    Finished,
+    GenerationParams,
+    Started,
+    StopReason,
+    TextDelta,
+    Usage,
+)
+from tests.support import tiny_gguf as writers
+from tests.support.cli import cli_env, run_cli
+
+
+def request(path: Path, text: str = "Hello", **params) -> ChatRequest:
+    return ChatRequest(
+        model=str(path), messages=(ChatMessage("user", text),), params=GenerationParams(**params)
+    )
+
+
+@pytest.fixture
+async def provider():
+    p = LocalProvider(db=None, idle_unload_seconds=0)
+    yield p
+    await p.aclose()
+
+
+async def test_streams_text_usage_and_finish(provider, tiny_gguf):
+    events = [e async for e in provider.stream(request(tiny_gguf, max_tokens=12, seed=7))]
+    assert isinstance(events[0], Started) and isinstance(events[-1], Finished)
+    usage = next(e for e in events if isinstance(e, Usage))
+    assert 0 < usage.output_tokens <= 12
+    assert events[-1].stop_reason in (StopReason.LENGTH, StopReason.END)
+    if usage.output_tokens == 12:
+        assert events[-1].stop_reason is StopReason.LENGTH
+    assert "".join(e.text for e in events if isinstance(e, TextDelta))
+
+
+async def test_the_models_own_chat_template_formats_the_prompt(provider, tiny_gguf):
+    """ChatML from the GGUF: the prompt is `<|im_start|>user\\nHello<|im_end|>\\n<|im_start|>assistant\\n`."""
+    from llama_cpp import Llama
+
+    events = [e async for e in provider.stream(request(tiny_gguf, "Hello", max_tokens=1))]
+    usage = next(e for e in events if isinstance(e, Usage))
+    llm = Llama(str(tiny_gguf), n_ctx=256, verbose=False)
+    expected = llm.tokenize(
+        b"<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n", add_bos=False, special=True
+    )
+    assert usage.input_tokens == len(expected)
+    host = provider._hosts[next(iter(provider._hosts))]
+    assert host.template_source == "model"
+
+
+async def test_the_host_is_reused_across_requests(provider, tiny_gguf):
+    [e async for e in provider.stream(request(tiny_gguf, max_tokens=2))]
+    first = [h.pid for h in provider._hosts.values()]
+    [e async for e in provider.stream(request(tiny_gguf, max_tokens=2))]
+    assert [h.pid for h in provider._hosts.values()] == first and len(first) == 1
+
+
+async def test_cancel_stops_within_one_token(provider, tiny_gguf):
+    stream = provider.stream(request(tiny_gguf, max_tokens=400, seed=3, temperature=1.0))
+    received = 0
+    async for event in stream:
+        if isinstance(event, TextDelta):
+            received += 1
+            if received == 5:
+                break
+    await stream.aclose()
+    host = next(iter(provider._hosts.values()))
+    assert host.alive  # stopping a reply does not unload the model
+    # the host is idle and ready: a new request runs at once and completes
+    events = [e async for e in provider.stream(request(tiny_gguf, max_tokens=3))]
+    assert isinstance(events[-1], Finished)
+
+
+async def test_cancelling_the_task_mid_stream(provider, tiny_gguf):
+    texts: list[str] = []
+
+    async def consume():
+        async for event in provider.stream(request(tiny_gguf, max_tokens=400, seed=3, temperature=1.0)):
+            if isinstance(event, TextDelta):
+                texts.append(event.text)
+
+    task = asyncio.create_task(consume())
+    while len(texts) < 3:
+        await asyncio.sleep(0.001)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    count = len(texts)
+    await asyncio.sleep(0.2)
+    assert len(texts) == count  # nothing more arrives after the stop
+
+
+async def test_a_killed_host_is_a_clear_error_and_the_next_request_works(provider, tiny_gguf):
+    stream = provider.stream(request(tiny_gguf, max_tokens=400, seed=3, temperature=1.0))
+    with pytest.raises(UnavailableError, match="stopped unexpectedly .*SIGKILL.*load the model again"):
+        async for event in stream:
+            if isinstance(event, TextDelta):
+                host = next(iter(provider._hosts.values()))
+                os.kill(host.pid, signal.SIGKILL)
+    events = [e async for e in provider.stream(request(tiny_gguf, max_tokens=3))]
+    assert isinstance(events[-1], Finished)
+
+
+async def test_unload_ends_the_process(provider, tiny_gguf):
+    [e async for e in provider.stream(request(tiny_gguf, max_tokens=1))]
+    host = next(iter(provider._hosts.values()))
+    process = host._process
+    assert await provider.unload() == 1
+    assert not process.is_alive() and provider.loaded_models() == []
+
+
+async def test_idle_unload(tiny_gguf):
+    provider = LocalProvider(db=None, idle_unload_seconds=0.3)
+    try:
+        [e async for e in provider.stream(request(tiny_gguf, max_tokens=1))]
+        assert len(provider.loaded_models()) == 1
+        for _ in range(50):
+            await asyncio.sleep(0.1)
+            if not provider.loaded_models():
+                break
+        assert provider.loaded_models() == []
+    finally:
+        await provider.aclose()
+
+
+async def test_bad_files_fail_before_any_host_starts(provider, tmp_path: Path, tiny_gguf):
+    for bad in (
+        writers.write_empty(tmp_path / "empty.gguf"),
+        writers.write_random_bytes(tmp_path / "noise.gguf"),
+        writers.write_truncated(tmp_path / "half.gguf", tiny_gguf),
+        writers.write_text_as_gguf(tmp_path / "text.gguf"),
+    ):
+        with pytest.raises(ModelFileError):
+            [e async for e in provider.stream(request(bad))]
+    assert provider.loaded_models() == []
+
+
+def test_cli_chat_with_a_local_model_streams_and_saves(data_home: Path, tiny_gguf):
+    env = cli_env(data_home)
+    result = run_cli("chat", "-m", f"local:{tiny_gguf}", "--max-tokens", "8", "Hi there", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip()
+    assert "llama_context" not in result.stderr  # llama.cpp's chatter goes to the log
+    conversation_id = run_cli("history", "list", env=env).stdout.split()[0]
+    shown = run_cli("history", "show", conversation_id, env=env).stdout
+    assert "Hi there" in shown and f"local:{tiny_gguf}" in shown
+
+
+@pytest.mark.parametrize("kind", ["empty", "noise", "text"])
+def test_cli_bad_gguf_is_one_line_and_saves_nothing(data_home: Path, tmp_path: Path, kind):
+    path = {
+        "empty": writers.write_empty,
+        "noise": writers.write_random_bytes,
+        "text": writers.write_text_as_gguf,
+    }[kind](tmp_path / f"{kind}.gguf")
+    env = cli_env(data_home)
+    result = run_cli("chat", "-m", f"local:{path}", "hi", env=env)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and f"{kind}.gguf" in result.stderr
+    assert "no conversations yet" in run_cli("history", "list", env=env).stdout
