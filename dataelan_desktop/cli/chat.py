@@ -91,9 +91,9 @@ async def _chat(s, conversation, project_id, args, prompt, model, params) -> int
     await generation.wait()
     if not wrote_newline:
         out()
-    print(f"[conversation {conversation.id}]", file=sys.stderr)
     if generation.status == MessageStatus.FAILED:
-        fail(generation.error or "the reply failed")
+        fail(generation.error or "the reply failed")  # one line; the exchange is saved in history
+    print(f"[conversation {conversation.id}]", file=sys.stderr)
     if generation.status == MessageStatus.STOPPED:
         print("[stopped; the partial reply was saved]", file=sys.stderr)
         return 130

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
-
-from sqlalchemy import select
-
 from ..core.changes import Changes
-from ..core.db.models import ProviderConfig, ProviderKind
-from ..core.providers.registry import BUILTIN, validate_provider_name
+from ..core.db.models import ProviderKind
+from ..core.providers.config import normalise_base_url, remove_provider, save_provider
+from ..core.providers.registry import BUILTIN
 from ..core.secrets import env_var_for
 from .common import fail, out, services
 
@@ -31,31 +28,15 @@ def register(sub) -> None:
     rm.set_defaults(func=cmd_rm)
 
 
-def validate_base_url(url: str) -> str:
-    parsed = urlparse(url.strip())
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        fail(f"'{url}' is not an http(s) URL, e.g. http://127.0.0.1:11434/v1")
-    return url.strip().rstrip("/")
-
-
 def cmd_add(args) -> int:
-    name = validate_provider_name(args.name)
-    base_url = validate_base_url(args.base_url)
     s = services()
-
-    def upsert(session) -> bool:
-        row = session.scalars(select(ProviderConfig).where(ProviderConfig.name == name)).first()
-        created = row is None
-        if row is None:
-            row = ProviderConfig(name=name)
-            session.add(row)
-        row.kind, row.base_url, row.api_key_env, row.deleted_at = args.kind, base_url, args.api_key_env, None
-        return created
-
-    created = s.db.call(upsert)
+    created = save_provider(
+        s.db, args.name, base_url=args.base_url, kind=args.kind, api_key_env=args.api_key_env
+    )
+    name = args.name.strip().lower()
     s.registry.invalidate(name)
     s.bus.publish(Changes(providers=True))
-    out(f"{'added' if created else 'updated'} provider {name} → {base_url}")
+    out(f"{'added' if created else 'updated'} provider {name} → {normalise_base_url(args.base_url)}")
     return 0
 
 
@@ -85,20 +66,11 @@ def cmd_list(_args) -> int:
 
 
 def cmd_rm(args) -> int:
-    from ..core.db.models import utcnow
-
     s = services()
     name = args.name.lower()
-
-    def remove(session) -> bool:
-        row = session.scalars(select(ProviderConfig).where(ProviderConfig.name == name)).first()
-        if row is None or row.deleted_at is not None:
-            return False
-        row.deleted_at = utcnow()
-        return True
-
-    if not s.db.call(remove):
+    if not remove_provider(s.db, name):
         fail(f"no provider named {name}")
     s.registry.invalidate(name)
+    s.bus.publish(Changes(providers=True))
     out(f"removed provider {name} (its key, if any, stays in the keyring: `dataelan keys rm {name}`)")
     return 0
