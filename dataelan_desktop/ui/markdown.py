@@ -40,8 +40,13 @@ class MarkdownRenderer:
         self._md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(
             ["table", "strikethrough"]
         )
-        self._md.add_render_rule("fence", self._fence)
-        self._md.add_render_rule("code_block", self._fence)
+        # markdown-it calls rules as (renderer, tokens, idx, options, env)
+        self._md.add_render_rule(
+            "fence", lambda _r, tokens, idx, options, env: self._fence(tokens, idx, options, env)
+        )
+        self._md.add_render_rule(
+            "code_block", lambda _r, tokens, idx, options, env: self._fence(tokens, idx, options, env)
+        )
         self._blocks: list[str] = []
 
     def _fence(self, tokens, idx, options, env):
@@ -65,6 +70,10 @@ class MarkdownRenderer:
         """HTML for the text, and the code blocks in order (for the copy links)."""
         env: dict = {}
         body = self._md.render(text, env)
+        # Qt's rich text draws no table grid unless asked in attributes
+        body = body.replace(
+            "<table>", '<table border="1" cellspacing="0" cellpadding="4" style="border-color:#888">'
+        )
         return body, env.get("code_blocks", [])
 
 

@@ -1,0 +1,110 @@
+"""The scrolling list of messages of one conversation, rendered lazily."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
+
+from .markdown import MarkdownRenderer
+from .message_widget import MessageView, MessageWidget
+
+PAGE = 40  # messages built at a time; older ones only when asked for
+
+
+class ChatView(QScrollArea):
+    copy_requested = Signal(str)
+    regenerate_requested = Signal(str)
+    edit_requested = Signal(str)
+    branch_requested = Signal(str, int)
+
+    def __init__(self, parent=None, dark: bool = False):
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.renderer = MarkdownRenderer(dark)
+        self._views: list[MessageView] = []
+        self._widgets: dict[str, MessageWidget] = {}
+        self._shown_from = 0
+        self._container = QWidget()
+        self._layout = QVBoxLayout(self._container)
+        self._layout.setContentsMargins(16, 12, 16, 12)
+        self._layout.setSpacing(10)
+        self._earlier = QPushButton("Show earlier messages")
+        self._earlier.clicked.connect(self.show_earlier)
+        self._layout.addWidget(self._earlier)
+        self._empty = QLabel("Send a message to start.")
+        self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._empty.setObjectName("messageHeader")
+        self._layout.addWidget(self._empty)
+        self._layout.addStretch(1)
+        self.setWidget(self._container)
+
+    def set_dark(self, dark: bool) -> None:
+        self.renderer = MarkdownRenderer(dark)
+
+    # -- content -------------------------------------------------------------------
+
+    def set_messages(self, views: list[MessageView], scroll_to_end: bool = True) -> None:
+        for widget in self._widgets.values():
+            widget.deleteLater()
+        self._widgets.clear()
+        self._views = list(views)
+        self._shown_from = max(0, len(views) - PAGE)
+        for view in self._views[self._shown_from :]:
+            self._insert(view, self._layout.count() - 1)
+        self._update_chrome()
+        if scroll_to_end:
+            QTimer.singleShot(0, self.scroll_to_end)
+
+    def show_earlier(self) -> None:
+        start = max(0, self._shown_from - PAGE)
+        for offset, view in enumerate(self._views[start : self._shown_from]):
+            self._insert(view, 1 + offset)
+        self._shown_from = start
+        self._update_chrome()
+
+    def ensure_shown(self, message_id: str) -> MessageWidget | None:
+        """Build older pages until ``message_id`` is on screen, then scroll to it."""
+        while message_id not in self._widgets and self._shown_from > 0:
+            self.show_earlier()
+        widget = self._widgets.get(message_id)
+        if widget is not None:
+            QTimer.singleShot(0, lambda: self.ensureWidgetVisible(widget, 0, 40))
+        return widget
+
+    def _insert(self, view: MessageView, index: int) -> None:
+        widget = MessageWidget(view, self.renderer, self._container)
+        widget.copy_requested.connect(self.copy_requested)
+        widget.regenerate_requested.connect(self.regenerate_requested)
+        widget.edit_requested.connect(self.edit_requested)
+        widget.branch_requested.connect(self.branch_requested)
+        self._layout.insertWidget(index, widget)
+        self._widgets[view.id] = widget
+
+    def _update_chrome(self) -> None:
+        self._earlier.setVisible(self._shown_from > 0)
+        self._earlier.setText(f"Show earlier messages ({self._shown_from} more)")
+        self._empty.setVisible(not self._views)
+
+    def update_streaming(self, message_id: str, text: str) -> None:
+        widget = self._widgets.get(message_id)
+        if widget is None:
+            return
+        at_bottom = self.verticalScrollBar().value() >= self.verticalScrollBar().maximum() - 40
+        widget.update_view(widget.view, streaming_text=text)
+        if at_bottom:  # follow the reply only if the person has not scrolled away
+            QTimer.singleShot(0, self.scroll_to_end)
+
+    def scroll_to_end(self) -> None:
+        self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())
+
+    # -- queries (used by actions and tests) ----------------------------------------
+
+    def views(self) -> list[MessageView]:
+        return list(self._views)
+
+    def widget_for(self, message_id: str) -> MessageWidget | None:
+        return self._widgets.get(message_id)
+
+    def shown_widgets(self) -> list[MessageWidget]:
+        return [self._widgets[v.id] for v in self._views if v.id in self._widgets]

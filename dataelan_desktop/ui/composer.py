@@ -1,0 +1,184 @@
+"""Where a message is written: text, model, temperature, max tokens, attachments, Send/Stop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.chat.service import Attachment
+
+MAX_ATTACHMENT_BYTES = 2_000_000
+
+
+class MessageEdit(QPlainTextEdit):
+    """Enter sends, Shift+Enter breaks the line (or the reverse, when configured)."""
+
+    submit = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.enter_sends = True
+        self.setPlaceholderText("Write a message…  (Enter to send, Shift+Enter for a new line)")
+        self.setTabChangesFocus(True)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+            if shift != self.enter_sends:  # Enter alone sends by default
+                self.submit.emit()
+                return
+            self.insertPlainText("\n")
+            return
+        super().keyPressEvent(event)
+
+
+class Composer(QWidget):
+    send_requested = Signal(str, list)  # text, attachments
+    stop_requested = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.attachments: list[Attachment] = []
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 6, 12, 10)
+
+        options = QHBoxLayout()
+        self.model_picker = QComboBox()
+        self.model_picker.setEditable(True)
+        self.model_picker.setMinimumWidth(260)
+        self.model_picker.setToolTip(
+            "The model to answer: provider:model, e.g. openai:gpt-4o-mini or local:model.gguf"
+        )
+        self.model_picker.lineEdit().setPlaceholderText("Choose a model…")
+        options.addWidget(QLabel("Model"))
+        options.addWidget(self.model_picker, 1)
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setRange(-0.01, 2.0)
+        self.temperature.setSingleStep(0.1)
+        self.temperature.setSpecialValueText("default")
+        self.temperature.setValue(-0.01)
+        self.temperature.setToolTip("Temperature (default: the model's own)")
+        options.addWidget(QLabel("Temperature"))
+        options.addWidget(self.temperature)
+        self.max_tokens = QSpinBox()
+        self.max_tokens.setRange(0, 1_000_000)
+        self.max_tokens.setSpecialValueText("default")
+        self.max_tokens.setToolTip("Maximum tokens in the reply (default: the provider's)")
+        options.addWidget(QLabel("Max tokens"))
+        options.addWidget(self.max_tokens)
+        layout.addLayout(options)
+
+        self.attachment_label = QLabel()
+        self.attachment_label.setObjectName("messageHeader")
+        self.attachment_label.setVisible(False)
+        layout.addWidget(self.attachment_label)
+
+        row = QHBoxLayout()
+        self.editor = MessageEdit()
+        self.editor.setFixedHeight(84)
+        self.editor.submit.connect(self._submit)
+        row.addWidget(self.editor, 1)
+        buttons = QVBoxLayout()
+        self.attach_button = QPushButton("Attach…")
+        self.attach_button.setToolTip("Add text files to the message; the model sees them with their names")
+        self.attach_button.clicked.connect(self.choose_attachments)
+        self.send_button = QPushButton("Send")
+        self.send_button.setDefault(True)
+        self.send_button.clicked.connect(self._submit)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop the reply (Esc); the text so far is kept")
+        self.stop_button.clicked.connect(self.stop_requested)
+        self.stop_button.setVisible(False)
+        for b in (self.attach_button, self.send_button, self.stop_button):
+            buttons.addWidget(b)
+        row.addLayout(buttons)
+        layout.addLayout(row)
+
+    # -- state ---------------------------------------------------------------------
+
+    def set_streaming(self, streaming: bool) -> None:
+        self.send_button.setVisible(not streaming)
+        self.stop_button.setVisible(streaming)
+
+    def model(self) -> str:
+        return self.model_picker.currentText().strip()
+
+    def set_model(self, model: str | None) -> None:
+        if not model:
+            return
+        index = self.model_picker.findText(model)
+        if index < 0:
+            self.model_picker.addItem(model)
+            index = self.model_picker.findText(model)
+        self.model_picker.setCurrentIndex(index)
+
+    def set_models(self, refs: list[str]) -> None:
+        current = self.model()
+        self.model_picker.blockSignals(True)
+        self.model_picker.clear()
+        self.model_picker.addItems(refs)
+        self.model_picker.blockSignals(False)
+        if current:
+            self.set_model(current)
+
+    def temperature_value(self) -> float | None:
+        return None if self.temperature.value() < 0 else round(self.temperature.value(), 2)
+
+    def max_tokens_value(self) -> int | None:
+        return self.max_tokens.value() or None
+
+    # -- actions -------------------------------------------------------------------
+
+    def _submit(self) -> None:
+        text = self.editor.toPlainText()
+        if not text.strip() and not self.attachments:
+            return
+        self.send_requested.emit(text, list(self.attachments))
+
+    def clear_after_send(self) -> None:
+        self.editor.clear()
+        self.attachments.clear()
+        self._show_attachments()
+
+    def choose_attachments(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Attach text files")
+        for path in paths:
+            self.attach(Path(path))
+
+    def attach(self, path: Path) -> bool:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            QMessageBox.warning(self, "Attach", f"Could not read {path.name}: {exc.strerror or exc}")
+            return False
+        if len(data) > MAX_ATTACHMENT_BYTES:
+            QMessageBox.warning(
+                self, "Attach", f"{path.name} is larger than 2 MB; attach a smaller text file."
+            )
+            return False
+        text = data.decode("utf-8", errors="replace")
+        if "\x00" in text:  # a binary file: keep it readable and say so
+            text = text.replace("\x00", "")
+        self.attachments.append(Attachment(path.name, text))
+        self._show_attachments()
+        return True
+
+    def _show_attachments(self) -> None:
+        names = ", ".join(a.name for a in self.attachments)
+        self.attachment_label.setText(f"Attached: {names}  (they go with the next message)" if names else "")
+        self.attachment_label.setVisible(bool(names))

@@ -1,0 +1,621 @@
+"""The main window: sidebar of projects and conversations, the chat view, the composer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.changes import Changes
+from ..core.chat.tree import children_map, visible_path
+from ..core.db.models import Conversation
+from ..core.providers.config import save_provider
+from ..core.providers.types import GenerationParams
+from ..core.search import search_messages
+from ..core.services import Services
+from . import tasks
+from .chat_view import ChatView
+from .composer import Composer
+from .message_widget import MessageView
+from .settings_dialog import SettingsDialog
+from .sidebar import ConversationRow, ProjectRow, Sidebar
+from .theme import apply_theme
+from .welcome import WelcomePanel
+
+log = logging.getLogger(__name__)
+PAINT_INTERVAL_MS = 33  # ~30 Hz: streaming text is coalesced and painted at display rate
+
+
+def _conversation_views(session, conversation_id: str) -> tuple[Conversation, list[MessageView]]:
+    """Runs on the database thread: the visible branch as plain view objects."""
+    conversation = session.get(Conversation, conversation_id)
+    messages = [m for m in conversation.messages if m.deleted_at is None]
+    children = children_map(messages)
+    views = []
+    for m in visible_path(messages, conversation.current_leaf_id):
+        siblings = children.get(m.parent_id, [m])
+        ids = [s.id for s in siblings]
+        views.append(
+            MessageView(
+                id=m.id, role=m.role, content=m.content, status=m.status, model=m.model, error=m.error,
+                input_tokens=m.input_tokens, output_tokens=m.output_tokens, ttft_ms=m.ttft_ms,
+                duration_ms=m.duration_ms, branch_index=ids.index(m.id) + 1, branch_count=len(ids),
+                attachments=tuple(a.get("name", "file") for a in m.attachments or []),
+            )
+        )  # fmt: skip
+    session.expunge(conversation)
+    return conversation, views
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, services: Services, settings: QSettings | None = None, probe_servers: bool = True):
+        super().__init__()
+        self.services = services
+        self.settings = settings or QSettings("Dataelan", "Dataelan Desktop")
+        self.probe_servers = probe_servers
+        self.conversation_id: str | None = None
+        self.generation = None
+        self.dark = False
+        self.setWindowTitle("Dataelan")
+        self.resize(1180, 780)
+
+        self.sidebar = Sidebar()
+        self.chat_view = ChatView()
+        self.composer = Composer()
+        self.welcome = WelcomePanel()
+        self.title = QLabel("")
+        self.title.setObjectName("welcomeTitle")
+        self.title.setContentsMargins(16, 8, 16, 0)
+
+        chat_page = QWidget()
+        chat_layout = QVBoxLayout(chat_page)
+        chat_layout.setContentsMargins(0, 0, 0, 0)
+        chat_layout.addWidget(self.title)
+        chat_layout.addWidget(self.chat_view, 1)
+        self.center = QStackedWidget()
+        self.center.addWidget(chat_page)
+        self.center.addWidget(self.welcome)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.center, 1)
+        right_layout.addWidget(self.composer)
+        self.splitter = QSplitter()
+        self.splitter.addWidget(self.sidebar)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([280, 900])
+        self.setCentralWidget(self.splitter)
+        self.undo_button = QPushButton("Undo")
+        self.undo_button.setVisible(False)
+        self.statusBar().addPermanentWidget(self.undo_button)
+        self._undo = None
+        self.undo_button.clicked.connect(self._run_undo)
+
+        self.paint_timer = QTimer(self)
+        self.paint_timer.setInterval(PAINT_INTERVAL_MS)
+        self.paint_timer.timeout.connect(self._paint_stream)
+        self._painted_length = -1
+
+        self._build_menus()
+        self._connect()
+        self.composer.editor.enter_sends = self.settings.value("composer/enter_sends", True, type=bool)
+        self.apply_theme(str(self.settings.value("appearance/theme", "system")))
+        self._restore_geometry()
+        self._unsubscribe = services.bus.subscribe(self._on_changes)
+        self.refresh_sidebar()
+        self.refresh_models()
+        last = self.settings.value("session/last_conversation")
+        if last:
+            self.open_conversation(str(last), quiet=True)
+        self._update_welcome()
+
+    # -- construction ----------------------------------------------------------------
+
+    def _build_menus(self) -> None:
+        def action(menu, text, shortcut, slot, name=None):
+            act = QAction(text, self)
+            if shortcut:
+                act.setShortcut(QKeySequence(shortcut))
+            act.triggered.connect(slot)
+            if name:
+                act.setObjectName(name)
+            menu.addAction(act)
+            return act
+
+        file_menu = self.menuBar().addMenu("&File")
+        self.new_action = action(
+            file_menu,
+            "New conversation",
+            "Ctrl+N",
+            lambda: self.new_conversation(self.sidebar.current_project_id()),
+        )
+        action(file_menu, "New project…", "Ctrl+Shift+N", self.new_project)
+        action(file_menu, "Open GGUF model…", "Ctrl+O", self.open_gguf)
+        file_menu.addSeparator()
+        action(file_menu, "Quit", "Ctrl+Q", self.close)
+        edit_menu = self.menuBar().addMenu("&Edit")
+        self.copy_last_action = action(edit_menu, "Copy last reply", "Ctrl+Shift+C", self.copy_last_reply)
+        self.search_action = action(edit_menu, "Search messages", "Ctrl+K", self.sidebar.focus_search)
+        self.stop_action = action(edit_menu, "Stop reply", "Esc", self.stop_generation)
+        edit_menu.addSeparator()
+        self.settings_action = action(edit_menu, "Settings…", "Ctrl+,", self.open_settings)
+        self.tools_menu = self.menuBar().addMenu("&Tools")
+        action(self.tools_menu, "Models…", "Ctrl+M", self.open_models)
+        action(self.tools_menu, "Model tester…", "Ctrl+T", self.open_tester)
+        help_menu = self.menuBar().addMenu("&Help")
+        action(help_menu, "About Dataelan", None, self.about)
+        # Esc must work while typing in the composer, too
+        QShortcut(QKeySequence("Esc"), self.composer.editor, activated=self.stop_generation)
+
+    def _connect(self) -> None:
+        sb = self.sidebar
+        sb.conversation_selected.connect(self.open_conversation)
+        sb.new_conversation_requested.connect(self.new_conversation)
+        sb.new_project_requested.connect(self.new_project)
+        sb.rename_requested.connect(self.rename_conversation)
+        sb.pin_requested.connect(lambda cid, pin: self._update(cid, pinned=pin))
+        sb.archive_requested.connect(lambda cid: self._update(cid, archived=True))
+        sb.delete_requested.connect(self.delete_conversation)
+        sb.project_settings_requested.connect(self.edit_project)
+        sb.project_delete_requested.connect(self.delete_project)
+        sb.search_changed.connect(self.search)
+        sb.hit_activated.connect(self.open_hit)
+        self.composer.send_requested.connect(self.send)
+        self.composer.stop_requested.connect(self.stop_generation)
+        cv = self.chat_view
+        cv.copy_requested.connect(self.copy_message)
+        cv.regenerate_requested.connect(self.regenerate)
+        cv.edit_requested.connect(self.edit_message)
+        cv.branch_requested.connect(self.switch_branch)
+        self.welcome.add_key_requested.connect(self.open_settings)
+        self.welcome.open_gguf_requested.connect(self.open_gguf)
+        self.welcome.connect_server_requested.connect(self.connect_server)
+
+    def apply_theme(self, theme: str) -> None:
+        app = QApplication.instance()
+        self.dark = apply_theme(app, theme) if app else False
+        self.chat_view.set_dark(self.dark)
+        if self.conversation_id:
+            self.reload_conversation()
+
+    # -- geometry ------------------------------------------------------------------------
+
+    def _restore_geometry(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        splitter = self.settings.value("window/splitter")
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/splitter", self.splitter.saveState())
+        if self.conversation_id:
+            self.settings.setValue("session/last_conversation", self.conversation_id)
+        self.settings.sync()
+        self.services.chat.stop_all()  # replies in flight are kept, marked stopped
+        self._unsubscribe()
+        super().closeEvent(event)
+
+    # -- loading -------------------------------------------------------------------------
+
+    def refresh_sidebar(self) -> None:
+        def load(s):
+            store = self.services.store
+            projects = [ProjectRow(p.id, p.name) for p in store.projects()]
+            conversations = [
+                ConversationRow(c.id, c.title, c.pinned, c.project_id)
+                for c in store.conversations(all_projects=True)
+            ]
+            return projects, conversations
+
+        tasks.run(
+            self.services.db.run(load),
+            on_done=lambda r: (
+                self.sidebar.set_content(r[0], r[1], self.conversation_id),
+                self._update_welcome(),
+            ),
+            parent=self,
+        )
+
+    def refresh_models(self) -> None:
+        async def load():
+            models, errors = await self.services.registry.list_all_models()
+            recent = await self.services.db.run(
+                lambda s: [
+                    c.model for c in self.services.store.conversations(all_projects=True, limit=50) if c.model
+                ]
+            )
+            return sorted({*(m.ref for m in models), *recent}), errors
+
+        def done(result) -> None:
+            refs, errors = result
+            self.composer.set_models(refs)
+            if errors:
+                self.composer.model_picker.setToolTip(
+                    "Some providers did not answer:\n" + "\n".join(f"{k}: {v}" for k, v in errors.items())
+                )
+
+        tasks.run(load(), on_done=done, on_error=lambda e: log.warning("listing models failed: %s", e))
+
+    def _update_welcome(self) -> None:
+        nothing_yet = self.conversation_id is None and not self.sidebar.conversation_items()
+        has_provider = bool(self.services.registry.configs()) or any(
+            self.services.secrets.get(n) for n in ("openai", "anthropic")
+        )
+        show = nothing_yet and not has_provider
+        self.center.setCurrentWidget(self.welcome if show else self.center.widget(0))
+        if show and self.probe_servers and not getattr(self, "_probed", False):
+            self._probed = True
+            self.probe_local_servers()
+
+    def probe_local_servers(self, servers=None) -> asyncio.Task:
+        from ..core.local_servers import KNOWN_SERVERS, probe_local_servers
+
+        return tasks.run(probe_local_servers(servers or KNOWN_SERVERS), on_done=self.welcome.show_found)
+
+    def open_conversation(
+        self, conversation_id: str, quiet: bool = False, focus_message: str | None = None
+    ) -> None:
+        def failed(error: BaseException) -> None:
+            if not quiet:
+                QMessageBox.warning(self, "Dataelan", tasks.person_message(error))
+
+        def done(result) -> None:
+            conversation, views = result
+            if conversation.deleted_at is not None:
+                return
+            self.conversation_id = conversation.id
+            self.settings.setValue("session/last_conversation", conversation.id)
+            self.title.setText(conversation.title)
+            self.composer.set_model(conversation.model)
+            self.chat_view.set_messages(views)
+            self.center.setCurrentIndex(0)
+            self._attach_stream()
+            if focus_message:
+                widget = self.chat_view.ensure_shown(focus_message)
+                if widget is not None:
+                    widget.setFocus()
+
+        tasks.run(
+            self.services.db.run(lambda s: _conversation_views(s, conversation_id)),
+            on_done=done,
+            on_error=failed,
+        )
+
+    def reload_conversation(self) -> None:
+        if self.conversation_id:
+            self.open_conversation(self.conversation_id, quiet=True)
+
+    def _on_changes(self, changes: Changes) -> None:
+        if changes.conversation_list or changes.projects:
+            self.refresh_sidebar()
+        if self.conversation_id and (
+            self.conversation_id in changes.messages or self.conversation_id in changes.conversations
+        ):
+            self.reload_conversation()
+        if changes.providers or changes.local_models:
+            self.refresh_models()
+            self._update_welcome()
+
+    # -- conversations -----------------------------------------------------------------
+
+    def new_conversation(self, project_id: str = "") -> None:
+        def done(conversation) -> None:
+            self.open_conversation(conversation.id)
+            self.composer.editor.setFocus()
+
+        model = self.composer.model() or None
+        tasks.run(
+            self.services.chat.start_conversation(project_id=project_id or None, model=model),
+            on_done=done,
+            parent=self,
+        )
+
+    def new_project(self) -> None:
+        name, ok = QInputDialog.getText(self, "New project", "Project name:")
+        if ok and name.strip():
+            tasks.run(
+                self.services.db.in_thread(self.services.store.create_project, name.strip()), parent=self
+            )
+
+    def edit_project(self, project_id: str) -> None:
+        project = self.services.store.project(project_id)
+        text, ok = QInputDialog.getMultiLineText(
+            self, f"{project.name} — instructions", "Instructions every conversation in this project starts with:",
+            project.instructions or "",
+        )  # fmt: skip
+        if not ok:
+            return
+        model, ok = QInputDialog.getText(
+            self,
+            f"{project.name} — default model",
+            "Default model:",
+            text=project.default_model or self.composer.model(),
+        )
+        fields = {"instructions": text.strip() or None}
+        if ok:
+            fields["default_model"] = model.strip() or None
+        tasks.run(
+            self.services.db.in_thread(self.services.store.update_project, project_id, **fields), parent=self
+        )
+
+    def delete_project(self, project_id: str) -> None:
+        project = self.services.store.project(project_id)
+        answer = QMessageBox.question(
+            self, "Delete project", f"Delete the project “{project.name}” and its conversations?"
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            tasks.run(self.services.db.in_thread(self.services.store.delete_project, project_id), parent=self)
+
+    def rename_conversation(self, conversation_id: str) -> None:
+        current = self.services.store.conversation(conversation_id)
+        title, ok = QInputDialog.getText(self, "Rename", "Title:", text=current.title)
+        if ok and title.strip():
+            self._update(conversation_id, title=title.strip())
+
+    def _update(self, conversation_id: str, **fields) -> None:
+        tasks.run(
+            self.services.db.in_thread(self.services.store.update_conversation, conversation_id, **fields),
+            parent=self,
+        )
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        def done(_):
+            if self.conversation_id == conversation_id:
+                self.conversation_id = None
+                self.chat_view.set_messages([])
+                self.title.setText("")
+            self._offer_undo(
+                "Conversation deleted.", lambda: self.services.store.restore_conversation(conversation_id)
+            )
+
+        tasks.run(
+            self.services.db.in_thread(self.services.store.delete_conversation, conversation_id),
+            on_done=done,
+            parent=self,
+        )
+
+    def _offer_undo(self, message: str, undo) -> None:
+        self._undo = undo
+        self.statusBar().showMessage(message, 10_000)
+        self.undo_button.setVisible(True)
+        QTimer.singleShot(10_000, lambda: self.undo_button.setVisible(False))
+
+    def _run_undo(self) -> None:
+        if self._undo is not None:
+            undo, self._undo = self._undo, None
+            tasks.run(self.services.db.in_thread(undo), parent=self)
+        self.undo_button.setVisible(False)
+        self.statusBar().clearMessage()
+
+    # -- sending and streaming ------------------------------------------------------------
+
+    def _params(self) -> GenerationParams:
+        return GenerationParams(
+            temperature=self.composer.temperature_value(), max_tokens=self.composer.max_tokens_value()
+        )
+
+    def send(self, text: str, attachments: list) -> None:
+        if self.generation is not None and not self.generation.done:
+            self.statusBar().showMessage("A reply is still being written — stop it first (Esc).", 5000)
+            return
+        model = self.composer.model()
+        if not model:
+            QMessageBox.information(
+                self,
+                "Choose a model",
+                "Choose a model first, for example openai:gpt-4o-mini or a local GGUF file.",
+            )
+            return
+
+        async def go():
+            if self.conversation_id is None:
+                project = self.sidebar.current_project_id() or None
+                conversation = await self.services.chat.start_conversation(project_id=project, model=model)
+                self.conversation_id = conversation.id
+            return await self.services.chat.send(
+                self.conversation_id, text, model=model, params=self._params(), attachments=attachments
+            )
+
+        self.composer.clear_after_send()
+        tasks.run(go(), on_done=self._started, parent=self)
+
+    def regenerate(self, message_id: str) -> None:
+        model = self.composer.model() or None
+        tasks.run(
+            self.services.chat.regenerate(message_id, model=model, params=self._params()),
+            on_done=self._started,
+            parent=self,
+        )
+
+    def edit_message(self, message_id: str) -> None:
+        old = self.services.store.message(message_id)
+        text, ok = QInputDialog.getMultiLineText(
+            self, "Edit message", "Your message (sent as a new branch):", old.content
+        )
+        if ok and text.strip() and text != old.content:
+            tasks.run(
+                self.services.chat.edit(
+                    message_id, text, model=self.composer.model() or None, params=self._params()
+                ),
+                on_done=self._started,
+                parent=self,
+            )
+
+    def switch_branch(self, message_id: str, step: int) -> None:
+        tasks.run(
+            self.services.db.in_thread(self.services.store.switch_branch, message_id, step), parent=self
+        )
+
+    def _started(self, generation) -> None:
+        self.generation = generation
+        self.open_conversation(generation.conversation_id)
+        self.refresh_sidebar()
+
+    def _attach_stream(self) -> None:
+        g = self.generation
+        streaming = g is not None and not g.done and g.conversation_id == self.conversation_id
+        self.composer.set_streaming(g is not None and not g.done)
+        if streaming:
+            self._painted_length = -1
+            self.paint_timer.start()
+        else:
+            self.paint_timer.stop()
+
+    def _paint_stream(self) -> None:
+        g = self.generation
+        if g is None:
+            self.paint_timer.stop()
+            return
+        if len(g.text) != self._painted_length:
+            self._painted_length = len(g.text)
+            self.chat_view.update_streaming(g.message_id, g.text)
+        if g.done:
+            self.paint_timer.stop()
+            self.composer.set_streaming(False)
+
+    def stop_generation(self) -> None:
+        if self.generation is not None and not self.generation.done:
+            self.generation.stop()
+            self.statusBar().showMessage("Stopped. The text so far is kept.", 4000)
+
+    # -- message actions -----------------------------------------------------------------
+
+    def copy_message(self, message_id: str) -> None:
+        text = self.services.store.message(message_id).content
+        QGuiApplication.clipboard().setText(text)
+        self.statusBar().showMessage("Copied.", 2000)
+
+    def copy_last_reply(self) -> None:
+        replies = [v for v in self.chat_view.views() if v.role == "assistant"]
+        if replies:
+            g = self.generation
+            text = g.text if g is not None and g.message_id == replies[-1].id else replies[-1].content
+            QGuiApplication.clipboard().setText(text)
+            self.statusBar().showMessage("Copied the last reply.", 2000)
+
+    # -- search ----------------------------------------------------------------------------
+
+    def search(self, query: str) -> None:
+        if not query.strip():
+            return
+        tasks.run(
+            self.services.db.in_thread(search_messages, self.services.db, query, 50),
+            on_done=self.sidebar.show_hits,
+            parent=self,
+        )
+
+    def open_hit(self, hit) -> None:
+        def show_branch(s):
+            conversation = s.get(Conversation, hit.conversation_id)
+            if conversation is not None:
+                path_ids = [
+                    m.id
+                    for m in visible_path(
+                        [m for m in conversation.messages if m.deleted_at is None],
+                        conversation.current_leaf_id,
+                    )
+                ]
+                if hit.message_id not in path_ids:  # the hit is on another branch: show that one
+                    conversation.current_leaf_id = hit.message_id
+
+        async def go():
+            await self.services.db.run(show_branch)
+
+        tasks.run(
+            go(),
+            on_done=lambda _: self.open_conversation(hit.conversation_id, focus_message=hit.message_id),
+            parent=self,
+        )
+
+    # -- other windows ----------------------------------------------------------------------
+
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self.services, self.settings, self)
+        dialog.theme_changed.connect(self.apply_theme)
+        dialog.enter_sends_changed.connect(lambda v: setattr(self.composer.editor, "enter_sends", v))
+        dialog.providers.changed.connect(self.refresh_models)
+        self.settings_dialog = dialog
+        dialog.show()
+
+    def open_gguf(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a GGUF model", str(Path.home()), "GGUF models (*.gguf);;All files (*)"
+        )
+        if path:
+            self.use_local_model(Path(path))
+
+    def use_local_model(self, path: Path) -> None:
+        from ..core.models.gguf_info import validate_gguf
+
+        def ok(info) -> None:
+            ref = f"local:{path}"
+            self.composer.set_model(ref)
+            self.statusBar().showMessage(
+                f"{path.name}: {info.architecture}, {info.parameters_label} parameters, {info.quantization}.",
+                8000,
+            )
+            self.center.setCurrentIndex(0)
+            self.new_conversation(self.sidebar.current_project_id())
+
+        def bad(error: BaseException) -> None:
+            QMessageBox.warning(self, "Not a usable model", tasks.person_message(error))
+
+        tasks.run(asyncio.to_thread(validate_gguf, path), on_done=ok, on_error=bad)
+
+    def connect_server(self, server) -> None:
+        if server is None:
+            self.open_settings()
+            self.settings_dialog.providers._new()
+            return
+        save_provider(self.services.db, server.name, base_url=server.base_url)
+        self.services.registry.invalidate(server.name)
+        self.services.bus.publish(Changes(providers=True))
+        if server.models:
+            self.composer.set_model(f"{server.name}:{server.models[0]}")
+        self.center.setCurrentIndex(0)
+        self.statusBar().showMessage(f"Connected to {server.label}.", 5000)
+
+    def open_models(self) -> None:
+        try:
+            from .model_manager import ModelManagerWindow
+        except ImportError:
+            QMessageBox.information(self, "Models", "Open a GGUF file with File → Open GGUF model…")
+            return
+        self.model_manager = ModelManagerWindow(self.services)
+        self.model_manager.show()
+
+    def open_tester(self) -> None:
+        try:
+            from .tester import TesterWindow
+        except ImportError:
+            QMessageBox.information(self, "Model tester", "The model tester is not available in this build.")
+            return
+        self.tester = TesterWindow(self.services)
+        self.tester.show()
+
+    def about(self) -> None:
+        from .. import __version__
+
+        QMessageBox.about(
+            self, "About Dataelan", f"Dataelan Desktop {__version__}\nChat with cloud and local models."
+        )

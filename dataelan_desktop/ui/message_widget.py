@@ -1,0 +1,199 @@
+"""One message in the chat view: rendered Markdown, status, actions and branch switcher."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout
+
+from .markdown import COPY_SCHEME, MarkdownRenderer, plain_html
+
+STATUS_TEXT = {
+    "stopped": "Stopped — the text so far is kept",
+    "interrupted": "Interrupted — the app closed while this reply was streaming",
+    "failed": "Failed",
+    "streaming": "Writing…",
+}
+
+
+@dataclass
+class MessageView:
+    """What a message widget shows (a plain snapshot, safe to pass between threads)."""
+
+    id: str
+    role: str
+    content: str
+    status: str
+    model: str | None = None
+    error: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    ttft_ms: float | None = None
+    duration_ms: float | None = None
+    branch_index: int = 1
+    branch_count: int = 1
+    attachments: tuple[str, ...] = ()
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        if not self.output_tokens or self.duration_ms is None or self.ttft_ms is None:
+            return None
+        span = (self.duration_ms - self.ttft_ms) / 1000
+        return self.output_tokens / span if span > 0 else None
+
+
+class MessageWidget(QFrame):
+    copy_requested = Signal(str)  # message id
+    regenerate_requested = Signal(str)
+    edit_requested = Signal(str)
+    branch_requested = Signal(str, int)  # message id, step (-1 / +1)
+
+    def __init__(self, view: MessageView, renderer: MarkdownRenderer, parent=None):
+        super().__init__(parent)
+        self.view = view
+        self.renderer = renderer
+        self._code_blocks: list[str] = []
+        self.setObjectName("message")
+        self.setProperty("role", view.role)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 8, 12, 8)
+        layout.setSpacing(4)
+
+        header = QHBoxLayout()
+        self.header = QLabel(self._header_text())
+        self.header.setObjectName("messageHeader")
+        header.addWidget(self.header)
+        header.addStretch(1)
+        self.status = QLabel()
+        self.status.setObjectName("messageStatus")
+        header.addWidget(self.status)
+        layout.addLayout(header)
+
+        self.body = QLabel()
+        self.body.setObjectName("messageBody")
+        self.body.setWordWrap(True)
+        self.body.setTextFormat(Qt.TextFormat.RichText)
+        self.body.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        self.body.setOpenExternalLinks(False)
+        self.body.linkActivated.connect(self._link)
+        self.body.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
+        layout.addWidget(self.body)
+
+        self.stats = QLabel()
+        self.stats.setObjectName("messageHeader")
+        self.stats.setVisible(False)
+        layout.addWidget(self.stats)
+
+        actions = QHBoxLayout()
+        actions.setSpacing(2)
+        self.prev_branch = self._action(
+            "‹", "Previous version", lambda: self.branch_requested.emit(view.id, -1)
+        )
+        self.branch_label = QLabel()
+        self.branch_label.setObjectName("messageHeader")
+        self.next_branch = self._action("›", "Next version", lambda: self.branch_requested.emit(view.id, 1))
+        for w in (self.prev_branch, self.branch_label, self.next_branch):
+            actions.addWidget(w)
+        actions.addStretch(1)
+        self.copy_button = self._action(
+            "Copy", "Copy this message", lambda: self.copy_requested.emit(view.id)
+        )
+        actions.addWidget(self.copy_button)
+        if view.role == "assistant":
+            self.regenerate_button = self._action(
+                "Regenerate",
+                "Write a new version of this reply",
+                lambda: self.regenerate_requested.emit(view.id),
+            )
+            actions.addWidget(self.regenerate_button)
+            self.stats_button = self._action("Details", "Tokens and speed", self._toggle_stats)
+            actions.addWidget(self.stats_button)
+        else:
+            self.edit_button = self._action(
+                "Edit", "Edit and resend as a new branch", lambda: self.edit_requested.emit(view.id)
+            )
+            actions.addWidget(self.edit_button)
+        layout.addLayout(actions)
+        self.update_view(view)
+
+    def _action(self, text: str, tip: str, slot) -> QToolButton:
+        button = QToolButton(self)
+        button.setObjectName("messageAction")
+        button.setText(text)
+        button.setToolTip(tip)
+        button.setAccessibleName(tip)
+        button.clicked.connect(slot)
+        return button
+
+    def _header_text(self) -> str:
+        if self.view.role == "user":
+            extra = f"  ·  attached: {', '.join(self.view.attachments)}" if self.view.attachments else ""
+            return "You" + extra
+        return self.view.model or "Assistant"
+
+    def _stats_text(self) -> str:
+        v = self.view
+        parts = []
+        if v.input_tokens is not None or v.output_tokens is not None:
+            parts.append(
+                f"{v.input_tokens if v.input_tokens is not None else '?'} tokens in · "
+                f"{v.output_tokens if v.output_tokens is not None else '?'} out"
+            )
+        if v.ttft_ms is not None:
+            parts.append(f"first token {v.ttft_ms:.0f} ms")
+        if v.tokens_per_second:
+            parts.append(f"{v.tokens_per_second:.1f} tokens/s")
+        if v.duration_ms is not None:
+            parts.append(f"{v.duration_ms / 1000:.1f} s")
+        return "  ·  ".join(parts) or "No measurements for this reply."
+
+    def _toggle_stats(self) -> None:
+        self.stats.setText(self._stats_text())
+        self.stats.setVisible(not self.stats.isVisible())
+
+    def update_view(self, view: MessageView, streaming_text: str | None = None) -> None:
+        self.view = view
+        text = streaming_text if streaming_text is not None else view.content
+        if streaming_text is not None and len(text) > 20_000:
+            html, self._code_blocks = plain_html(text), []  # keep huge streams cheap to paint
+        elif view.role == "user":
+            html, self._code_blocks = plain_html(text), []
+        else:
+            html, self._code_blocks = self.renderer.render(text or "")
+        self.body.setText(html if text else '<span style="color:#888">…</span>')
+        status = view.status if streaming_text is None else "streaming"
+        label = STATUS_TEXT.get(status, "")
+        if status == "failed" and view.error:
+            label = f"Failed: {view.error}"
+        self.status.setText(label)
+        self.status.setToolTip(view.error or "")
+        self.status.setProperty("state", status)
+        self.status.style().unpolish(self.status)
+        self.status.style().polish(self.status)
+        many = view.branch_count > 1
+        for w in (self.prev_branch, self.branch_label, self.next_branch):
+            w.setVisible(many)
+        self.branch_label.setText(f"{view.branch_index}/{view.branch_count}")
+        self.prev_branch.setEnabled(view.branch_index > 1)
+        self.next_branch.setEnabled(view.branch_index < view.branch_count)
+        if self.stats.isVisible():
+            self.stats.setText(self._stats_text())
+
+    def body_text(self) -> str:
+        return self.body.text()
+
+    def _link(self, href: str) -> None:
+        if href.startswith(COPY_SCHEME + ":"):
+            index = int(href.split(":", 1)[1])
+            if 0 <= index < len(self._code_blocks):
+                QGuiApplication.clipboard().setText(self._code_blocks[index])
+            return
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        url = QUrl(href)
+        if url.scheme() in ("http", "https", "mailto"):
+            QDesktopServices.openUrl(url)

@@ -1,0 +1,54 @@
+"""Running core coroutines from Qt slots on the qasync loop, with errors reported in one place."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_running: set[asyncio.Task] = set()  # keep references so tasks are not garbage-collected
+
+
+def person_message(error: BaseException) -> str:
+    from ..core.providers.errors import ProviderError
+
+    if isinstance(error, ProviderError | ValueError | LookupError | OSError):
+        return str(error)
+    return f"Something went wrong: {type(error).__name__}: {error}"
+
+
+def run(
+    coro: Awaitable[T],
+    *,
+    parent: QWidget | None = None,
+    on_done: Callable[[T], Any] | None = None,
+    on_error: Callable[[BaseException], Any] | None = None,
+) -> asyncio.Task:
+    """Schedule ``coro``; ``on_done(result)`` or an error message box (or ``on_error``) afterwards."""
+    task = asyncio.ensure_future(coro)
+    _running.add(task)
+
+    def finished(t: asyncio.Task) -> None:
+        _running.discard(t)
+        if t.cancelled():
+            return
+        error = t.exception()
+        if error is not None:
+            if not isinstance(error, ValueError | LookupError):
+                log.error("background task failed", exc_info=error)
+            if on_error is not None:
+                on_error(error)
+            elif parent is not None:
+                QMessageBox.warning(parent, "Dataelan", person_message(error))
+            return
+        if on_done is not None:
+            on_done(t.result())
+
+    task.add_done_callback(finished)
+    return task
