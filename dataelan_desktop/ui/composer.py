@@ -29,6 +29,7 @@ class MessageEdit(QPlainTextEdit):
     """Enter sends, Shift+Enter breaks the line (or the reverse, when configured)."""
 
     submit = Signal()
+    escape = Signal()  # Esc while typing stops the reply, even where window shortcuts do not reach
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -37,6 +38,9 @@ class MessageEdit(QPlainTextEdit):
         self.setTabChangesFocus(True)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
+        if event.key() == Qt.Key.Key_Escape:
+            self.escape.emit()
+            return
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
             if shift != self.enter_sends:  # Enter alone sends by default

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -161,8 +161,6 @@ class MainWindow(QMainWindow):
         action(self.tools_menu, "Model tester…", "Ctrl+T", self.open_tester)
         help_menu = self.menuBar().addMenu("&Help")
         action(help_menu, "About Dataelan", None, self.about)
-        # Esc must work while typing in the composer, too
-        QShortcut(QKeySequence("Esc"), self.composer.editor, activated=self.stop_generation)
 
     def _connect(self) -> None:
         sb = self.sidebar
@@ -179,6 +177,7 @@ class MainWindow(QMainWindow):
         sb.hit_activated.connect(self.open_hit)
         self.composer.send_requested.connect(self.send)
         self.composer.stop_requested.connect(self.stop_generation)
+        self.composer.editor.escape.connect(self.stop_generation)
         cv = self.chat_view
         cv.copy_requested.connect(self.copy_message)
         cv.regenerate_requested.connect(self.regenerate)
@@ -257,10 +256,15 @@ class MainWindow(QMainWindow):
         tasks.run(load(), on_done=done, on_error=lambda e: log.warning("listing models failed: %s", e))
 
     def _update_welcome(self) -> None:
+        def anything_configured(_session) -> bool:  # keyring look-ups can be slow: database thread
+            return bool(self.services.registry.configs()) or any(
+                self.services.secrets.get(n) for n in ("openai", "anthropic")
+            )
+
+        tasks.run(self.services.db.run(anything_configured), on_done=self._show_welcome_if, parent=self)
+
+    def _show_welcome_if(self, has_provider: bool) -> None:
         nothing_yet = self.conversation_id is None and not self.sidebar.conversation_items()
-        has_provider = bool(self.services.registry.configs()) or any(
-            self.services.secrets.get(n) for n in ("openai", "anthropic")
-        )
         show = nothing_yet and not has_provider
         self.center.setCurrentWidget(self.welcome if show else self.center.widget(0))
         if show and self.probe_servers and not getattr(self, "_probed", False):

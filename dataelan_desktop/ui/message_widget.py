@@ -5,10 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout
+from PySide6.QtGui import QGuiApplication, QTextCursor
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+)
 
 from .markdown import COPY_SCHEME, MarkdownRenderer, plain_html
+
+LONG_TEXT = 16_000  # characters above which a message is shown as plain text
 
 STATUS_TEXT = {
     "stopped": "Stopped — the text so far is kept",
@@ -81,6 +91,17 @@ class MessageWidget(QFrame):
         self.body.linkActivated.connect(self._link)
         self.body.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
         layout.addWidget(self.body)
+        # While a reply streams, text is appended here (cost proportional to the new text, not
+        # to the whole reply); the finished reply is rendered once as Markdown in ``body``.
+        self.stream_view = QPlainTextEdit()
+        self.stream_view.setReadOnly(True)
+        self.stream_view.setFrameShape(QFrame.Shape.NoFrame)
+        self.stream_view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.stream_view.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.stream_view.document().documentLayout().documentSizeChanged.connect(self._fit_stream_view)
+        self.stream_view.setVisible(False)
+        self._streamed = 0
+        layout.addWidget(self.stream_view)
 
         self.stats = QLabel()
         self.stats.setObjectName("messageHeader")
@@ -154,17 +175,58 @@ class MessageWidget(QFrame):
         self.stats.setText(self._stats_text())
         self.stats.setVisible(not self.stats.isVisible())
 
+    def _fit_stream_view(self, *_args) -> None:
+        lines = self.stream_view.document().size().height()
+        metrics = self.stream_view.fontMetrics()
+        self.stream_view.setFixedHeight(int(lines * metrics.lineSpacing() + 12))
+
+    def append_stream(self, text: str) -> None:
+        """Show the streaming text: only what is new since the last call is laid out."""
+        if not self.stream_view.isVisible():
+            self.body.setVisible(False)
+            self.stream_view.setVisible(True)
+            self.stream_view.setPlainText(text)
+            self._streamed = len(text)
+        elif len(text) < self._streamed:
+            self.stream_view.setPlainText(text)
+            self._streamed = len(text)
+        elif len(text) > self._streamed:
+            cursor = self.stream_view.textCursor()
+            cursor.movePosition(QTextCursor.MoveOperation.End)
+            cursor.insertText(text[self._streamed :])
+            self._streamed = len(text)
+        if self.status.property("state") != "streaming":
+            self._set_status("streaming", self.view)
+
+    def streamed_text(self) -> str:
+        return self.stream_view.toPlainText()
+
     def update_view(self, view: MessageView, streaming_text: str | None = None) -> None:
         self.view = view
-        text = streaming_text if streaming_text is not None else view.content
-        if streaming_text is not None and len(text) > 20_000:
-            html, self._code_blocks = plain_html(text), []  # keep huge streams cheap to paint
-        elif view.role == "user":
+        if streaming_text is not None:
+            self.append_stream(streaming_text)
+            return
+        text = view.content
+        if len(text) > LONG_TEXT:
+            # a very long message stays plain text: rich-text layout of it would stall the window
+            self.body.setVisible(False)
+            self.stream_view.setVisible(True)
+            if self.stream_view.toPlainText() != text:
+                self.stream_view.setPlainText(text)
+            self._streamed = len(text)
+            self._code_blocks = []
+            self._set_status(view.status, view)
+            return
+        self.stream_view.setVisible(False)
+        self.body.setVisible(True)
+        if view.role == "user":
             html, self._code_blocks = plain_html(text), []
         else:
             html, self._code_blocks = self.renderer.render(text or "")
         self.body.setText(html if text else '<span style="color:#888">…</span>')
-        status = view.status if streaming_text is None else "streaming"
+        self._set_status(view.status, view)
+
+    def _set_status(self, status: str, view: MessageView) -> None:
         label = STATUS_TEXT.get(status, "")
         if status == "failed" and view.error:
             label = f"Failed: {view.error}"
@@ -183,7 +245,8 @@ class MessageWidget(QFrame):
             self.stats.setText(self._stats_text())
 
     def body_text(self) -> str:
-        return self.body.text()
+        """What the person sees: the streaming text while it streams, else the rendered body."""
+        return self.streamed_text() if self.stream_view.isVisible() else self.body.text()
 
     def _link(self, href: str) -> None:
         if href.startswith(COPY_SCHEME + ":"):

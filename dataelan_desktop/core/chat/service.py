@@ -39,6 +39,7 @@ from .tree import path_to
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL = 0.25  # seconds between writes of a streaming reply
+YIELD_EVERY = 0.004  # seconds of stream processing before the event loop gets a turn
 
 
 @dataclass(frozen=True)
@@ -324,10 +325,11 @@ class ChatService:
         return generation
 
     async def _run(self, g: Generation, provider_name: str, request: ChatRequest) -> None:
-        last_flush = time.monotonic()
+        last_flush = last_yield = time.monotonic()
         flushing: asyncio.Task | None = None
         try:
-            provider = self.registry.get(provider_name)
+            # building a provider imports its SDK (anthropic alone takes ~1 s): not on the loop's thread
+            provider = await asyncio.to_thread(self.registry.get, provider_name)
             async for event in stream_with_retries(provider, request, self.retry):
                 if isinstance(event, TextDelta):
                     if g.first_token_at is None:
@@ -351,6 +353,11 @@ class ChatService:
                 if now - last_flush >= self.flush_interval and (flushing is None or flushing.done()):
                     last_flush = now
                     flushing = asyncio.create_task(self._flush(g))
+                if now - last_yield >= YIELD_EVERY:
+                    # a fast stream arrives already buffered and never suspends on its own;
+                    # hand the loop back so the window keeps painting and answering
+                    last_yield = now
+                    await asyncio.sleep(0)
             g.status = MessageStatus.COMPLETE
         except asyncio.CancelledError:
             g.status = MessageStatus.STOPPED

@@ -154,13 +154,12 @@ class Database:
             return fn(session)
 
     async def run(self, fn: Callable[[Session], T]) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.call, fn)
+        # get_event_loop, not get_running_loop: qasync may step a task outside run_forever
+        return await asyncio.get_event_loop().run_in_executor(self._executor, self.call, fn)
 
     async def in_thread(self, fn: Callable[..., T], /, *args, **kwargs) -> T:
         """Run any blocking callable (e.g. a ``ChatStore`` method) on the database thread."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+        return await asyncio.get_event_loop().run_in_executor(self._executor, lambda: fn(*args, **kwargs))
 
     def recover_interrupted(self) -> int:
         """Mark replies whose writing process is gone as interrupted. Returns how many."""

@@ -59,7 +59,7 @@ class ModelHost:
     async def start(self, progress: Callable[[str], None] | None = None) -> None:
         from .host_process import host_main
 
-        self._loop = asyncio.get_running_loop()
+        self._loop = asyncio.get_event_loop()
         parent, child = self._ctx.Pipe(duplex=True)
         self._conn = parent
         self._queue = asyncio.Queue()

@@ -68,6 +68,12 @@ class AnthropicProvider(Provider):
         )
         self.base_url = str(self._client.base_url).rstrip("/")
 
+    def warm_up(self) -> None:
+        _ = self._client.messages, self._client.models
+        import anthropic.types  # noqa: F401
+
+        super().warm_up()
+
     def _payload(self, request: ChatRequest) -> dict[str, Any]:
         p = request.params
         payload: dict[str, Any] = {

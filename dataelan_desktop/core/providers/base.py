@@ -8,6 +8,15 @@ from collections.abc import AsyncIterator
 from .types import ChatRequest, ModelInfo, StreamEvent
 
 
+def warm_up_http_stack() -> None:
+    """httpx/httpcore import parts of anyio lazily on the first request; do it ahead of time."""
+    try:
+        import anyio._backends._asyncio  # noqa: F401
+        import anyio._core._synchronization  # noqa: F401
+    except ImportError:  # a transport without anyio needs nothing here
+        pass
+
+
 class Provider(ABC):
     """Turns a :class:`ChatRequest` into an async stream of typed events.
 
@@ -34,6 +43,10 @@ class Provider(ABC):
     @abstractmethod
     async def list_models(self) -> list[ModelInfo]:
         """The models this provider offers (may call the network)."""
+
+    def warm_up(self) -> None:
+        """Do slow one-time work (lazy SDK imports) now; the registry calls it off the loop's thread."""
+        warm_up_http_stack()
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections, processes and memory."""

@@ -137,7 +137,7 @@ class LocalProvider(Provider):
         if timer:
             timer.cancel()
         if self.idle_unload_seconds and self.idle_unload_seconds > 0:
-            loop = asyncio.get_running_loop()
+            loop = asyncio.get_event_loop()
             self._idle_timers[key] = loop.call_later(
                 self.idle_unload_seconds, lambda: asyncio.ensure_future(self._unload_key(key))
             )

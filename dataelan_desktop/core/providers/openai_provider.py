@@ -56,6 +56,13 @@ class OpenAIProvider(Provider):
         )
         self.base_url = str(self._client.base_url).rstrip("/")
 
+    def warm_up(self) -> None:
+        # the SDK imports its resources and types on first attribute access
+        _ = self._client.chat.completions, self._client.models
+        import openai.types.chat  # noqa: F401
+
+        super().warm_up()
+
     # -- helpers subclasses may refine ----------------------------------------------
 
     def _key_hint(self) -> str:

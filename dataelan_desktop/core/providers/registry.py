@@ -99,7 +99,9 @@ class ProviderRegistry:
         if name == LOCAL:
             return self.local()
         if name not in self._providers:
-            self._providers[name] = self._build(name)
+            provider = self._build(name)
+            provider.warm_up()
+            self._providers[name] = provider
         return self._providers[name]
 
     def local(self) -> Provider:
@@ -147,10 +149,11 @@ class ProviderRegistry:
 
     async def list_all_models(self) -> tuple[list[ModelInfo], dict[str, str]]:
         """Every provider's models, asked concurrently; failures come back per provider."""
-        names = self.provider_names()
+        names = await asyncio.to_thread(self.provider_names)  # keyring and database look-ups
 
         async def one(name: str) -> list[ModelInfo]:
-            return await self.get(name).list_models()
+            provider = await asyncio.to_thread(self.get, name)  # SDK imports stay off the loop
+            return await provider.list_models()
 
         results = await asyncio.gather(*(one(n) for n in names), return_exceptions=True)
         models: list[ModelInfo] = []

@@ -1,0 +1,67 @@
+"""UI fixtures: the real main window on a qasync loop, driven by pytest-qt."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QSettings
+
+
+@pytest.fixture
+def qloop(qapp):
+    """A qasync event loop on the test's QApplication; tests run coroutines on it with ``ui_run``."""
+    import qasync
+
+    loop = qasync.QEventLoop(qapp, already_running=False)
+    asyncio.set_event_loop(loop)
+    yield loop
+    try:
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    finally:
+        asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def ui_run(qloop) -> Callable[[Coroutine], Any]:
+    def run(coro: Coroutine, timeout: float = 120) -> Any:
+        return qloop.run_until_complete(asyncio.wait_for(coro, timeout))
+
+    return run
+
+
+async def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, message: str = "") -> Any:
+    """Let the loop (and Qt) run until ``predicate()`` is truthy."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out after {timeout} s waiting for {message or predicate}")
+
+
+@pytest.fixture
+def qsettings(tmp_path: Path) -> QSettings:
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def window(qloop, qtbot, services, qsettings):
+    from dataelan_desktop.ui.main_window import MainWindow
+
+    services.bus.bind_loop(qloop)
+    win = MainWindow(services, settings=qsettings, probe_servers=False)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    services.chat.stop_all()
+    win.close()
