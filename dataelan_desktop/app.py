@@ -18,6 +18,10 @@ def run_gui(argv: list[str] | None = None) -> int:
     app.setOrganizationName("Dataelan")
     app.setDesktopFileName("dataelan")
     loop = qasync.QEventLoop(app)
+    from concurrent.futures import ThreadPoolExecutor
+
+    # plain threads for asyncio.to_thread (SDK imports, keyring): no QThread may outlive the app
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=4, thread_name_prefix="dataelan-worker"))
     asyncio.set_event_loop(loop)
 
     from .core.db.engine import CorruptDatabaseError

@@ -59,7 +59,7 @@ class WelcomePanel(QWidget):
             models = f" — {len(server.models)} model(s)" if server.models else ""
             button = self._choice(
                 f"Use {server.label} at {server.base_url}{models}",
-                lambda s=server: self.connect_server_requested.emit(s),
+                lambda _checked=False, s=server: self.connect_server_requested.emit(s),
             )
             self._layout.addWidget(button)
             self.found_buttons.append(button)

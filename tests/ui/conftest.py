@@ -15,9 +15,14 @@ from PySide6.QtCore import QSettings
 @pytest.fixture
 def qloop(qapp):
     """A qasync event loop on the test's QApplication; tests run coroutines on it with ``ui_run``."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import qasync
 
     loop = qasync.QEventLoop(qapp, already_running=False)
+    # plain threads for to_thread(): qasync's QThread executor aborts the process if a
+    # QThread outlives the test session
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=4, thread_name_prefix="ui-test"))
     asyncio.set_event_loop(loop)
     yield loop
     try:
@@ -27,6 +32,7 @@ def qloop(qapp):
         if pending:
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
     finally:
+        loop.close()
         asyncio.set_event_loop(None)
 
 

@@ -1,0 +1,104 @@
+"""Settings keep keys in the keyring only; the first run offers what to do next."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
+from tests.support.fake_openai import fake_openai_server
+from tests.ui.conftest import wait_until
+
+KEY = "sk-settings-dialog-7c1d2e"
+
+
+def test_a_key_saved_in_settings_goes_to_the_keyring_only(
+    window, qtbot, ui_run, services, memory_keyring, qsettings
+):
+    async def scenario():
+        qtbot.keyClick(window, Qt.Key.Key_Comma, Qt.KeyboardModifier.ControlModifier)
+        if not hasattr(window, "settings_dialog"):
+            window.open_settings()  # offscreen windows may not take shortcuts: the menu action does the same
+        page = window.settings_dialog.providers
+        page.list.setCurrentRow(0)
+        assert page.name.text() == "openai"
+        qtbot.keyClicks(page.key, KEY)
+        qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
+        assert memory_keyring.passwords[("dataelan-desktop", "openai")] == KEY
+        assert page.key.text() == ""  # never shown back
+        assert "A key is set" in page.key.placeholderText()
+        window.settings_dialog.close()
+
+    ui_run(scenario())
+    qsettings.sync()
+    window.close()
+    services.db.engine.dispose()
+    data = Path(services.db.path)
+    on_disk = b"".join(p.read_bytes() for p in data.parent.glob(data.name + "*"))
+    assert KEY.encode() not in on_disk
+    assert KEY not in Path(qsettings.fileName()).read_text()
+
+
+def test_test_connection_lists_models_or_shows_the_error(window, qtbot, ui_run, services):
+    server = fake_openai_server()
+    try:
+
+        async def scenario():
+            window.open_settings()
+            page = window.settings_dialog.providers
+            qtbot.mouseClick(page.add_button, Qt.MouseButton.LeftButton)
+            qtbot.keyClicks(page.name, "loopback")
+            qtbot.keyClicks(page.base_url, server.base_url + "/v1")
+            qtbot.mouseClick(page.test_button, Qt.MouseButton.LeftButton)
+            await wait_until(lambda: "Connected" in page.result.text(), message="models listed")
+            assert "gpt-4o-mini" in page.result.text()
+            # a dead address shows the provider's error instead
+            page.base_url.setText("http://127.0.0.1:9/v1")
+            qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
+            qtbot.mouseClick(page.test_button, Qt.MouseButton.LeftButton)
+            await wait_until(lambda: "✗" in page.result.text(), message="error shown")
+            assert "Could not reach loopback" in page.result.text()
+
+        ui_run(scenario())
+    finally:
+        server.stop()
+
+
+def test_first_run_shows_the_choices_and_offers_a_running_server(window, qtbot, ui_run, services):
+    server = fake_openai_server()
+    try:
+
+        async def scenario():
+            await wait_until(lambda: window.center.currentWidget() is window.welcome, message="welcome shown")
+            assert window.welcome.add_key.isVisible() and window.welcome.open_gguf.isVisible()
+            port = int(server.base_url.rsplit(":", 1)[1])
+            await window.probe_local_servers((("lmstudio", port), ("ollama", 9)))
+            await wait_until(lambda: window.welcome.found_buttons, message="server offered")
+            offer = window.welcome.found_buttons[0]
+            assert "LM Studio" in offer.text() and server.base_url in offer.text()
+            qtbot.mouseClick(offer, Qt.MouseButton.LeftButton)
+            assert services.registry.config("lmstudio").base_url == server.base_url + "/v1"
+            assert window.composer.model() == "lmstudio:gpt-4o-mini"
+
+        ui_run(scenario())
+    finally:
+        server.stop()
+
+
+def test_opening_a_broken_gguf_says_why(window, qtbot, ui_run, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    shown: list[str] = []
+    monkeypatch.setattr(
+        QMessageBox, "warning", staticmethod(lambda _parent, _title, text: shown.append(text))
+    )
+    bad = tmp_path / "broken.gguf"
+    bad.write_text("not a model")
+
+    async def scenario():
+        window.use_local_model(bad)
+        await wait_until(lambda: shown, message="error box")
+
+    ui_run(scenario())
+    assert "broken.gguf is not a GGUF model file" in shown[0]
+    assert window.isVisible()
