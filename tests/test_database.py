@@ -42,25 +42,51 @@ def test_new_database_lives_in_data_home_in_wal_mode(data_home: Path):
         db.close()
 
 
-def test_outdated_schema_is_backed_up_before_migrating(data_home: Path):
-    db = open_database()
+def test_a_database_behind_the_code_is_backed_up_before_migrating(data_home: Path, monkeypatch):
     from dataelan_desktop.core.chat import ChatStore
+    from dataelan_desktop.core.db import engine
 
+    db = open_database()
     ChatStore(db).create_project("Kept")
     db.close()
-    # pretend the file comes from an older release
-    con = sqlite3.connect(data_home / "dataelan.sqlite3")
-    con.execute("UPDATE alembic_version SET version_num = '0001_initial'")
-    con.commit()
-    con.close()
-    if SCHEMA_HEAD == "0001_initial":
-        pytest.skip("only one revision exists: nothing to migrate from")
-    db = open_database()
-    db.close()
+    assert list_backups(data_home / "dataelan.sqlite3") == []  # a current schema needs no backup
+    # the code now expects a newer schema than the file has: it must copy the file first
+    monkeypatch.setattr(engine, "SCHEMA_HEAD", "9999_newer")
+    migrated = []
+    monkeypatch.setattr(engine, "_migrate", lambda eng, path: migrated.append(path))
+    open_database().close()
     backups = list_backups(data_home / "dataelan.sqlite3")
-    assert backups, "a backup must be written before migrating"
-    rows = sqlite3.connect(backups[0]).execute("SELECT name FROM projects").fetchall()
-    assert rows == [("Kept",)]
+    assert len(backups) == 1 and migrated
+    assert "before-9999_newer" in backups[0].name
+    con = sqlite3.connect(backups[0])
+    try:
+        assert con.execute("SELECT name FROM projects").fetchall() == [("Kept",)]
+    finally:
+        con.close()
+
+
+def test_interrupted_replies_of_dead_processes_are_marked_on_open(data_home: Path):
+    from dataelan_desktop.core.chat import ChatStore
+    from dataelan_desktop.core.db.models import Message
+
+    db = open_database()
+    conversation = ChatStore(db).create_conversation()
+
+    def add(s):
+        s.add(Message(conversation_id=conversation.id, role="assistant", content="half", status="streaming",
+                      stream_owner="ghost-host:1"))  # fmt: skip
+        s.add(Message(conversation_id=conversation.id, role="assistant", content="dead", status="streaming",
+                      stream_owner=f"{__import__('socket').gethostname()}:999999"))  # fmt: skip
+
+    db.call(add)
+    db.close()
+    db = open_database()
+    try:
+        statuses = {m.content: m.status for m in ChatStore(db).messages(conversation.id)}
+    finally:
+        db.close()
+    # a dead local process's reply is interrupted; another machine's (synced) row is not ours to judge
+    assert statuses == {"half": "streaming", "dead": "interrupted"}
 
 
 def test_damaged_file_is_reported_and_left_untouched(data_home: Path):

@@ -1,0 +1,41 @@
+"""Ctrl+C stops a reply and keeps it; `dataelan` with no arguments opens the real window."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+from tests.support.cli import cli_env, popen_cli, run_cli
+from tests.support.fake_openai import fake_openai_server, openai_stream
+
+
+def test_ctrl_c_stops_and_keeps_what_arrived(data_home: Path):
+    server = fake_openai_server()
+    server.default = openai_stream([f"piece{i} " for i in range(500)], delay=0.01)
+    try:
+        env = cli_env(data_home, OPENAI_API_KEY="sk-sigint-test", OPENAI_BASE_URL=server.base_url + "/v1")
+        process = popen_cli("chat", "-m", "openai:gpt-4o-mini", "talk for a while", env=env)
+        streamed = ""
+        deadline = time.monotonic() + 30
+        while "piece5 " not in streamed and time.monotonic() < deadline:
+            streamed += process.stdout.read(1)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        server.stop()
+    assert process.returncode == 130
+    assert "stopped; the partial reply was saved" in stderr and "Traceback" not in stderr
+    shown_text = streamed + stdout
+    assert "piece5" in shown_text and "piece499" not in shown_text
+    conversation_id = run_cli("history", "list", env=env).stdout.split()[0]
+    saved = run_cli("history", "show", conversation_id, env=env).stdout
+    assert "(stopped)" in saved and "piece5" in saved
+
+
+def test_no_arguments_starts_the_gui(data_home: Path):
+    env = cli_env(data_home, QT_QPA_PLATFORM="offscreen", DATAELAN_EXIT_WHEN_IDLE="1")
+    result = run_cli(env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("window-shown-idle ")
+    assert (data_home / "dataelan.sqlite3").exists()  # the embedded default: SQLite in the data folder
