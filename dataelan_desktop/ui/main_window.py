@@ -149,6 +149,10 @@ class MainWindow(QMainWindow):
         action(file_menu, "New project…", "Ctrl+Shift+N", self.new_project)
         action(file_menu, "Open GGUF model…", "Ctrl+O", self.open_gguf)
         file_menu.addSeparator()
+        action(file_menu, "Import conversations…", "Ctrl+I", self.import_dialog)
+        action(file_menu, "Export conversation…", "Ctrl+E", self.export_conversation_dialog)
+        action(file_menu, "Export project…", None, self.export_project_dialog)
+        file_menu.addSeparator()
         action(file_menu, "Quit", "Ctrl+Q", self.close)
         edit_menu = self.menuBar().addMenu("&Edit")
         self.copy_last_action = action(edit_menu, "Copy last reply", "Ctrl+Shift+C", self.copy_last_reply)
@@ -550,6 +554,83 @@ class MainWindow(QMainWindow):
             on_done=lambda _: self.open_conversation(hit.conversation_id, focus_message=hit.message_id),
             parent=self,
         )
+
+    # -- import and export ------------------------------------------------------------------
+
+    def import_file(self, path: Path) -> asyncio.Task:
+        from ..core.transfer import import_file
+
+        def done(result) -> None:
+            note = f" ({result.skipped_duplicates} already imported)" if result.skipped_duplicates else ""
+            self.statusBar().showMessage(
+                f"Imported {len(result.conversation_ids)} conversation(s), {result.message_count} message(s){note}.",
+                8000,
+            )
+            if result.conversation_ids:
+                self.open_conversation(result.conversation_ids[0])
+
+        def failed(error: BaseException) -> None:
+            QMessageBox.warning(self, "Nothing was imported", tasks.person_message(error))
+
+        return tasks.run(
+            self.services.db.in_thread(import_file, self.services.store, path), on_done=done, on_error=failed
+        )
+
+    def import_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import conversations", str(Path.home()),
+            "Dataelan or ChatGPT export (*.json *.zip);;All files (*)",
+        )  # fmt: skip
+        if path:
+            self.import_file(Path(path))
+
+    def export_to(
+        self, path: Path, conversation_id: str | None = None, project_id: str | None = None
+    ) -> asyncio.Task:
+        from ..core.transfer import export_conversation, export_project
+
+        fmt = "json" if path.suffix.lower() == ".json" else "md"
+
+        def write() -> None:
+            if project_id:
+                text = export_project(self.services.store, project_id, fmt)
+            else:
+                text = export_conversation(self.services.store, conversation_id, fmt)
+            path.write_text(text, encoding="utf-8")
+
+        return tasks.run(
+            self.services.db.in_thread(write),
+            on_done=lambda _: self.statusBar().showMessage(f"Exported to {path}.", 6000),
+            parent=self,
+        )
+
+    def export_conversation_dialog(self) -> None:
+        if not self.conversation_id:
+            self.statusBar().showMessage("Open a conversation to export it.", 4000)
+            return
+        title = self.title.text() or "conversation"
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Export conversation",
+            str(Path.home() / f"{title}.md"),
+            "Markdown (*.md);;JSON with all branches (*.json)",
+        )
+        if path:
+            self.export_to(Path(path), conversation_id=self.conversation_id)
+
+    def export_project_dialog(self) -> None:
+        project_id = self.sidebar.current_project_id()
+        if not project_id:
+            self.statusBar().showMessage("Select a project in the sidebar to export it.", 4000)
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Export project",
+            str(Path.home() / "project.json"),
+            "JSON with all branches (*.json);;Markdown (*.md)",
+        )
+        if path:
+            self.export_to(Path(path), project_id=project_id)
 
     # -- other windows ----------------------------------------------------------------------
 
