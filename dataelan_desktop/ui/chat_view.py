@@ -46,6 +46,8 @@ class ChatView(QScrollArea):
 
     def set_messages(self, views: list[MessageView], scroll_to_end: bool = True) -> None:
         for widget in self._widgets.values():
+            self._layout.removeWidget(widget)
+            widget.hide()
             widget.deleteLater()
         self._widgets.clear()
         self._views = list(views)
@@ -54,7 +56,7 @@ class ChatView(QScrollArea):
             self._insert(view, self._layout.count() - 1)
         self._update_chrome()
         if scroll_to_end:
-            QTimer.singleShot(0, self.scroll_to_end)
+            QTimer.singleShot(0, self, self.scroll_to_end)
 
     def show_earlier(self) -> None:
         start = max(0, self._shown_from - PAGE)
@@ -69,7 +71,8 @@ class ChatView(QScrollArea):
             self.show_earlier()
         widget = self._widgets.get(message_id)
         if widget is not None:
-            QTimer.singleShot(0, lambda: self.ensureWidgetVisible(widget, 0, 40))
+            # the widget as context: the call is dropped if the view is rebuilt before it runs
+            QTimer.singleShot(0, widget, lambda: self.ensureWidgetVisible(widget, 0, 40))
         return widget
 
     def _insert(self, view: MessageView, index: int) -> None:
@@ -93,7 +96,7 @@ class ChatView(QScrollArea):
         at_bottom = self.verticalScrollBar().value() >= self.verticalScrollBar().maximum() - 40
         widget.update_view(widget.view, streaming_text=text)
         if at_bottom:  # follow the reply only if the person has not scrolled away
-            QTimer.singleShot(0, self.scroll_to_end)
+            QTimer.singleShot(0, self, self.scroll_to_end)
 
     def scroll_to_end(self) -> None:
         self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())

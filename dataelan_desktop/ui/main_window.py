@@ -406,7 +406,7 @@ class MainWindow(QMainWindow):
         self._undo = undo
         self.statusBar().showMessage(message, 10_000)
         self.undo_button.setVisible(True)
-        QTimer.singleShot(10_000, lambda: self.undo_button.setVisible(False))
+        QTimer.singleShot(10_000, self.undo_button, lambda: self.undo_button.setVisible(False))
 
     def _run_undo(self) -> None:
         if self._undo is not None:

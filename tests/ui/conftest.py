@@ -71,3 +71,4 @@ def window(qloop, qtbot, services, qsettings):
     yield win
     services.chat.stop_all()
     win.close()
+    qloop.run_until_complete(services.registry.aclose())  # model hosts end with the test

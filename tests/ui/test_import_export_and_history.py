@@ -8,6 +8,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from dataelan_desktop.core.db.models import Message
@@ -69,7 +70,7 @@ def test_malformed_chatgpt_export_is_refused_with_a_message(window, ui_run, serv
     assert counts(services) == before
 
 
-def test_a_2000_message_conversation_opens_quickly_and_lazily(window, ui_run, services):
+def test_a_2000_message_conversation_opens_quickly_and_lazily(window, qtbot, ui_run, services):
     conversation = services.store.create_conversation(title="Long one", model="openai:gpt-4o-mini")
 
     def fill(s):
@@ -92,7 +93,9 @@ def test_a_2000_message_conversation_opens_quickly_and_lazily(window, ui_run, se
         assert len(window.chat_view.views()) == 2000
         assert len(window.chat_view.shown_widgets()) == 40  # only the newest page is built
         assert window.chat_view.shown_widgets()[-1].view.content.startswith("message 1999")
-        window.chat_view.ensure_shown(window.chat_view.views()[0].id)  # scrolling back builds older pages
-        assert len(window.chat_view.shown_widgets()) == 2000
+        qtbot.mouseClick(window.chat_view._earlier, Qt.MouseButton.LeftButton)  # older pages on request
+        assert len(window.chat_view.shown_widgets()) == 80
+        target = window.chat_view.views()[1900].id
+        assert window.chat_view.ensure_shown(target) is not None  # a search hit further back builds its page
 
     ui_run(scenario())
