@@ -1,0 +1,79 @@
+"""Streaming pipeline: tokens/s through SDK → provider → chat service with persistence, vs a plain SDK loop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .harness import Figure, median_of
+
+TOKENS = 20_000
+
+
+def _server():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.support.fake_openai import fake_openai_server, openai_stream
+
+    server = fake_openai_server()
+    server.default = lambda _request: openai_stream([f"t{i} " for i in range(TOKENS)])
+    return server
+
+
+async def _plain(base_url: str) -> float:
+    import openai
+
+    client = openai.AsyncOpenAI(api_key="sk-bench", base_url=base_url, max_retries=0)
+    began = time.perf_counter()
+    count = 0
+    stream = await client.chat.completions.create(
+        model="m",
+        messages=[{"role": "user", "content": "go"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    async for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            count += 1
+    await client.close()
+    return count / (time.perf_counter() - began)
+
+
+async def _through_app(services) -> float:
+    conversation = await services.chat.start_conversation(model="bench:m")
+    began = time.perf_counter()
+    generation = await services.chat.send(conversation.id, "go")
+    await generation.wait()
+    assert generation.status == "complete", generation.error
+    return TOKENS / (time.perf_counter() - began)
+
+
+def run() -> list[Figure]:
+    os.environ["DATAELAN_HOME"] = tempfile.mkdtemp(prefix="dataelan-bench-")
+    from dataelan_desktop.core.providers.config import save_provider
+    from dataelan_desktop.core.services import build_services
+
+    server = _server()
+    services = build_services()
+    save_provider(services.db, "bench", base_url=server.base_url + "/v1")
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(_plain(server.base_url + "/v1"))  # warm both paths once
+        loop.run_until_complete(_through_app(services))
+        plain = median_of(5, lambda: loop.run_until_complete(_plain(server.base_url + "/v1")))
+        app = median_of(5, lambda: loop.run_until_complete(_through_app(services)))
+    finally:
+        loop.run_until_complete(services.aclose())
+        loop.close()
+        services.close()
+        server.stop()
+    ratio = app / plain
+    return [
+        Figure("streaming: plain openai SDK loop", plain, "t/s", None, "baseline", True),
+        Figure(
+            "streaming: SDK+provider+chat service+SQLite", app, "t/s", plain, "ratio >= 0.9", ratio >= 0.9
+        ),
+    ]
