@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import codecs
 import os
+import time
 from typing import Any
+
+SEND_INTERVAL = 0.004  # seconds; below a display frame, above the pipe's per-message cost
 
 FALLBACK_TEMPLATE = (  # ChatML, for models whose GGUF carries no template
     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
@@ -79,6 +82,7 @@ def generate(llm, fmt, request: dict[str, Any], send, cancelled) -> None:
     text, emitted, count, finish, cut_at_stop = "", 0, 0, "length", False
     is_end = getattr(llm._model, "token_is_eog", None) or (lambda t: t == llm.token_eos())
     hold = max((len(s) - 1 for s in stops), default=0)  # a tail that could still become a stop string
+    last_send = 0.0
     generator = llm.generate(
         tokens,
         temp=float(params["temperature"]) if params.get("temperature") is not None else 0.8,
@@ -101,9 +105,11 @@ def generate(llm, fmt, request: dict[str, Any], send, cancelled) -> None:
             if found:
                 text, finish, cut_at_stop = text[: min(found)], "stop", True
                 break
-            if len(text) - hold > emitted:
+            now = time.perf_counter()
+            # coalesce: one pipe message per few milliseconds, not per token (the first goes at once)
+            if len(text) - hold > emitted and (emitted == 0 or now - last_send >= SEND_INTERVAL):
                 send({"ev": "text", "text": text[emitted : len(text) - hold]})
-                emitted = len(text) - hold
+                emitted, last_send = len(text) - hold, now
             if count >= max_tokens:
                 finish = "length"
                 break
