@@ -48,7 +48,10 @@ def run_gui(argv: list[str] | None = None) -> int:
         from PySide6.QtCore import QTimer
 
         def report() -> None:
-            print(f"window-shown-idle {time.perf_counter() - started:.4f}", flush=True)
+            import resource
+
+            peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KB on Linux
+            print(f"window-shown-idle {time.perf_counter() - started:.4f} rss-kb {peak_kb}", flush=True)
             app.quit()
 
         QTimer.singleShot(0, report)

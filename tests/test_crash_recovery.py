@@ -94,6 +94,10 @@ def test_sigkill_mid_stream_keeps_messages_and_marks_reply_interrupted(
     assert all(status == "interrupted" for status, _ in replies), replies
     assert all(content.startswith("word0 word1") for _, content in replies)
     assert "interrupted" in shown.stdout and "question number 19" in shown.stdout
+    from tests.reliability.tally import TALLY
+
+    TALLY["crashes"] += KILLS
+    TALLY["lost"] += KILLS - len(users)
     print(
         f"\ncrash recovery: {KILLS} SIGKILLs survived, {KILLS} user messages and {KILLS} partial replies kept, 0 lost"
     )

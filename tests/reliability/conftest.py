@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
-TALLY: Counter = Counter()
+from tests.reliability.tally import TALLY
 
 
 def pytest_terminal_summary(terminalreporter):

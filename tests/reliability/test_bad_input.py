@@ -10,7 +10,7 @@ import pytest
 from dataelan_desktop.core.chat.service import Attachment
 from dataelan_desktop.core.db.models import MessageStatus
 from dataelan_desktop.core.providers.config import save_provider
-from tests.reliability.conftest import TALLY
+from tests.reliability.tally import TALLY
 from tests.support.cli import cli_env, run_cli
 from tests.support.fake_openai import fake_openai_server, openai_stream
 

@@ -7,7 +7,7 @@ import pytest
 from dataelan_desktop.core.db.models import MessageStatus
 from dataelan_desktop.core.providers.config import save_provider
 from dataelan_desktop.core.providers.retry import RetryPolicy
-from tests.reliability.conftest import TALLY
+from tests.reliability.tally import TALLY
 from tests.support import fake_anthropic as fa
 from tests.support import fake_openai as fo
 
