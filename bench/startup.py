@@ -17,10 +17,10 @@ from .harness import Figure, median_of
 BASELINE = (
     "from PySide6.QtWidgets import QApplication, QMainWindow\n"
     "from PySide6.QtCore import QTimer\n"
-    "import resource\n"
+    "from dataelan_desktop.app import resident_kb\n"
     "app=QApplication([]); w=QMainWindow(); w.show()\n"
     "def up():\n"
-    "    print('window-shown-idle 0 rss-kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, flush=True)\n"
+    "    print('window-shown-idle 0 rss-kb', resident_kb(), flush=True)\n"
     "    app.quit()\n"
     "QTimer.singleShot(0, up); app.exec()\n"
 )

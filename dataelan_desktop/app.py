@@ -8,6 +8,20 @@ import sys
 import time
 
 
+def resident_kb() -> int:
+    """Current resident memory (VmRSS; ru_maxrss would carry a parent's peak across exec on Linux)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def run_gui(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     import qasync
@@ -48,10 +62,7 @@ def run_gui(argv: list[str] | None = None) -> int:
         from PySide6.QtCore import QTimer
 
         def report() -> None:
-            import resource
-
-            peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KB on Linux
-            print(f"window-shown-idle {time.perf_counter() - started:.4f} rss-kb {peak_kb}", flush=True)
+            print(f"window-shown-idle {time.perf_counter() - started:.4f} rss-kb {resident_kb()}", flush=True)
             app.quit()
 
         QTimer.singleShot(0, report)
