@@ -145,3 +145,29 @@ class LocalModel(Stamped, Base):
     has_chat_template: Mapped[bool] = mapped_column(Boolean, default=False)
     source: Mapped[str] = mapped_column(String(32), default="referenced")  # referenced | copied | downloaded
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class TesterRun(Stamped, Base):
+    """One comparison (a prompt on several models) with every column's measurements."""
+
+    __tablename__ = "tester_runs"
+
+    kind: Mapped[str] = mapped_column(String(16), default="compare")  # compare | batch
+    prompt: Mapped[str] = mapped_column(Text, default="")
+    system_prompt: Mapped[str | None] = mapped_column(Text, default=None)
+    category: Mapped[str | None] = mapped_column(String(100), default=None)
+    blind: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: sampling settings and, for blind runs, the shuffled order shown
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: one record per column: model, text, status, error, ttft_ms, total_ms, tokens, cost, stop_reason
+    columns: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class TesterVote(Stamped, Base):
+    __tablename__ = "tester_votes"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("tester_runs.id"), index=True)
+    left_model: Mapped[str] = mapped_column(String(300))
+    right_model: Mapped[str] = mapped_column(String(300))
+    outcome: Mapped[str] = mapped_column(String(16))  # left | right | tie | both_bad
+    category: Mapped[str | None] = mapped_column(String(100), default=None)

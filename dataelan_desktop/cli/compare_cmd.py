@@ -1,0 +1,172 @@
+"""`dataelan compare` (one prompt, several models) and `dataelan tester history|show|vote|leaderboard|continue`."""
+
+from __future__ import annotations
+
+import sys
+
+from ..core.providers.types import GenerationParams
+from .common import fail, out, run_async, services
+
+
+def register(sub) -> None:
+    p = sub.add_parser("compare", help="run one prompt on several models at once and measure them")
+    p.add_argument("prompt", help="the prompt; '-' reads it from standard input")
+    p.add_argument("-m", "--model", action="append", required=True, help="a model (repeat, 2 to 6)")
+    p.add_argument("-s", "--system")
+    p.add_argument("--category", help="a label for the leaderboard (coding, writing…)")
+    p.add_argument("--blind", action="store_true", help="hide the model names until you vote")
+    p.add_argument("-t", "--temperature", type=float)
+    p.add_argument("--max-tokens", type=int)
+    p.set_defaults(func=cmd_compare)
+
+    t = sub.add_parser("tester", help="comparison history, votes and the leaderboard")
+    tsub = t.add_subparsers(dest="tester_command", metavar="ACTION", required=True)
+    h = tsub.add_parser("history", help="saved comparisons, newest first")
+    h.set_defaults(func=cmd_history)
+    show = tsub.add_parser("show", help="a saved comparison again")
+    show.add_argument("run_id")
+    show.set_defaults(func=cmd_show)
+    vote = tsub.add_parser("vote", help="vote on a two-model comparison")
+    vote.add_argument("run_id")
+    vote.add_argument("outcome", choices=["left", "right", "tie", "both_bad"])
+    vote.set_defaults(func=cmd_vote)
+    board = tsub.add_parser("leaderboard", help="ratings from your votes (Bradley–Terry, 95% band)")
+    board.add_argument("--category")
+    board.set_defaults(func=cmd_leaderboard)
+    cont = tsub.add_parser("continue", help="turn one column into a normal conversation")
+    cont.add_argument("run_id")
+    cont.add_argument("column", type=int, help="1-based column number")
+    cont.set_defaults(func=cmd_continue)
+
+
+def _fmt(value, pattern: str, missing: str = "-") -> str:
+    return missing if value is None else pattern.format(value)
+
+
+def print_table(columns, labels: list[str], fastest: int | None, cheapest: int | None) -> None:
+    out(
+        f"\n{'':<3}{'model':<34} {'status':<9} {'first token':>11} {'tokens/s':>9} {'total':>8} {'in':>6} {'out':>6} {'cost $':>9}  stop"
+    )
+    for i, (c, label) in enumerate(zip(columns, labels, strict=True)):
+        marks = ("⚡" if i == fastest else "") + ("$" if i == cheapest else "")
+        out(
+            f"{marks:<3}{label[:34]:<34} {c.status:<9} {_fmt(c.ttft_ms, '{:.0f} ms'):>11} {_fmt(c.tokens_per_second, '{:.1f}'):>9} "
+            f"{_fmt(c.total_ms and c.total_ms / 1000, '{:.2f} s'):>8} {_fmt(c.input_tokens, '{}'):>6} {_fmt(c.output_tokens, '{}'):>6} "
+            f"{_fmt(c.cost, '{:.5f}'):>9}  {c.stop_reason or (c.error or '')[:60]}"
+        )
+
+
+def cmd_compare(args) -> int:
+    from ..core.tester.history import blind_order, save_run
+    from ..core.tester.runner import Comparison
+
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    if not 2 <= len(args.model) <= 6:
+        fail("compare 2 to 6 models: repeat -m MODEL")
+    s = services()
+    for model in args.model:
+        from ..core.providers.registry import parse_model_ref
+
+        s.registry.get(parse_model_ref(model).provider)  # unknown provider or missing key: say so now
+    params = GenerationParams(temperature=args.temperature, max_tokens=args.max_tokens)
+    comparison = Comparison(s.registry, args.model)
+    order = blind_order(len(args.model)) if args.blind else list(range(len(args.model)))
+    labels = [
+        f"Model {chr(65 + position)}" if args.blind else comparison.columns[i].model
+        for position, i in enumerate(order)
+    ]
+
+    def progress(index: int, column) -> None:
+        if column.status in ("complete", "failed", "stopped"):
+            label = labels[order.index(index)]
+            print(
+                f"[{label}] {column.status} after {column.total_ms / 1000:.2f} s", file=sys.stderr, flush=True
+            )
+
+    comparison.on_update = progress
+
+    async def go():
+        comparison.start(prompt, args.system, params)
+        return await comparison.wait()
+
+    try:
+        columns = run_async(go())
+    except KeyboardInterrupt:
+        comparison.stop_all()
+        columns = comparison.columns
+    shown = [columns[i] for i in order]
+    for label, column in zip(labels, shown, strict=True):
+        out(f"\n===== {label} =====")
+        out(column.text if column.text else f"({column.status}{': ' + column.error if column.error else ''})")
+    fastest = comparison.fastest()
+    cheapest = comparison.cheapest()
+    print_table(
+        shown,
+        labels,
+        order.index(fastest) if fastest is not None else None,
+        order.index(cheapest) if cheapest is not None else None,
+    )
+    run_id = save_run(s.db, prompt, columns, system=args.system, category=args.category, blind=args.blind,
+                      settings={"order": order, "temperature": args.temperature, "max_tokens": args.max_tokens})  # fmt: skip
+    out(f"\nsaved as run {run_id}")
+    if args.blind and len(columns) == 2:
+        out(f"vote with: dataelan tester vote {run_id} left|right|tie|both_bad  (left = Model A)")
+    return 0 if any(c.status == "complete" for c in columns) else 1
+
+
+def cmd_history(_args) -> int:
+    from ..core.tester.history import runs
+
+    for run in runs(services().db):
+        models = ", ".join(c["model"] for c in run.columns)
+        out(f"{run.id}  {run.created_at:%Y-%m-%d %H:%M}  {run.prompt.strip()[:40]!r:<44} {models}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    from ..core.tester.history import get_run
+    from ..core.tester.runner import ColumnResult
+
+    run = get_run(services().db, args.run_id)
+    out(f"prompt: {run.prompt}")
+    columns = [ColumnResult(**{k: v for k, v in c.items() if k != "tokens_per_second"}) for c in run.columns]
+    order = run.settings.get("order") or list(range(len(columns)))
+    for i in order:
+        out(f"\n===== {columns[i].model} =====\n{columns[i].text}")
+    print_table([columns[i] for i in order], [columns[i].model for i in order], None, None)
+    return 0
+
+
+def cmd_vote(args) -> int:
+    from ..core.tester.history import get_run, record_vote
+
+    s = services()
+    run = get_run(s.db, args.run_id)
+    if len(run.columns) != 2:
+        fail("votes are for two-model comparisons")
+    order = run.settings.get("order") or [0, 1]
+    left, right = run.columns[order[0]]["model"], run.columns[order[1]]["model"]
+    record_vote(s.db, run.id, left, right, args.outcome)
+    out(f"recorded: {args.outcome}. Model A was {left}, Model B was {right}.")
+    return 0
+
+
+def cmd_leaderboard(args) -> int:
+    from ..core.tester.history import votes
+    from ..core.tester.ratings import leaderboard
+
+    standings = leaderboard(votes(services().db), category=args.category)
+    if not standings:
+        out("no votes yet: run `dataelan compare --blind -m A -m B PROMPT` and vote")
+    for rank, st in enumerate(standings, 1):
+        out(f"{rank:>2}. {st.model:<40} {st.rating:7.0f}  ({st.low:.0f}–{st.high:.0f})  {st.votes} votes")
+    return 0
+
+
+def cmd_continue(args) -> int:
+    from ..core.tester.history import continue_in_chat
+
+    s = services()
+    conversation_id = continue_in_chat(s.store, args.run_id, args.column - 1)
+    out(f'conversation {conversation_id}: `dataelan chat --continue {conversation_id} "..."`')
+    return 0
