@@ -1,0 +1,5 @@
+"""The model tester window."""
+
+from .window import TesterWindow
+
+__all__ = ["TesterWindow"]

@@ -1,0 +1,307 @@
+"""One prompt on 2–6 models side by side: live columns, measurements, blind votes, leaderboard, history."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...core.services import Services
+from ...core.tester import history
+from ...core.tester.ratings import leaderboard
+from ...core.tester.runner import Comparison
+from .. import tasks
+
+PAINT_MS = 50
+
+
+class Column(QFrame):
+    def __init__(self, index: int, parent=None):
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        layout = QVBoxLayout(self)
+        self.model = QComboBox()
+        self.model.setEditable(True)
+        self.model.lineEdit().setPlaceholderText("provider:model")
+        self.title = QLabel(f"Column {index + 1}")
+        self.title.setObjectName("messageHeader")
+        self.output = QPlainTextEdit()
+        self.output.setReadOnly(True)
+        self.stats = QLabel("")
+        self.stats.setWordWrap(True)
+        self.stop = QPushButton("Stop")
+        self.stop.setEnabled(False)
+        self.continue_chat = QPushButton("Continue in chat")
+        self.continue_chat.setEnabled(False)
+        for w in (self.model, self.title, self.output, self.stats):
+            layout.addWidget(w)
+        row = QHBoxLayout()
+        row.addWidget(self.stop)
+        row.addWidget(self.continue_chat)
+        layout.addLayout(row)
+
+
+class TesterWindow(QWidget):
+    def __init__(self, services: Services, parent=None):
+        super().__init__(parent)
+        self.services = services
+        self.setWindowTitle("Model tester")
+        self.resize(1200, 760)
+        self.comparison: Comparison | None = None
+        self.run_id: str | None = None
+        self.order: list[int] = []
+
+        layout = QVBoxLayout(self)
+        self.tabs = QTabWidget()
+        layout.addWidget(self.tabs)
+
+        compare = QWidget()
+        c_layout = QVBoxLayout(compare)
+        top = QHBoxLayout()
+        self.count = QSpinBox()
+        self.count.setRange(2, 6)
+        self.count.setValue(2)
+        self.count.valueChanged.connect(self._set_columns)
+        self.blind = QCheckBox("Blind (hide names, shuffle)")
+        self.category = QLineEdit()
+        self.category.setPlaceholderText("category (optional)")
+        self.system = QLineEdit()
+        self.system.setPlaceholderText("system prompt (optional)")
+        for w in (QLabel("Columns"), self.count, self.blind, self.category, self.system):
+            top.addWidget(w)
+        c_layout.addLayout(top)
+        self.prompt = QPlainTextEdit()
+        self.prompt.setPlaceholderText("The prompt every model gets")
+        self.prompt.setFixedHeight(80)
+        c_layout.addWidget(self.prompt)
+        buttons = QHBoxLayout()
+        self.run_button = QPushButton("Run all")
+        self.run_button.clicked.connect(self.run)
+        self.stop_all = QPushButton("Stop all")
+        self.stop_all.clicked.connect(lambda: self.comparison and self.comparison.stop_all())
+        self.status = QLabel("")
+        for w in (self.run_button, self.stop_all, self.status):
+            buttons.addWidget(w)
+        buttons.addStretch(1)
+        c_layout.addLayout(buttons)
+        self.columns_row = QHBoxLayout()
+        c_layout.addLayout(self.columns_row, 1)
+        self.vote_row = QHBoxLayout()
+        self.vote_buttons = {}
+        for outcome, text in (
+            ("left", "A is better"),
+            ("right", "B is better"),
+            ("tie", "Tie"),
+            ("both_bad", "Both bad"),
+        ):
+            button = QPushButton(text)
+            button.clicked.connect(lambda _c=False, o=outcome: self.vote(o))
+            button.setVisible(False)
+            self.vote_row.addWidget(button)
+            self.vote_buttons[outcome] = button
+        c_layout.addLayout(self.vote_row)
+        self.tabs.addTab(compare, "Compare")
+
+        self.board = QListWidget()
+        self.tabs.addTab(self.board, "Leaderboard")
+        self.history = QListWidget()
+        self.history.itemActivated.connect(self.reopen)
+        self.tabs.addTab(self.history, "History")
+        self.tabs.currentChanged.connect(self._tab_changed)
+
+        self.columns: list[Column] = []
+        self._set_columns(2)
+        self.timer = QTimer(self)
+        self.timer.setInterval(PAINT_MS)
+        self.timer.timeout.connect(self._paint)
+        self._fill_models()
+
+    # -- set-up ----------------------------------------------------------------------
+
+    def _set_columns(self, count: int) -> None:
+        while len(self.columns) < count:
+            column = Column(len(self.columns))
+            index = len(self.columns)
+            column.stop.clicked.connect(lambda _c=False, i=index: self._stop_position(i))
+            column.continue_chat.clicked.connect(lambda _c=False, i=index: self._continue(i))
+            self.columns_row.addWidget(column, 1)
+            self.columns.append(column)
+        while len(self.columns) > count:
+            self.columns.pop().deleteLater()
+
+    def _fill_models(self) -> None:
+        async def load():
+            models, _errors = await self.services.registry.list_all_models()
+            return [m.ref for m in models]
+
+        def done(refs: list[str]) -> None:
+            for column in self.columns:
+                current = column.model.currentText()
+                column.model.clear()
+                column.model.addItems(refs)
+                column.model.setEditText(current)
+
+        tasks.run(load(), on_done=done, on_error=lambda _e: None)
+
+    # -- running ----------------------------------------------------------------------
+
+    def run(self) -> None:
+        from ...core.tester.history import blind_order
+
+        models = [c.model.currentText().strip() for c in self.columns]
+        prompt = self.prompt.toPlainText()
+        try:
+            if any(not m for m in models):
+                raise ValueError("Choose a model for every column.")
+            comparison = Comparison(self.services.registry, models)
+            self.order = blind_order(len(models)) if self.blind.isChecked() else list(range(len(models)))
+            comparison.start(prompt, self.system.text().strip() or None)
+        except ValueError as error:
+            self.status.setText(str(error))
+            return
+        self.comparison = comparison
+        self.run_id = None
+        for position, column in enumerate(self.columns):
+            column.output.clear()
+            column.stats.clear()
+            column.title.setText(
+                f"Model {chr(65 + position)}" if self.blind.isChecked() else models[self.order[position]]
+            )
+            column.model.setVisible(not self.blind.isChecked())
+            column.stop.setEnabled(True)
+            column.continue_chat.setEnabled(False)
+        for button in self.vote_buttons.values():
+            button.setVisible(False)
+        self.run_button.setEnabled(False)
+        self.status.setText("Running…")
+        self.timer.start()
+        tasks.run(comparison.wait(), on_done=self._finished, parent=self)
+
+    def _stop_position(self, position: int) -> None:
+        if self.comparison and position < len(self.order):
+            self.comparison.stop(self.order[position])
+
+    def _paint(self) -> None:
+        if self.comparison is None:
+            return
+        for position, column in enumerate(self.columns):
+            result = self.comparison.columns[self.order[position]]
+            if column.output.toPlainText() != result.text:
+                column.output.setPlainText(result.text)
+            column.stats.setText(self._stats(result))
+
+    @staticmethod
+    def _stats(c) -> str:
+        parts = [c.status]
+        if c.ttft_ms is not None:
+            parts.append(f"first token {c.ttft_ms:.0f} ms")
+        if c.tokens_per_second:
+            parts.append(f"{c.tokens_per_second:.1f} tok/s")
+        if c.total_ms is not None and c.status != "streaming":
+            parts.append(f"{c.total_ms / 1000:.2f} s")
+        if c.output_tokens is not None:
+            parts.append(f"{c.input_tokens}→{c.output_tokens} tokens")
+        if c.cost is not None:
+            parts.append(f"${c.cost:.5f}")
+        if c.error:
+            parts.append(c.error)
+        return " · ".join(parts)
+
+    def _finished(self, columns) -> None:
+        self.timer.stop()
+        self._paint()
+        self.run_button.setEnabled(True)
+        fastest, cheapest = self.comparison.fastest(), self.comparison.cheapest()
+        for position, column in enumerate(self.columns):
+            index = self.order[position]
+            column.stop.setEnabled(False)
+            column.continue_chat.setEnabled(True)
+            marks = (" ⚡ fastest" if index == fastest else "") + (" · cheapest" if index == cheapest else "")
+            column.stats.setText(self._stats(columns[index]) + marks)
+        self.run_id = history.save_run(
+            self.services.db, self.prompt.toPlainText(), columns, system=self.system.text().strip() or None,
+            category=self.category.text().strip() or None, blind=self.blind.isChecked(), settings={"order": self.order},
+        )  # fmt: skip
+        blind_pair = self.blind.isChecked() and len(columns) == 2
+        for button in self.vote_buttons.values():
+            button.setVisible(blind_pair)
+        self.status.setText("Done. Vote below." if blind_pair else "Done.")
+
+    # -- votes, leaderboard, history -------------------------------------------------------
+
+    def vote(self, outcome: str) -> None:
+        if self.run_id is None or self.comparison is None:
+            return
+        left = self.comparison.columns[self.order[0]].model
+        right = self.comparison.columns[self.order[1]].model
+        history.record_vote(self.services.db, self.run_id, left, right, outcome)
+        for position, column in enumerate(self.columns):  # reveal
+            column.title.setText(
+                f"Model {chr(65 + position)}: {self.comparison.columns[self.order[position]].model}"
+            )
+        for button in self.vote_buttons.values():
+            button.setVisible(False)
+        self.status.setText(f"Vote recorded. A was {left}, B was {right}.")
+
+    def _tab_changed(self, index: int) -> None:
+        if self.tabs.widget(index) is self.board:
+            self.refresh_leaderboard()
+        elif self.tabs.widget(index) is self.history:
+            self.refresh_history()
+
+    def refresh_leaderboard(self) -> None:
+        self.board.clear()
+        standings = leaderboard(history.votes(self.services.db))
+        if not standings:
+            self.board.addItem("No votes yet: run a blind comparison of two models and vote.")
+        for rank, s in enumerate(standings, 1):
+            self.board.addItem(
+                f"{rank}. {s.model}   {s.rating:.0f}  ({s.low:.0f}–{s.high:.0f})   {s.votes} votes"
+            )
+
+    def refresh_history(self) -> None:
+        self.history.clear()
+        for run in history.runs(self.services.db):
+            item = QListWidgetItem(
+                f"{run.created_at:%Y-%m-%d %H:%M}  {run.prompt.strip()[:50]}  —  "
+                + ", ".join(c["model"] for c in run.columns)
+            )
+            item.setData(256, run.id)
+            self.history.addItem(item)
+
+    def reopen(self, item: QListWidgetItem) -> None:
+        run = history.get_run(self.services.db, item.data(256))
+        self.comparison = None
+        self.run_id = run.id
+        self.prompt.setPlainText(run.prompt)
+        self.count.setValue(max(2, len(run.columns)))
+        self.order = run.settings.get("order") or list(range(len(run.columns)))
+        for position, column in enumerate(self.columns[: len(run.columns)]):
+            data = run.columns[self.order[position]]
+            column.title.setText(data["model"])
+            column.output.setPlainText(data["text"])
+            column.stats.setText(
+                f"{data['status']} · {data.get('output_tokens')} tokens · {(data.get('total_ms') or 0) / 1000:.2f} s"
+            )
+            column.continue_chat.setEnabled(True)
+        self.tabs.setCurrentIndex(0)
+
+    def _continue(self, position: int) -> None:
+        if self.run_id is None:
+            return
+        conversation_id = history.continue_in_chat(self.services.store, self.run_id, self.order[position])
+        self.status.setText(f"Opened as a conversation ({conversation_id[:8]}…) in the main window.")

@@ -1,0 +1,68 @@
+"""The tester window driven by clicks: choose models, run, vote blind, reopen from history."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from dataelan_desktop.core.providers.config import save_provider
+from dataelan_desktop.core.tester.history import runs, votes
+from tests.support.fake_openai import fake_openai_server, openai_stream
+from tests.ui.conftest import wait_until
+
+
+@pytest.fixture
+def two_servers(services):
+    first, second = fake_openai_server(), fake_openai_server()
+    first.default = openai_stream(["first ", "model ", "speaks"], delay=0.02)
+    second.default = openai_stream(["second ", "model"])
+    save_provider(services.db, "one", base_url=first.base_url + "/v1")
+    save_provider(services.db, "two", base_url=second.base_url + "/v1")
+    yield first, second
+    first.stop()
+    second.stop()
+
+
+def test_run_vote_and_reopen(qloop, qtbot, ui_run, services, two_servers):
+    from dataelan_desktop.ui.tester import TesterWindow
+
+    window = TesterWindow(services)
+    qtbot.addWidget(window)
+    window.show()
+
+    async def scenario():
+        window.columns[0].model.setEditText("one:m")
+        window.columns[1].model.setEditText("two:m")
+        window.blind.setChecked(True)
+        qtbot.keyClicks(window.prompt, "Introduce yourself")
+        qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
+        await wait_until(lambda: window.vote_buttons["left"].isVisible(), message="vote buttons")
+        titles = [c.title.text() for c in window.columns]
+        assert titles == ["Model A", "Model B"]  # names hidden
+        texts = sorted(c.output.toPlainText() for c in window.columns)
+        assert texts == ["first model speaks", "second model"]
+        assert all("complete" in c.stats.text() for c in window.columns)
+        qtbot.mouseClick(window.vote_buttons["left"], Qt.MouseButton.LeftButton)
+        assert "A was" in window.status.text()
+        assert all(":" in c.title.text() for c in window.columns)  # names revealed after the vote
+
+        window.tabs.setCurrentWidget(window.board)
+        assert window.board.count() == 2 and window.board.item(0).text().startswith("1. ")
+        window.tabs.setCurrentWidget(window.history)
+        assert window.history.count() == 1
+        window.history.itemActivated.emit(window.history.item(0))
+        assert window.tabs.currentIndex() == 0 and window.prompt.toPlainText() == "Introduce yourself"
+
+    ui_run(scenario())
+    ui_run(services.registry.aclose())
+    assert len(runs(services.db)) == 1 and len(votes(services.db)) == 1
+
+
+def test_a_missing_model_is_explained(qloop, qtbot, ui_run, services):
+    from dataelan_desktop.ui.tester import TesterWindow
+
+    window = TesterWindow(services)
+    qtbot.addWidget(window)
+    window.prompt.setPlainText("hi")
+    window.run()
+    assert "Choose a model for every column" in window.status.text()
