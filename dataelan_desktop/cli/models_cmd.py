@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .common import out, run_async, services
+from .common import fail, out, run_async, services
 
 
 def register(sub) -> None:
@@ -32,6 +32,16 @@ def register(sub) -> None:
     rm.add_argument("name")
     rm.add_argument("--delete", action="store_true")
     rm.set_defaults(func=cmd_rm)
+    cat = msub.add_parser("catalog", help="recommended small models to download")
+    cat.set_defaults(func=cmd_catalog)
+    dl = msub.add_parser(
+        "download", help="download a catalog model, or --repo R --file F (honours HF_ENDPOINT, HF_TOKEN)"
+    )
+    dl.add_argument("catalog_id", nargs="?")
+    dl.add_argument("--repo")
+    dl.add_argument("--file")
+    dl.add_argument("--name")
+    dl.set_defaults(func=cmd_download)
     st = msub.add_parser("settings", help="show or change a local model's settings")
     st.add_argument("name")
     for option, kind in (
@@ -149,4 +159,55 @@ def cmd_settings(args) -> int:
         out(f"{key:<16} {shown}")
     if not settings:
         out("defaults (nothing set)")
+    return 0
+
+
+def cmd_catalog(_args) -> int:
+    from ..core.models.catalog import load_catalog
+
+    for e in load_catalog():
+        memory = f"~{e.memory_gb:g} GB RAM" if e.memory_gb else ""
+        out(f"{e.id:<28} {e.name:<36} {memory:<12} {e.license}")
+        out(f"{'':<28} {e.repo_id}/{e.filename}")
+    return 0
+
+
+def cmd_download(args) -> int:
+    from ..core.models.catalog import find
+    from ..core.models.download import Download
+
+    if args.catalog_id:
+        entry = find(args.catalog_id)
+        repo, filename, sha, size = entry.repo_id, entry.filename, entry.sha256, entry.size_bytes
+    elif args.repo and args.file:
+        repo, filename, sha, size = args.repo, args.file, None, None
+    else:
+        fail("give a catalog id (`dataelan models catalog`) or --repo OWNER/NAME --file FILE.gguf")
+    last = [0.0]
+
+    def progress(p) -> None:
+        import time
+
+        if time.monotonic() - last[0] > 0.5 or (p.total and p.done >= p.total):
+            last[0] = time.monotonic()
+            share = f"{p.fraction * 100:5.1f}%" if p.fraction is not None else f"{p.done / 1e6:.1f} MB"
+            print(
+                f"\r{filename}: {share}  {p.bytes_per_second / 1e6:.1f} MB/s",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    job = Download(repo, filename, sha256=sha, size=size, on_progress=progress)
+    try:
+        path = job.run()
+    except KeyboardInterrupt:
+        print(
+            f"\npaused: run the same command again to continue ({job.partial_path.name} is kept)",
+            file=sys.stderr,
+        )
+        return 130
+    print(file=sys.stderr)
+    row = _library().add(path, name=args.name, origin="downloaded", sha256=sha)
+    out(f"downloaded and verified: local:{row.name} ({path})")
     return 0

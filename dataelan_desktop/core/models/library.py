@@ -63,7 +63,15 @@ class ModelLibrary:
     def get(self, name: str) -> LocalModel | None:
         return next((m for m in self.list() if m.name == name), None)
 
-    def add(self, path: Path | str, *, name: str | None = None, copy: bool = False) -> LocalModel:
+    def add(
+        self,
+        path: Path | str,
+        *,
+        name: str | None = None,
+        copy: bool = False,
+        origin: str | None = None,
+        sha256: str | None = None,
+    ) -> LocalModel:
         """Inspect and register a GGUF. ``copy`` puts it (all parts) into the models folder."""
         source = Path(path).expanduser().resolve()
         info = validate_gguf(source)
@@ -87,7 +95,7 @@ class ModelLibrary:
                 shutil.copyfile(part, partial)  # never leave a half-copied file under the real name
                 partial.replace(destination)
             target = folder / source.name
-        row = self._save(name, target, info, parts, "copied" if copy else "referenced")
+        row = self._save(name, target, info, parts, origin or ("copied" if copy else "referenced"), sha256)
         self._changed()
         return row
 
