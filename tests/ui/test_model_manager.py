@@ -1,0 +1,80 @@
+"""The model manager window: add, see the details, refuse a bad file, load and unload, download."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from tests.support import tiny_gguf as writers
+from tests.ui.conftest import wait_until
+
+
+@pytest.fixture
+def manager(qloop, qtbot, services):
+    from dataelan_desktop.ui.model_manager import ModelManagerWindow
+
+    window = ModelManagerWindow(services)
+    qtbot.addWidget(window)
+    window.show()
+    yield window
+    qloop.run_until_complete(services.registry.aclose())
+
+
+def test_add_inspect_bad_file_load_unload(manager, ui_run, tiny_gguf, tmp_path):
+    async def scenario():
+        await manager.add_file(tiny_gguf)
+        await wait_until(lambda: manager.table.rowCount() == 1, message="model listed")
+        cells = [manager.table.item(0, c).text() for c in range(manager.table.columnCount())]
+        assert cells[0] == "tiny-chat" and cells[1] == "llama" and cells[3] == "F32" and cells[5] == "yes"
+        assert cells[7].startswith("about ")
+
+        bad = writers.write_random_bytes(tmp_path / "noise.gguf")
+        await asyncio_gather(manager.add_file(bad))
+        await wait_until(lambda: "Not added" in manager.status.text(), message="refusal shown")
+        assert "noise.gguf is not a GGUF model file" in manager.status.text()
+        assert manager.table.rowCount() == 1 and manager.isVisible()
+
+        manager.table.selectRow(0)
+        manager.s_context.setValue(256)
+        manager.save_settings()
+        assert manager.library.settings("tiny-chat")["context_length"] == 256
+        await manager.load_selected()
+        assert "is loaded" in manager.status.text() and "context 256" in manager.status.text()
+        assert len(manager.services.registry.local().loaded_models()) == 1
+        await manager.unload_selected()
+        assert "its memory is free" in manager.status.text()
+        assert manager.services.registry.local().loaded_models() == []
+
+    ui_run(scenario())
+
+
+def test_download_from_the_catalog_tab(manager, ui_run, tiny_gguf, monkeypatch):
+    from tests.support.fake_hub import FakeHub
+
+    content = tiny_gguf.read_bytes()
+    hub = FakeHub({"tester/tiny-GGUF/tiny-dl.gguf": content}).start()
+    monkeypatch.setenv("HF_ENDPOINT", hub.base_url)
+    import huggingface_hub.constants as constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # the suite runs offline; this hub is on 127.0.0.1
+    try:
+
+        async def scenario():
+            task = manager.start_download(
+                "tester/tiny-GGUF", "tiny-dl.gguf", sha256=hashlib.sha256(content).hexdigest()
+            )
+            await asyncio_gather(task)
+            await wait_until(lambda: "Downloaded and verified" in manager.status.text(), message="downloaded")
+            assert manager.progress.value() == 1000
+            assert [manager.table.item(r, 0).text() for r in range(manager.table.rowCount())] == ["tiny-dl"]
+
+        ui_run(scenario())
+    finally:
+        hub.stop()
+
+
+async def asyncio_gather(task):
+    import asyncio
+
+    await asyncio.gather(task, return_exceptions=True)
