@@ -118,6 +118,9 @@ class MainWindow(QMainWindow):
         self.composer.editor.enter_sends = self.settings.value("composer/enter_sends", True, type=bool)
         self.apply_theme(str(self.settings.value("appearance/theme", "system")))
         self._restore_geometry()
+        idle_minutes = self.settings.value("models/idle_unload_minutes")
+        if idle_minutes is not None:
+            services.registry.local().idle_unload_seconds = int(idle_minutes) * 60
         self._unsubscribe = services.bus.subscribe(self._on_changes)
         self.refresh_sidebar()
         self.refresh_models()
@@ -687,6 +690,9 @@ class MainWindow(QMainWindow):
             QMessageBox.information(self, "Models", "Open a GGUF file with File → Open GGUF model…")
             return
         self.model_manager = ModelManagerWindow(self.services)
+        self.model_manager.idle.valueChanged.connect(
+            lambda m: self.settings.setValue("models/idle_unload_minutes", m)
+        )
         self.model_manager.show()
 
     def open_tester(self) -> None:

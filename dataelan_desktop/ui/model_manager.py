@@ -85,6 +85,15 @@ class ModelManagerWindow(QWidget):
         ):
             top.addWidget(w)
         top.addStretch(1)
+        self.idle = QSpinBox()
+        self.idle.setRange(0, 24 * 60)
+        self.idle.setSuffix(" min")
+        self.idle.setSpecialValueText("never")
+        self.idle.setToolTip("Unload a model after it has been idle this long (its memory is returned)")
+        self.idle.setValue(int(self.services.registry.local().idle_unload_seconds // 60))
+        self.idle.valueChanged.connect(self.set_idle_minutes)
+        top.addWidget(QLabel("Unload when idle"))
+        top.addWidget(self.idle)
         top.addWidget(QLabel("Memory at context"))
         top.addWidget(self.context)
         layout.addLayout(top)
@@ -121,6 +130,27 @@ class ModelManagerWindow(QWidget):
         self.save_settings_button.clicked.connect(self.save_settings)
         layout.addWidget(self.save_settings_button, alignment=Qt.AlignmentFlag.AlignLeft)
         self.tabs.addTab(page, "On this computer")
+
+    def set_idle_minutes(self, minutes: int) -> None:
+        # the main window keeps the choice in its settings (it listens to this spin box)
+        self.services.registry.local().idle_unload_seconds = minutes * 60
+
+    def detect_servers(self, servers=None) -> asyncio.Task:
+        from ..core.local_servers import KNOWN_SERVERS, probe_local_servers
+        from ..core.providers.config import save_provider
+
+        def found(servers) -> None:
+            for server in servers:
+                if self.services.registry.config(server.name) is None:
+                    save_provider(self.services.db, server.name, base_url=server.base_url)
+            self.services.registry.invalidate()
+            self.services.bus.publish(Changes(providers=True))
+            names = ", ".join(f"{s.label} ({len(s.models)} models)" for s in servers)
+            self.status.setText(
+                f"Added to the model picker: {names}." if servers else "No local server is running."
+            )
+
+        return tasks.run(probe_local_servers(servers or KNOWN_SERVERS), on_done=found, parent=self)
 
     def refresh(self) -> None:
         rows = self.library.list()

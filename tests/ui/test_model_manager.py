@@ -57,7 +57,9 @@ def test_download_from_the_catalog_tab(manager, ui_run, tiny_gguf, monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", hub.base_url)
     import huggingface_hub.constants as constants
 
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # the suite runs offline; this hub is on 127.0.0.1
+    monkeypatch.setattr(
+        constants, "HF_HUB_OFFLINE", False
+    )  # the suite runs offline; this hub is on 127.0.0.1
     try:
 
         async def scenario():
@@ -78,3 +80,25 @@ async def asyncio_gather(task):
     import asyncio
 
     await asyncio.gather(task, return_exceptions=True)
+
+
+def test_local_servers_join_the_picker_and_idle_unload_is_set(manager, ui_run, services):
+    from tests.support.fake_openai import fake_openai_server
+
+    server = fake_openai_server()
+    try:
+
+        async def scenario():
+            port = int(server.base_url.rsplit(":", 1)[1])
+            await asyncio_gather(manager.detect_servers((("ollama", port),)))
+            await wait_until(
+                lambda: "Added to the model picker" in manager.status.text(), message="server added"
+            )
+            models, _ = await services.registry.list_all_models()
+            assert "ollama:gpt-4o-mini" in [m.ref for m in models]
+
+        ui_run(scenario())
+    finally:
+        server.stop()
+    manager.idle.setValue(5)
+    assert services.registry.local().idle_unload_seconds == 300
