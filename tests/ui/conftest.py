@@ -12,6 +12,12 @@ import pytest
 from PySide6.QtCore import QSettings
 
 
+#: Closed loops are kept until the process ends. Each owns a QObject with Qt timers; if the
+#: garbage collector freed one from a worker thread, Qt could not unregister its timers there
+#: and a later timer event would reach freed memory (a segfault seen in full runs).
+_FINISHED_LOOPS: list = []
+
+
 @pytest.fixture
 def qloop(qapp):
     """A qasync event loop on the test's QApplication; tests run coroutines on it with ``ui_run``."""
@@ -33,6 +39,7 @@ def qloop(qapp):
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
     finally:
         loop.close()
+        _FINISHED_LOOPS.append(loop)
         asyncio.set_event_loop(None)
 
 
