@@ -10,8 +10,16 @@ from .common import fail, out, run_async, services
 
 def register(sub) -> None:
     p = sub.add_parser("compare", help="run one prompt on several models at once and measure them")
-    p.add_argument("prompt", help="the prompt; '-' reads it from standard input")
-    p.add_argument("-m", "--model", action="append", required=True, help="a model (repeat, 2 to 6)")
+    p.add_argument("prompt", nargs="?", help="the prompt; '-' reads it from standard input")
+    p.add_argument(
+        "-m", "--model", action="append", default=[], help="a model (repeat, 2 to 6; a batch takes 1 or more)"
+    )
+    p.add_argument(
+        "--prompts", help="batch: a CSV, JSONL or text file of prompts (with variables and checks)"
+    )
+    p.add_argument("--out", help="batch: write the report here (.csv, .json or .html)")
+    p.add_argument("--concurrency", type=int, default=2, help="batch: cells run at once")
+    p.add_argument("--resume", metavar="RUN_ID", help="batch: continue a cancelled batch run")
     p.add_argument("-s", "--system")
     p.add_argument("--category", help="a label for the leaderboard (coding, writing…)")
     p.add_argument("--blind", action="store_true", help="hide the model names until you vote")
@@ -56,10 +64,47 @@ def print_table(columns, labels: list[str], fastest: int | None, cheapest: int |
         )
 
 
+def cmd_batch(args) -> int:
+    from pathlib import Path
+
+    from ..core.tester.batch import BatchRun, load_prompts
+
+    s = services()
+    batch = BatchRun(s.db, s.registry, args.resume)
+    if not args.resume:
+        if not args.model:
+            fail("choose the models with -m (one or more)")
+        batch.create(load_prompts(Path(args.prompts)), args.model, name=Path(args.prompts).name)
+    batch.on_progress = lambda done, total: print(
+        f"\r{done}/{total} cells", end="", file=sys.stderr, flush=True
+    )
+    try:
+        run_async(batch.run(concurrency=args.concurrency))
+    except KeyboardInterrupt:
+        print(
+            f"\ncancelled: continue with `dataelan compare --resume {batch.run_id} --out REPORT`",
+            file=sys.stderr,
+        )
+        return 130
+    print(file=sys.stderr)
+    cells = batch.cells()
+    passed = sum(1 for c in cells if c["passed"])
+    out(f"batch {batch.run_id}: {passed}/{len(cells)} cells passed")
+    if args.out:
+        fmt = Path(args.out).suffix.lstrip(".").lower()
+        Path(args.out).write_text(batch.export(fmt), encoding="utf-8")
+        out(f"wrote {args.out}")
+    return 0
+
+
 def cmd_compare(args) -> int:
     from ..core.tester.history import blind_order, save_run
     from ..core.tester.runner import Comparison
 
+    if args.prompts or args.resume:
+        return cmd_batch(args)
+    if args.prompt is None:
+        fail("give a prompt, or --prompts FILE for a batch")
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     if not 2 <= len(args.model) <= 6:
         fail("compare 2 to 6 models: repeat -m MODEL")

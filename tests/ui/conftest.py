@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QSettings
 
-
 #: Closed loops are kept until the process ends. Each owns a QObject with Qt timers; if the
 #: garbage collector freed one from a worker thread, Qt could not unregister its timers there
 #: and a later timer event would reach freed memory (a segfault seen in full runs).
