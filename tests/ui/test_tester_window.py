@@ -66,3 +66,27 @@ def test_a_missing_model_is_explained(qloop, qtbot, ui_run, services):
     window.prompt.setPlainText("hi")
     window.run()
     assert "Choose a model for every column" in window.status.text()
+
+
+def test_batch_tab_runs_shows_the_grid_and_exports(qloop, qtbot, ui_run, services, two_servers, tmp_path):
+    from dataelan_desktop.ui.tester import TesterWindow
+
+    window = TesterWindow(services)
+    qtbot.addWidget(window)
+    window.show()
+
+    async def scenario():
+        window.tabs.setCurrentIndex(1)
+        window.batch_prompts.setPlainText("Say something\n\nSay more")
+        window.batch_models.setText("one:m, two:m")
+        window.batch_contains.setText("model")
+        qtbot.mouseClick(window.batch_run_button, Qt.MouseButton.LeftButton)
+        await wait_until(lambda: "4/4 cells run" in window.status.text(), message="batch done")
+        assert window.batch_progress.value() == 4
+        cells = [window.batch_grid.item(r, c).text() for r in range(2) for c in range(2)]
+        assert all(text.startswith("PASS") for text in cells)
+        window._export_batch("html", str(tmp_path / "report.html"))
+        assert "4 of 4 cells passed" in (tmp_path / "report.html").read_text()
+
+    ui_run(scenario())
+    ui_run(services.registry.aclose())

@@ -116,6 +116,7 @@ class TesterWindow(QWidget):
         c_layout.addLayout(self.vote_row)
         self.tabs.addTab(compare, "Compare")
 
+        self._build_batch_tab()
         self.board = QListWidget()
         self.tabs.addTab(self.board, "Leaderboard")
         self.history = QListWidget()
@@ -240,6 +241,163 @@ class TesterWindow(QWidget):
         for button in self.vote_buttons.values():
             button.setVisible(blind_pair)
         self.status.setText("Done. Vote below." if blind_pair else "Done.")
+
+    # -- batch ------------------------------------------------------------------------------
+
+    def _build_batch_tab(self) -> None:
+        from PySide6.QtWidgets import QProgressBar, QTableWidget
+
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        self.batch_prompts = QPlainTextEdit()
+        self.batch_prompts.setPlaceholderText(
+            "One prompt per paragraph (blank line between them), or Import… a CSV/JSONL with variables and checks"
+        )
+        layout.addWidget(self.batch_prompts, 1)
+        row = QHBoxLayout()
+        self.batch_models = QLineEdit()
+        self.batch_models.setPlaceholderText("models, comma-separated: openai:gpt-4o-mini, local:qwen")
+        self.batch_contains = QLineEdit()
+        self.batch_contains.setPlaceholderText("check: reply contains (optional)")
+        self.batch_concurrency = QSpinBox()
+        self.batch_concurrency.setRange(1, 16)
+        self.batch_concurrency.setValue(2)
+        self.batch_import = QPushButton("Import…")
+        self.batch_import.clicked.connect(self._import_prompts)
+        self.batch_run_button = QPushButton("Run batch")
+        self.batch_run_button.clicked.connect(self.run_batch)
+        self.batch_cancel = QPushButton("Cancel")
+        self.batch_cancel.clicked.connect(lambda: self.batch and self.batch.cancel())
+        self.batch_resume = QPushButton("Resume")
+        self.batch_resume.setEnabled(False)
+        self.batch_resume.clicked.connect(lambda: self._start_batch())
+        for w in (self.batch_models, self.batch_contains, QLabel("At once"), self.batch_concurrency, self.batch_import,
+                  self.batch_run_button, self.batch_cancel, self.batch_resume):  # fmt: skip
+            row.addWidget(w)
+        layout.addLayout(row)
+        self.batch_progress = QProgressBar()
+        layout.addWidget(self.batch_progress)
+        self.batch_grid = QTableWidget(0, 0)
+        layout.addWidget(self.batch_grid, 2)
+        exports = QHBoxLayout()
+        self.batch_exports = {}
+        for fmt in ("csv", "json", "html"):
+            button = QPushButton(f"Export {fmt.upper()}…")
+            button.setEnabled(False)
+            button.clicked.connect(lambda _c=False, f=fmt: self._export_batch(f))
+            exports.addWidget(button)
+            self.batch_exports[fmt] = button
+        exports.addStretch(1)
+        layout.addLayout(exports)
+        self.batch = None
+        self._batch_prompts_loaded = None
+        self.tabs.addTab(page, "Batch")
+
+    def _import_prompts(self) -> None:
+        from pathlib import Path
+
+        from PySide6.QtWidgets import QFileDialog
+
+        from ...core.tester.batch import load_prompts
+
+        path, _ = QFileDialog.getOpenFileName(self, "Import prompts", "", "Prompts (*.csv *.jsonl *.txt)")
+        if path:
+            try:
+                self._batch_prompts_loaded = load_prompts(Path(path))
+            except ValueError as error:
+                self.status.setText(str(error))
+                return
+            self.batch_prompts.setPlainText("\n\n".join(p.text for p in self._batch_prompts_loaded))
+
+    def run_batch(self) -> None:
+        from ...core.tester.batch import BatchPrompt, BatchRun
+
+        models = [m.strip() for m in self.batch_models.text().split(",") if m.strip()]
+        if self._batch_prompts_loaded is not None:
+            prompts = self._batch_prompts_loaded
+        else:
+            contains = self.batch_contains.text().strip()
+            prompts = [BatchPrompt(block.strip(), {"contains": contains} if contains else {})
+                       for block in self.batch_prompts.toPlainText().split("\n\n") if block.strip()]  # fmt: skip
+        if not prompts or not models:
+            self.status.setText("A batch needs prompts and at least one model.")
+            return
+        self.batch = BatchRun(self.services.db, self.services.registry)
+        self.batch.create(prompts, models)
+        self._start_batch()
+
+    def _start_batch(self) -> None:
+        from ...core.tester.batch import BatchRun
+
+        if self.batch is None:
+            return
+        batch = BatchRun(self.services.db, self.services.registry, self.batch.run_id)  # a fresh cancel flag
+        self.batch = batch
+        batch.on_progress = self._batch_progress
+        self.batch_run_button.setEnabled(False)
+        self.batch_resume.setEnabled(False)
+        tasks.run(
+            batch.run(self.batch_concurrency.value()), on_done=lambda _cells: self._batch_done(), parent=self
+        )
+
+    def _batch_progress(self, done: int, total: int) -> None:
+        self.batch_progress.setMaximum(total)
+        self.batch_progress.setValue(done)
+        self._fill_grid()
+
+    def _batch_done(self) -> None:
+        self._fill_grid()
+        plan = self.batch.plan()
+        total = len(plan["prompts"]) * len(plan["models"])
+        done = len(self.batch.cells())
+        self.batch_progress.setMaximum(total)
+        self.batch_progress.setValue(done)
+        self.batch_run_button.setEnabled(True)
+        self.batch_resume.setEnabled(done < total)
+        for button in self.batch_exports.values():
+            button.setEnabled(True)
+        passed = sum(1 for c in self.batch.cells() if c["passed"])
+        self.status.setText(
+            f"Batch: {done}/{total} cells run, {passed} passed."
+            + (" Resume to finish." if done < total else "")
+        )
+
+    def _fill_grid(self) -> None:
+        from PySide6.QtGui import QColor
+        from PySide6.QtWidgets import QTableWidgetItem
+
+        plan, grid = self.batch.plan(), self.batch.grid()
+        self.batch_grid.setRowCount(len(grid))
+        self.batch_grid.setColumnCount(len(plan["models"]))
+        self.batch_grid.setHorizontalHeaderLabels(plan["models"])
+        self.batch_grid.setVerticalHeaderLabels([p["text"][:40] for p in plan["prompts"]])
+        for r, row in enumerate(grid):
+            for c, cell in enumerate(row):
+                if cell is None:
+                    item = QTableWidgetItem("…")
+                else:
+                    item = QTableWidgetItem(
+                        ("PASS" if cell["passed"] else "FAIL")
+                        + f"  {(cell.get('total_ms') or 0) / 1000:.2f} s"
+                    )
+                    item.setBackground(QColor("#d7f0dd" if cell["passed"] else "#f8d7d3"))
+                    item.setToolTip(cell.get("text") or cell.get("error") or "")
+                self.batch_grid.setItem(r, c, item)
+
+    def _export_batch(self, fmt: str, path: str | None = None) -> None:
+        from pathlib import Path
+
+        from PySide6.QtWidgets import QFileDialog
+
+        if self.batch is None:
+            return
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Export batch", f"batch.{fmt}", f"{fmt.upper()} (*.{fmt})"
+            )
+        if path:
+            Path(path).write_text(self.batch.export(fmt), encoding="utf-8")
+            self.status.setText(f"Wrote {path}.")
 
     # -- votes, leaderboard, history -------------------------------------------------------
 
