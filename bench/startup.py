@@ -52,6 +52,11 @@ def run() -> list[Figure]:
     baseline = median_of(5, lambda: _until_idle("baseline", [sys.executable, "-c", BASELINE], env))
     app = median_of(5, lambda: _until_idle("app", app_args, env))
     rss = last_rss_mb["app"]
+    from .history import big_database
+
+    large_env = {**env, "DATAELAN_HOME": str(big_database())}
+    _until_idle("large", app_args, large_env)
+    large = median_of(5, lambda: _until_idle("large", app_args, large_env))
     return [
         Figure("start-up: empty PySide6 window", baseline, "s", None, "baseline", True),
         Figure(
@@ -64,5 +69,13 @@ def run() -> list[Figure]:
         ),
         Figure(
             "start-up: resident memory when idle", rss, "MB", last_rss_mb["baseline"], "<= 150 MB", rss <= 150
+        ),
+        Figure(
+            "start-up: 10,000 conversations / 1M messages",
+            large,
+            "s",
+            baseline,
+            "<= 0.5 s and <= 2.5x",
+            large <= 0.5 and large / baseline <= 2.5,
         ),
     ]
