@@ -19,7 +19,7 @@ class SearchHit:
     conversation_title: str
     role: str
     snippet: str
-    rank: float
+    rank: float  # unused for ordering: hits come newest first
 
 
 def fts_query(user_text: str) -> str | None:
@@ -44,12 +44,14 @@ def search_messages(
         return []
     sql = (
         "SELECT m.conversation_id, m.id, c.title, m.role, "
-        f"snippet(messages_fts, 0, '{MARK_START}', '{MARK_END}', '…', 12) AS snip, bm25(messages_fts) AS rank "
+        f"snippet(messages_fts, 0, '{MARK_START}', '{MARK_END}', '…', 12) AS snip, 0.0 AS rank "
         "FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid "
         "JOIN conversations c ON c.id = m.conversation_id "
         "WHERE messages_fts MATCH :match AND m.deleted_at IS NULL AND c.deleted_at IS NULL "
         + ("AND c.project_id = :project " if project_id else "")
-        + "ORDER BY rank LIMIT :limit OFFSET :offset"
+        # newest first: FTS5 walks its index in rowid order and stops after a page, where ranking
+        # every hit by bm25 would score hundreds of thousands of rows on a large history
+        + "ORDER BY messages_fts.rowid DESC LIMIT :limit OFFSET :offset"
     )
     params = {"match": match, "limit": limit, "offset": offset, "project": project_id}
     with db.engine.connect() as con:
