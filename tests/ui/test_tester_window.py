@@ -33,6 +33,8 @@ def test_run_vote_and_reopen(qloop, qtbot, ui_run, services, two_servers):
     async def scenario():
         window.columns[0].model.setEditText("one:m")
         window.columns[1].model.setEditText("two:m")
+        window.temperature.setValue(0.5)
+        window.columns[1].max_tokens.setValue(77)  # column 2's own limit; column 1 uses the shared settings
         window.blind.setChecked(True)
         qtbot.keyClicks(window.prompt, "Introduce yourself")
         qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
@@ -41,13 +43,19 @@ def test_run_vote_and_reopen(qloop, qtbot, ui_run, services, two_servers):
         assert titles == ["Model A", "Model B"]  # names hidden
         texts = sorted(c.output.toPlainText() for c in window.columns)
         assert texts == ["first model speaks", "second model"]
+        first_body, second_body = (s.posts()[-1].body for s in two_servers)
+        assert first_body["temperature"] == 0.5 and "max_tokens" not in first_body
+        assert second_body["temperature"] == 0.5 and second_body["max_tokens"] == 77
         assert all("complete" in c.stats.text() for c in window.columns)
         qtbot.mouseClick(window.vote_buttons["left"], Qt.MouseButton.LeftButton)
         assert "A was" in window.status.text()
         assert all(":" in c.title.text() for c in window.columns)  # names revealed after the vote
 
-        window.tabs.setCurrentWidget(window.board)
+        window.tabs.setCurrentWidget(window.board_page)
         assert window.board.count() == 2 and window.board.item(0).text().startswith("1. ")
+        assert [window.board_category.itemText(i) for i in range(window.board_category.count())] == [
+            "All categories"
+        ]
         window.tabs.setCurrentWidget(window.history)
         assert window.history.count() == 1
         window.history.itemActivated.emit(window.history.item(0))

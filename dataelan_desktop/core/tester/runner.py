@@ -67,13 +67,21 @@ class Comparison:
         self.on_update: Callable[[int, ColumnResult], None] | None = None
 
     def start(
-        self, prompt: str, system: str | None = None, params: GenerationParams | None = None
+        self,
+        prompt: str,
+        system: str | None = None,
+        params: GenerationParams | None = None,
+        column_params: Sequence[GenerationParams | None] | None = None,
     ) -> Comparison:
+        """Start every column; ``column_params[i]`` (when given) overrides the shared ``params`` for column i."""
         if not prompt.strip():
             raise ValueError("The prompt is empty.")
-        request_params = params or GenerationParams()
+        shared = params or GenerationParams()
+        per_column = list(column_params or [])
         self._tasks = [
-            asyncio.ensure_future(self._run(i, prompt, system, request_params))
+            asyncio.ensure_future(
+                self._run(i, prompt, system, (per_column[i] if i < len(per_column) else None) or shared)
+            )
             for i in range(len(self.columns))
         ]
         return self

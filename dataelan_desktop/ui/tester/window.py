@@ -6,6 +6,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -41,13 +42,30 @@ class Column(QFrame):
         self.title.setObjectName("messageHeader")
         self.output = QPlainTextEdit()
         self.output.setReadOnly(True)
+        settings = QHBoxLayout()
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setRange(-0.01, 2.0)
+        self.temperature.setSingleStep(0.1)
+        self.temperature.setSpecialValueText("shared")
+        self.temperature.setValue(-0.01)
+        self.temperature.setToolTip("Temperature for this column only (default: the shared setting)")
+        self.max_tokens = QSpinBox()
+        self.max_tokens.setRange(0, 1_000_000)
+        self.max_tokens.setSpecialValueText("shared")
+        self.max_tokens.setToolTip("Maximum tokens for this column only (default: the shared setting)")
+        settings.addWidget(QLabel("temp"))
+        settings.addWidget(self.temperature)
+        settings.addWidget(QLabel("max"))
+        settings.addWidget(self.max_tokens)
         self.stats = QLabel("")
         self.stats.setWordWrap(True)
         self.stop = QPushButton("Stop")
         self.stop.setEnabled(False)
         self.continue_chat = QPushButton("Continue in chat")
         self.continue_chat.setEnabled(False)
-        for w in (self.model, self.title, self.output, self.stats):
+        layout.addWidget(self.model)
+        layout.addLayout(settings)
+        for w in (self.title, self.output, self.stats):
             layout.addWidget(w)
         row = QHBoxLayout()
         row.addWidget(self.stop)
@@ -81,7 +99,16 @@ class TesterWindow(QWidget):
         self.category.setPlaceholderText("category (optional)")
         self.system = QLineEdit()
         self.system.setPlaceholderText("system prompt (optional)")
-        for w in (QLabel("Columns"), self.count, self.blind, self.category, self.system):
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setRange(-0.01, 2.0)
+        self.temperature.setSingleStep(0.1)
+        self.temperature.setSpecialValueText("default")
+        self.temperature.setValue(-0.01)
+        self.max_tokens = QSpinBox()
+        self.max_tokens.setRange(0, 1_000_000)
+        self.max_tokens.setSpecialValueText("default")
+        for w in (QLabel("Columns"), self.count, self.blind, self.category, self.system, QLabel("Temperature"),
+                  self.temperature, QLabel("Max tokens"), self.max_tokens):  # fmt: skip
             top.addWidget(w)
         c_layout.addLayout(top)
         self.prompt = QPlainTextEdit()
@@ -117,8 +144,15 @@ class TesterWindow(QWidget):
         self.tabs.addTab(compare, "Compare")
 
         self._build_batch_tab()
+        board_page = QWidget()
+        board_layout = QVBoxLayout(board_page)
+        self.board_category = QComboBox()
+        self.board_category.currentIndexChanged.connect(lambda _i: self.refresh_leaderboard())
+        board_layout.addWidget(self.board_category)
         self.board = QListWidget()
-        self.tabs.addTab(self.board, "Leaderboard")
+        board_layout.addWidget(self.board, 1)
+        self.board_page = board_page
+        self.tabs.addTab(board_page, "Leaderboard")
         self.history = QListWidget()
         self.history.itemActivated.connect(self.reopen)
         self.tabs.addTab(self.history, "History")
@@ -170,7 +204,9 @@ class TesterWindow(QWidget):
                 raise ValueError("Choose a model for every column.")
             comparison = Comparison(self.services.registry, models)
             self.order = blind_order(len(models)) if self.blind.isChecked() else list(range(len(models)))
-            comparison.start(prompt, self.system.text().strip() or None)
+            comparison.start(
+                prompt, self.system.text().strip() or None, self._shared_params(), self._column_params()
+            )
         except ValueError as error:
             self.status.setText(str(error))
             return
@@ -191,6 +227,34 @@ class TesterWindow(QWidget):
         self.status.setText("Running…")
         self.timer.start()
         tasks.run(comparison.wait(), on_done=self._finished, parent=self)
+
+    def _shared_params(self):
+        from ...core.providers.types import GenerationParams
+
+        temperature = None if self.temperature.value() < 0 else round(self.temperature.value(), 2)
+        return GenerationParams(temperature=temperature, max_tokens=self.max_tokens.value() or None)
+
+    def _column_params(self) -> list:
+        """A column's own settings where it has any, else None (the shared ones apply)."""
+        from ...core.providers.types import GenerationParams
+
+        shared = self._shared_params()
+        result = []
+        for column in self.columns:
+            own_temperature = column.temperature.value() >= 0
+            own_max = column.max_tokens.value() > 0
+            if not (own_temperature or own_max):
+                result.append(None)
+                continue
+            result.append(
+                GenerationParams(
+                    temperature=round(column.temperature.value(), 2)
+                    if own_temperature
+                    else shared.temperature,
+                    max_tokens=column.max_tokens.value() if own_max else shared.max_tokens,
+                )
+            )
+        return result
 
     def _stop_position(self, position: int) -> None:
         if self.comparison and position < len(self.order):
@@ -416,14 +480,27 @@ class TesterWindow(QWidget):
         self.status.setText(f"Vote recorded. A was {left}, B was {right}.")
 
     def _tab_changed(self, index: int) -> None:
-        if self.tabs.widget(index) is self.board:
+        if self.tabs.widget(index) is self.board_page:
+            self._fill_categories()
             self.refresh_leaderboard()
         elif self.tabs.widget(index) is self.history:
             self.refresh_history()
 
+    def _fill_categories(self) -> None:
+        categories = sorted({v.category for v in history.votes(self.services.db) if v.category})
+        current = self.board_category.currentData()
+        self.board_category.blockSignals(True)
+        self.board_category.clear()
+        self.board_category.addItem("All categories", None)
+        for category in categories:
+            self.board_category.addItem(category, category)
+        index = self.board_category.findData(current)
+        self.board_category.setCurrentIndex(max(index, 0))
+        self.board_category.blockSignals(False)
+
     def refresh_leaderboard(self) -> None:
         self.board.clear()
-        standings = leaderboard(history.votes(self.services.db))
+        standings = leaderboard(history.votes(self.services.db), category=self.board_category.currentData())
         if not standings:
             self.board.addItem("No votes yet: run a blind comparison of two models and vote.")
         for rank, s in enumerate(standings, 1):
