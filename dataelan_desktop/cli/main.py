@@ -31,17 +31,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dataelan {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f".{name}", __package__)
-        except ModuleNotFoundError as exc:
-            if exc.name == f"{__package__}.{name}":
-                continue  # that command group has not been written yet
-            raise
-        module.register(sub)
+        importlib.import_module(f".{name}", __package__).register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    import multiprocessing
+
+    multiprocessing.freeze_support()  # a frozen (PyInstaller) app starts its model hosts through this entry
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
         from ..app import run_gui

@@ -7,8 +7,16 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from .base import Provider
-from .errors import InvalidRequestError, ProviderError, UnavailableError
-from .http_errors import body_message, error_for_status, transport_failure
+from .errors import ProviderError, UnavailableError
+from .http_errors import (
+    body_message,
+    dropped,
+    error_for_status,
+    malformed,
+    stalled,
+    transport_failure,
+    unexpected,
+)
 from .types import (
     ChatRequest,
     Finished,
@@ -111,15 +119,9 @@ class AnthropicProvider(Provider):
             else transport_failure(error.__cause__ or error)
         )
         if isinstance(error, anthropic.APITimeoutError) or transport == "stall":
-            return UnavailableError(
-                f"{self.name} sent nothing for {self.stall_timeout:.0f} s; the reply was stopped.",
-                provider=self.name,
-            )
+            return stalled(self.name, self.stall_timeout)
         if transport == "drop":
-            return UnavailableError(
-                f"The connection to {self.name} dropped mid-reply; the partial text was kept.",
-                provider=self.name,
-            )
+            return dropped(self.name)
         if isinstance(error, anthropic.APIConnectionError) or transport == "connect":
             return UnavailableError(
                 f"Could not reach {self.name} at {self.base_url}. Check the network.", provider=self.name
@@ -139,11 +141,8 @@ class AnthropicProvider(Provider):
                 key_hint=key_hint,
             )
         if isinstance(error, json.JSONDecodeError | ValueError):
-            return InvalidRequestError(
-                f"{self.name} sent a malformed event ({error}); the reply was stopped and the partial text kept.",
-                provider=self.name,
-            )
-        return UnavailableError(f"{self.name}: {type(error).__name__}: {error}", provider=self.name)
+            return malformed(self.name, error)
+        return unexpected(self.name, error)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         stream = None
@@ -183,10 +182,7 @@ class AnthropicProvider(Provider):
                 elif kind == "message_stop":
                     break
             if stop is None:
-                raise UnavailableError(
-                    f"The connection to {self.name} dropped mid-reply; the partial text was kept.",
-                    provider=self.name,
-                )
+                raise dropped(self.name)
             for tool in tools.values():
                 yield ToolCall(id=tool["id"], name=tool["name"], arguments=tool["arguments"] or "{}")
             yield Finished(stop_reason=stop)

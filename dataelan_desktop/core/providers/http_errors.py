@@ -121,3 +121,29 @@ def transport_failure(error: BaseException) -> str | None:
     if names & {"ConnectError", "ConnectTimeout"}:
         return "connect"
     return None
+
+
+# --- the same failures, worded the same for every provider ---------------------------
+
+
+def stalled(provider: str, seconds: float) -> UnavailableError:
+    return UnavailableError(
+        f"{provider} sent nothing for {seconds:.0f} s; the reply was stopped.", provider=provider
+    )
+
+
+def dropped(provider: str) -> UnavailableError:
+    return UnavailableError(
+        f"The connection to {provider} dropped mid-reply; the partial text was kept.", provider=provider
+    )
+
+
+def malformed(provider: str, error: Exception) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"{provider} sent a malformed event ({error}); the reply was stopped and the partial text kept.",
+        provider=provider,
+    )
+
+
+def unexpected(provider: str, error: Exception) -> UnavailableError:
+    return UnavailableError(f"{provider}: {type(error).__name__}: {error}", provider=provider)

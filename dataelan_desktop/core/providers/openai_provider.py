@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from .base import Provider
-from .errors import InvalidRequestError, ProviderError, UnavailableError
-from .http_errors import body_message, error_for_status
+from .errors import ProviderError, UnavailableError
+from .http_errors import body_message, dropped, error_for_status, malformed, stalled, unexpected
 from .types import (
     ChatRequest,
     Finished,
@@ -110,18 +110,12 @@ class OpenAIProvider(Provider):
         if isinstance(error, ProviderError):
             return error
         if isinstance(error, openai.APITimeoutError):
-            return UnavailableError(
-                f"{self.name} sent nothing for {self.stall_timeout:.0f} s ({self.base_url}); the reply was stopped.",
-                provider=self.name,
-            )
+            return stalled(self.name, self.stall_timeout)
         if isinstance(error, openai.APIConnectionError):
             cause = error.__cause__
             # a body cut short (RemoteProtocolError/ReadError) versus never connecting (ConnectError)
             if cause is not None and type(cause).__name__ in ("RemoteProtocolError", "ReadError"):
-                return UnavailableError(
-                    f"The connection to {self.name} dropped mid-reply; the partial text was kept.",
-                    provider=self.name,
-                )
+                return dropped(self.name)
             return UnavailableError(self._unreachable(), provider=self.name)
         if isinstance(error, openai.APIStatusError):
             detail = body_message(error.body, error.message)
@@ -141,11 +135,8 @@ class OpenAIProvider(Provider):
                 model=model,
             )
         if isinstance(error, json.JSONDecodeError | ValueError):
-            return InvalidRequestError(
-                f"{self.name} sent a malformed event ({error}); the reply was stopped and the partial text kept.",
-                provider=self.name,
-            )
-        return UnavailableError(f"{self.name}: {type(error).__name__}: {error}", provider=self.name)
+            return malformed(self.name, error)
+        return unexpected(self.name, error)
 
     # -- the interface -----------------------------------------------------------
 
@@ -182,10 +173,7 @@ class OpenAIProvider(Provider):
                         finish = FINISH_REASONS.get(choice.finish_reason, StopReason.OTHER)
             if finish is None:
                 # the body ended without a finish reason: the server or the network cut it short
-                raise UnavailableError(
-                    f"The connection to {self.name} dropped mid-reply; the partial text was kept.",
-                    provider=self.name,
-                )
+                raise dropped(self.name)
             for part in tool_parts.values():
                 yield ToolCall(id=part["id"], name=part["name"], arguments=part["arguments"])
             del usage_seen
