@@ -1,0 +1,47 @@
+"""The rules of DESIGN.md that code can check: core never imports Qt; SDKs stay out of the first paint."""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+
+import dataelan_desktop.core as core
+
+
+def test_core_imports_no_qt():
+    modules = [
+        m.name
+        for m in pkgutil.walk_packages(core.__path__, "dataelan_desktop.core.")
+        if ".migrations" not in m.name
+    ]
+    script = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'qasync', 'shiboken6')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+    assert len(modules) > 20
+
+
+def test_first_paint_imports_no_provider_sdk(data_home):
+    """The GUI's start-up path up to the window must not import the heavy SDKs (they load on first use)."""
+    script = (
+        "import os, sys\n"
+        "os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+        "from dataelan_desktop.core.services import build_services\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from dataelan_desktop.ui.main_window import MainWindow\n"
+        "services = build_services()\n"
+        "print(sorted(m for m in ('openai', 'anthropic', 'llama_cpp', 'huggingface_hub') if m in sys.modules))\n"
+    )
+    env = {**__import__("os").environ, "DATAELAN_HOME": str(data_home)}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
