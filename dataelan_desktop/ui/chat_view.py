@@ -45,6 +45,26 @@ class ChatView(QScrollArea):
     # -- content -------------------------------------------------------------------
 
     def set_messages(self, views: list[MessageView], scroll_to_end: bool = True) -> None:
+        old_ids = [v.id for v in self._views]
+        new_ids = [v.id for v in views]
+        if old_ids and new_ids[: len(old_ids)] == old_ids:
+            # the same conversation, perhaps with new messages: update in place, append the rest
+            # (rebuilding every widget on each status change would stall the loop)
+            for old, new in zip(self._views, views, strict=False):
+                widget = self._widgets.get(new.id)
+                if widget is None or old == new:
+                    continue
+                if new.status == "streaming" and widget.stream_view.isVisible():
+                    widget.view = new  # the paint timer owns a streaming reply's text
+                    continue
+                widget.update_view(new)
+            for view in views[len(old_ids) :]:
+                self._insert(view, self._layout.count() - 1)
+            self._views = list(views)
+            self._update_chrome()
+            if scroll_to_end and len(views) > len(old_ids):
+                QTimer.singleShot(0, self, self.scroll_to_end)
+            return
         for widget in self._widgets.values():
             self._layout.removeWidget(widget)
             widget.hide()
