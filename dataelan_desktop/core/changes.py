@@ -23,6 +23,7 @@ class Changes:
     messages: frozenset[str] = field(default_factory=frozenset)  # conversation ids whose messages changed
     providers: bool = False
     local_models: bool = False
+    templates: bool = False  # prompt templates added, edited or deleted
 
     def __or__(self, other: Changes) -> Changes:
         return Changes(
@@ -32,6 +33,7 @@ class Changes:
             messages=self.messages | other.messages,
             providers=self.providers or other.providers,
             local_models=self.local_models or other.local_models,
+            templates=self.templates or other.templates,
         )
 
 

@@ -16,6 +16,7 @@ from .chat import ChatService, ChatStore
 from .db import Database, open_database
 from .providers.registry import ProviderRegistry
 from .secrets import RedactingFilter, SecretStore, default_store
+from .templates import TemplateStore
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Services:
     registry: ProviderRegistry
     chat: ChatService
     secrets: SecretStore
+    templates: TemplateStore
 
     async def aclose(self) -> None:
         self.chat.stop_all()
@@ -42,7 +44,13 @@ def build_services(db_path: Path | str | None = None, secrets: SecretStore | Non
     store = ChatStore(db, bus)
     registry = ProviderRegistry(db, secrets)
     return Services(
-        db=db, bus=bus, store=store, registry=registry, chat=ChatService(store, registry), secrets=secrets
+        db=db,
+        bus=bus,
+        store=store,
+        registry=registry,
+        chat=ChatService(store, registry),
+        secrets=secrets,
+        templates=TemplateStore(db, bus),  # built-ins are seeded on first use, not at start-up
     )
 
 

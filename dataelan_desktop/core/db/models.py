@@ -171,3 +171,19 @@ class TesterVote(Stamped, Base):
     right_model: Mapped[str] = mapped_column(String(300))
     outcome: Mapped[str] = mapped_column(String(16))  # left | right | tie | both_bad
     category: Mapped[str | None] = mapped_column(String(100), default=None)
+
+
+class PromptTemplate(Stamped, Base):
+    """A reusable prompt with ``{{variables}}``; built-ins are seeded from ``resources/templates.json``."""
+
+    __tablename__ = "prompt_templates"
+
+    name: Mapped[str] = mapped_column(
+        String(200)
+    )  # unique among live rows, case-insensitively (checked in code)
+    body: Mapped[str] = mapped_column(Text)
+    system_prompt: Mapped[str | None] = mapped_column(Text, default=None)
+    category: Mapped[str | None] = mapped_column(String(100), default=None)
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    #: the key in the built-in file; kept after a delete so a removed built-in is never seeded again
+    builtin_key: Mapped[str | None] = mapped_column(String(100), default=None, unique=True, index=True)
