@@ -10,13 +10,20 @@ from ..core.db.models import MessageStatus
 from ..core.providers.registry import parse_model_ref
 from ..core.providers.types import GenerationParams, ReasoningDelta, TextDelta
 from .common import fail, out, run_async, services
+from .templates_cmd import add_var_option, fill, parse_vars
 
 
 def register(sub) -> None:
     p = sub.add_parser("chat", help="send one message and stream the reply")
-    p.add_argument("prompt", help="the message; '-' reads it from standard input")
+    p.add_argument(
+        "prompt",
+        nargs="?",
+        help="the message; '-' reads it from standard input (with --template: its {{input}})",
+    )
     p.add_argument("-m", "--model", help="openai:ID, anthropic:ID, local:PATH_OR_NAME or PROVIDER:ID")
-    p.add_argument("-s", "--system", help="system prompt for a new conversation")
+    p.add_argument("-s", "--system", help="system prompt for a new conversation (overrides the template's)")
+    p.add_argument("--template", metavar="NAME", help="send this prompt template, filled in with --var")
+    add_var_option(p)
     p.add_argument("--project", help="put a new conversation in this project (created if missing)")
     p.add_argument(
         "--continue", dest="continue_id", metavar="CONVERSATION_ID", help="continue a conversation"
@@ -35,12 +42,29 @@ def _read_prompt(prompt: str) -> str:
 
 
 def cmd_chat(args) -> int:
-    prompt = _read_prompt(args.prompt)
+    values = parse_vars(args.var)
+    if args.template is None:
+        if values:
+            fail("--var fills a template: add --template NAME")
+        if args.prompt is None:
+            fail("give a message, '-' to read it from standard input, or --template NAME")
+        prompt = _read_prompt(args.prompt)
     if args.temperature is not None and not 0 <= args.temperature <= 2:
         fail("--temperature must be between 0 and 2")
     if args.max_tokens is not None and args.max_tokens < 1:
         fail("--max-tokens must be at least 1")
     s = services()
+    system = args.system
+    if args.template is not None:
+        rendered = fill(
+            s.templates.get(args.template),
+            values,
+            _read_prompt(args.prompt) if args.prompt is not None else None,
+        )
+        prompt = rendered.prompt
+        system = args.system if args.system is not None else rendered.system  # -s wins over the template's
+        if not prompt.strip():
+            fail(f"the template '{args.template}' gave an empty message")
     model = str(parse_model_ref(args.model)) if args.model else None
 
     if args.continue_id:
@@ -64,14 +88,16 @@ def cmd_chat(args) -> int:
         validate_gguf(s.registry.local().resolve(ref.model).path)
     params = GenerationParams(temperature=args.temperature, max_tokens=args.max_tokens)
     return run_async(
-        _chat(s, conversation, project_id if conversation is None else None, args, prompt, model, params)
+        _chat(
+            s, conversation, project_id if conversation is None else None, args, prompt, system, model, params
+        )
     )
 
 
-async def _chat(s, conversation, project_id, args, prompt, model, params) -> int:
+async def _chat(s, conversation, project_id, args, prompt, system, model, params) -> int:
     if conversation is None:
         conversation = await s.chat.start_conversation(
-            project_id=project_id, system_prompt=args.system, model=model
+            project_id=project_id, system_prompt=system, model=model
         )
     generation = await s.chat.send(conversation.id, prompt, model=model, params=params)
     loop = asyncio.get_running_loop()

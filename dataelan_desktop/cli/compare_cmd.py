@@ -6,6 +6,7 @@ import sys
 
 from ..core.providers.types import GenerationParams
 from .common import fail, out, run_async, services
+from .templates_cmd import add_var_option, fill, parse_vars
 
 
 def register(sub) -> None:
@@ -20,7 +21,9 @@ def register(sub) -> None:
     p.add_argument("--out", help="batch: write the report here (.csv, .json or .html)")
     p.add_argument("--concurrency", type=int, default=2, help="batch: cells run at once")
     p.add_argument("--resume", metavar="RUN_ID", help="batch: continue a cancelled batch run")
-    p.add_argument("-s", "--system")
+    p.add_argument("-s", "--system", help="system prompt (overrides the template's)")
+    p.add_argument("--template", metavar="NAME", help="compare on this prompt template, filled in with --var")
+    add_var_option(p)
     p.add_argument("--category", help="a label for the leaderboard (coding, writing…)")
     p.add_argument("--blind", action="store_true", help="hide the model names until you vote")
     p.add_argument("-t", "--temperature", type=float)
@@ -101,14 +104,25 @@ def cmd_compare(args) -> int:
     from ..core.tester.history import blind_order, save_run
     from ..core.tester.runner import Comparison
 
+    values = parse_vars(args.var)
+    if (args.template or values) and (args.prompts or args.resume):
+        fail("--template and --var are for one comparison; a batch file carries its own variables")
     if args.prompts or args.resume:
         return cmd_batch(args)
-    if args.prompt is None:
-        fail("give a prompt, or --prompts FILE for a batch")
-    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    if values and not args.template:
+        fail("--var fills a template: add --template NAME")
+    if args.prompt is None and not args.template:
+        fail("give a prompt, --template NAME, or --prompts FILE for a batch")
+    prompt = None if args.prompt is None else sys.stdin.read() if args.prompt == "-" else args.prompt
     if not 2 <= len(args.model) <= 6:
         fail("compare 2 to 6 models: repeat -m MODEL")
     s = services()
+    system = args.system
+    if args.template:
+        template = s.templates.get(args.template)
+        rendered = fill(template, values, prompt)  # a prompt given beside the template fills its {{input}}
+        prompt = rendered.prompt
+        system = args.system if args.system is not None else rendered.system
     for model in args.model:
         from ..core.providers.registry import parse_model_ref
 
@@ -131,7 +145,7 @@ def cmd_compare(args) -> int:
     comparison.on_update = progress
 
     async def go():
-        comparison.start(prompt, args.system, params)
+        comparison.start(prompt, system, params)
         return await comparison.wait()
 
     try:
@@ -151,8 +165,11 @@ def cmd_compare(args) -> int:
         order.index(fastest) if fastest is not None else None,
         order.index(cheapest) if cheapest is not None else None,
     )
-    run_id = save_run(s.db, prompt, columns, system=args.system, category=args.category, blind=args.blind,
-                      settings={"order": order, "temperature": args.temperature, "max_tokens": args.max_tokens})  # fmt: skip
+    settings = {"order": order, "temperature": args.temperature, "max_tokens": args.max_tokens}
+    if args.template:
+        settings["template"] = template.name
+    run_id = save_run(s.db, prompt, columns, system=system, category=args.category, blind=args.blind,
+                      settings=settings)  # fmt: skip
     out(f"\nsaved as run {run_id}")
     if args.blind and len(columns) == 2:
         out(f"vote with: dataelan tester vote {run_id} left|right|tie|both_bad  (left = Model A)")
@@ -173,6 +190,8 @@ def cmd_show(args) -> int:
     from ..core.tester.runner import ColumnResult
 
     run = get_run(services().db, args.run_id)
+    if run.settings.get("template"):
+        out(f"template: {run.settings['template']}")
     out(f"prompt: {run.prompt}")
     columns = [ColumnResult(**{k: v for k, v in c.items() if k != "tokens_per_second"}) for c in run.columns]
     order = run.settings.get("order") or list(range(len(columns)))

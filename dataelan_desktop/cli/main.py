@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "history_cmd",
     "transfer_cmd",
     "compare_cmd",
+    "templates_cmd",
 )
 
 
