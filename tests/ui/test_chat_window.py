@@ -151,10 +151,16 @@ def test_new_user_path(window, qtbot, ui_run, services, server, tiny_gguf, monke
 def test_event_loop_stays_responsive_during_a_fast_stream(window, qtbot, ui_run, services, server):
     """Thousands of tokens per second from a loopback server; measure the longest gap between loop ticks."""
     save_provider(services.db, "fast", base_url=server.base_url + "/v1")
-    server.push(openai_stream([f"t{i} " for i in range(6000)]))
+    server.push(openai_stream(["warm ", "up"]), openai_stream([f"t{i} " for i in range(6000)]))
 
     async def scenario():
         window.composer.set_model("fast:gpt-4o-mini")
+        # one short exchange first: the first request's one-time work (SDK and HTTP set-up) is not painting
+        window.composer.editor.setPlainText("warm up")
+        window.composer._submit()
+        await wait_until(
+            lambda: last_reply(window) and last_reply(window).view.content == "warm up", 60, "warm-up"
+        )
         gaps: list[float] = []
         done = asyncio.Event()
 
@@ -169,8 +175,13 @@ def test_event_loop_stays_responsive_during_a_fast_stream(window, qtbot, ui_run,
         tick = asyncio.ensure_future(ticker())
         window.composer.editor.setPlainText("go fast")
         window.composer._submit()
+        # the warm-up reply is already complete: wait for the new one's last token
         await wait_until(
-            lambda: last_reply(window) and last_reply(window).view.status == "complete", 60, "fast stream"
+            lambda: (reply := last_reply(window))
+            and "t5999" in reply.view.content
+            and reply.view.status == "complete",
+            60,
+            "fast stream",
         )
         done.set()
         await tick
@@ -178,10 +189,10 @@ def test_event_loop_stays_responsive_during_a_fast_stream(window, qtbot, ui_run,
         print(
             f"\nlongest event-loop gap while painting a 6,000-token stream: {longest:.1f} ms over {len(gaps)} ticks"
         )
-        assert "t5999" in last_reply(window).view.content
         return longest
 
-    assert ui_run(scenario()) > 0
+    # the figure against its 16 ms target is `make bench`'s; here only a frozen window fails
+    assert ui_run(scenario()) < 1000
 
 
 def test_failed_reply_says_so_and_the_next_works(window, qtbot, ui_run, services):
