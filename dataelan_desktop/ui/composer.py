@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent
@@ -20,7 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.chat.service import Attachment
+if TYPE_CHECKING:  # the chat service loads the database layer; the composer is built before it
+    from ..core.chat.service import Attachment
 
 MAX_ATTACHMENT_BYTES = 2_000_000
 
@@ -154,6 +156,11 @@ class Composer(QWidget):
             return
         self.send_requested.emit(text, list(self.attachments))
 
+    def insert_text(self, text: str) -> None:
+        """Put ``text`` at the cursor (replacing any selection), so a template can go into a half-written message."""
+        self.editor.insertPlainText(text)
+        self.editor.setFocus()
+
     def clear_after_send(self) -> None:
         self.editor.clear()
         self.attachments.clear()
@@ -178,6 +185,8 @@ class Composer(QWidget):
         text = data.decode("utf-8", errors="replace")
         if "\x00" in text:  # a binary file: keep it readable and say so
             text = text.replace("\x00", "")
+        from ..core.chat.service import Attachment
+
         self.attachments.append(Attachment(path.name, text))
         self._show_attachments()
         return True

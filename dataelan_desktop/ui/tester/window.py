@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -74,6 +75,8 @@ class Column(QFrame):
 
 
 class TesterWindow(QWidget):
+    templates_changed = Signal()  # the bus may publish from the database thread; Qt queues this over
+
     def __init__(self, services: Services, parent=None):
         super().__init__(parent)
         self.services = services
@@ -82,6 +85,9 @@ class TesterWindow(QWidget):
         self.comparison: Comparison | None = None
         self.run_id: str | None = None
         self.order: list[int] = []
+        self.template_name: str | None = None  # the template the prompt came from, saved with the run
+        self._template_system: str | None = None  # the system prompt that template put in the form
+        self._templates: list = []
 
         layout = QVBoxLayout(self)
         self.tabs = QTabWidget()
@@ -99,6 +105,10 @@ class TesterWindow(QWidget):
         self.category.setPlaceholderText("category (optional)")
         self.system = QLineEdit()
         self.system.setPlaceholderText("system prompt (optional)")
+        self.template_picker = QComboBox()
+        self.template_picker.setToolTip("Fill the prompt (and system prompt) from a prompt template")
+        self.template_picker.addItem("Template…", None)
+        self.template_picker.activated.connect(self._template_chosen)
         self.temperature = QDoubleSpinBox()
         self.temperature.setRange(-0.01, 2.0)
         self.temperature.setSingleStep(0.1)
@@ -107,7 +117,7 @@ class TesterWindow(QWidget):
         self.max_tokens = QSpinBox()
         self.max_tokens.setRange(0, 1_000_000)
         self.max_tokens.setSpecialValueText("default")
-        for w in (QLabel("Columns"), self.count, self.blind, self.category, self.system, QLabel("Temperature"),
+        for w in (QLabel("Columns"), self.count, self.blind, self.category, self.system, self.template_picker, QLabel("Temperature"),
                   self.temperature, QLabel("Max tokens"), self.max_tokens):  # fmt: skip
             top.addWidget(w)
         c_layout.addLayout(top)
@@ -164,6 +174,13 @@ class TesterWindow(QWidget):
         self.timer.setInterval(PAINT_MS)
         self.timer.timeout.connect(self._paint)
         self._fill_models()
+        self.templates_changed.connect(self._load_templates)
+        self._unsubscribe = services.bus.subscribe(lambda c: c.templates and self.templates_changed.emit())
+        self._load_templates()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        self._unsubscribe()
+        super().closeEvent(event)
 
     # -- set-up ----------------------------------------------------------------------
 
@@ -191,6 +208,54 @@ class TesterWindow(QWidget):
                 column.model.setEditText(current)
 
         tasks.run(load(), on_done=done, on_error=lambda _e: None)
+
+    # -- templates ---------------------------------------------------------------------
+
+    def _load_templates(self) -> None:
+        def show(templates: list) -> None:
+            self._templates = templates
+            self.template_picker.blockSignals(True)
+            self.template_picker.clear()
+            self.template_picker.addItem("Template…", None)
+            for template in templates:
+                self.template_picker.addItem(template.name, template.id)
+            self._show_template_name()
+            self.template_picker.blockSignals(False)
+
+        tasks.run(self.services.db.in_thread(self.services.templates.list), on_done=show, parent=self)
+
+    def _show_template_name(self) -> None:
+        index = self.template_picker.findText(self.template_name) if self.template_name else 0
+        if index < 0:  # a template deleted since the run: still say which one it was
+            self.template_picker.addItem(self.template_name, None)
+            index = self.template_picker.count() - 1
+        self.template_picker.setCurrentIndex(index)
+
+    def _template_chosen(self, index: int) -> None:
+        from ..template_fill import TemplateFillDialog
+
+        template_id = self.template_picker.itemData(index)
+        if template_id is None:
+            self.template_name = None
+            self._show_template_name()
+            return
+        dialog = TemplateFillDialog(self._templates, current=template_id, parent=self)
+        dialog.accepted.connect(lambda: self._apply_template(dialog))
+        dialog.rejected.connect(self._show_template_name)  # back to what was chosen before
+        self.template_fill = dialog
+        dialog.open()
+
+    def _apply_template(self, dialog) -> None:
+        template, rendered = dialog.template(), dialog.rendered()
+        self.template_name = template.name
+        self.prompt.setPlainText(rendered.prompt)
+        if rendered.system:
+            self.system.setText(rendered.system)
+        elif self._template_system is not None and self.system.text() == self._template_system:
+            self.system.clear()  # the previous template's system prompt, not one the person wrote
+        self._template_system = rendered.system
+        self._show_template_name()
+        self.status.setText(f"Prompt from the template “{template.name}”: edit it or Run all.")
 
     # -- running ----------------------------------------------------------------------
 
@@ -297,9 +362,12 @@ class TesterWindow(QWidget):
             column.continue_chat.setEnabled(True)
             marks = (" ⚡ fastest" if index == fastest else "") + (" · cheapest" if index == cheapest else "")
             column.stats.setText(self._stats(columns[index]) + marks)
+        settings = {"order": self.order}
+        if self.template_name:
+            settings["template"] = self.template_name
         self.run_id = history.save_run(
             self.services.db, self.prompt.toPlainText(), columns, system=self.system.text().strip() or None,
-            category=self.category.text().strip() or None, blind=self.blind.isChecked(), settings={"order": self.order},
+            category=self.category.text().strip() or None, blind=self.blind.isChecked(), settings=settings,
         )  # fmt: skip
         blind_pair = self.blind.isChecked() and len(columns) == 2
         for button in self.vote_buttons.values():
@@ -511,18 +579,32 @@ class TesterWindow(QWidget):
     def refresh_history(self) -> None:
         self.history.clear()
         for run in history.runs(self.services.db):
-            item = QListWidgetItem(
-                f"{run.created_at:%Y-%m-%d %H:%M}  {run.prompt.strip()[:50]}  —  "
-                + ", ".join(c["model"] for c in run.columns)
-            )
+            if run.kind == "batch":
+                models, prompts = run.settings.get("models", []), run.settings.get("prompts", [])
+                total = len(models) * len(prompts)
+                label = (f"{run.created_at:%Y-%m-%d %H:%M}  Batch · {len(prompts)} prompts × {len(models)} models · "
+                         f"{len(run.columns)}/{total} done  —  {run.prompt}")  # fmt: skip
+            else:
+                template = f"  [{run.settings['template']}]" if run.settings.get("template") else ""
+                label = (f"{run.created_at:%Y-%m-%d %H:%M}  {run.prompt.strip()[:50]}{template}  —  "
+                         + ", ".join(c["model"] for c in run.columns))  # fmt: skip
+            item = QListWidgetItem(label)
             item.setData(256, run.id)
             self.history.addItem(item)
 
     def reopen(self, item: QListWidgetItem) -> None:
         run = history.get_run(self.services.db, item.data(256))
+        if run.kind == "batch":  # cells, not columns: show them in the Batch tab
+            self._reopen_batch(run)
+            return
         self.comparison = None
         self.run_id = run.id
         self.prompt.setPlainText(run.prompt)
+        self.system.setText(run.system_prompt or "")
+        self.category.setText(run.category or "")
+        self.template_name = run.settings.get("template")
+        self._template_system = None
+        self._show_template_name()
         self.count.setValue(max(2, len(run.columns)))
         self.order = run.settings.get("order") or list(range(len(run.columns)))
         for position, column in enumerate(self.columns[: len(run.columns)]):
@@ -533,7 +615,24 @@ class TesterWindow(QWidget):
                 f"{data['status']} · {data.get('output_tokens')} tokens · {(data.get('total_ms') or 0) / 1000:.2f} s"
             )
             column.continue_chat.setEnabled(True)
+        self.status.setText(
+            f"Comparison of {run.created_at:%Y-%m-%d %H:%M}"
+            + (f" · template “{self.template_name}”" if self.template_name else "")
+        )
         self.tabs.setCurrentIndex(0)
+
+    def _reopen_batch(self, run) -> None:
+        from ...core.tester.batch import BatchPrompt, BatchRun
+
+        self.batch = BatchRun(self.services.db, self.services.registry, run.id)
+        plan = run.settings
+        # the form shows the plan, checks included, so Run batch repeats it as it was
+        self._batch_prompts_loaded = [BatchPrompt(p["text"], p.get("checks") or {}, p.get("label"))
+                                      for p in plan.get("prompts", [])]  # fmt: skip
+        self.batch_prompts.setPlainText("\n\n".join(p.text for p in self._batch_prompts_loaded))
+        self.batch_models.setText(", ".join(plan.get("models", [])))
+        self.tabs.setCurrentIndex(1)
+        self._batch_done()
 
     def _continue(self, position: int) -> None:
         if self.run_id is None:

@@ -1,0 +1,238 @@
+"""Prompt templates in the window: the library, inserting one in the composer, the tester's picker and history."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMessageBox
+
+from dataelan_desktop.core.providers.config import save_provider
+from dataelan_desktop.core.tester.batch import BatchPrompt, BatchRun
+from dataelan_desktop.core.tester.history import runs
+from tests.support.fake_openai import fake_openai_server, openai_stream
+from tests.ui.conftest import wait_until
+
+
+@pytest.fixture
+def two_servers(services):
+    first, second = fake_openai_server(), fake_openai_server()
+    first.default = openai_stream(["first ", "model"])
+    second.default = openai_stream(["second ", "model"])
+    save_provider(services.db, "one", base_url=first.base_url + "/v1")
+    save_provider(services.db, "two", base_url=second.base_url + "/v1")
+    yield first, second
+    first.stop()
+    second.stop()
+
+
+def _click(qtbot, button) -> None:
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def _items(list_widget) -> list[str]:
+    return [list_widget.item(i).text() for i in range(list_widget.count())]
+
+
+def test_templates_window_creates_detects_variables_and_refuses_a_duplicate(
+    window, qtbot, ui_run, services, monkeypatch
+):
+    window.findChild(QAction, "templatesAction").trigger()
+    library = window.templates_window
+    assert library.isVisible() and library.windowTitle() == "Prompt templates"
+
+    async def scenario():
+        await wait_until(lambda: "Translate  · built-in" in _items(library.list), message="built-ins listed")
+        builtins = library.list.count()
+
+        _click(qtbot, library.new_button)
+        qtbot.keyClicks(library.name_edit, "Haiku")
+        qtbot.keyClicks(library.category_edit, "poems")
+        qtbot.keyClicks(library.body_edit, "Write a haiku about {{topic}} in {{ language | English }}.")
+        assert library.variables_label.text() == "Variables: topic, language (default: English)"
+        qtbot.keyClicks(library.system_edit, 'You are a {{style|playful}} poet. JSON {"a": 1} stays.')
+        assert (
+            library.variables_label.text()
+            == "Variables: topic, language (default: English), style (default: playful)"
+        )
+        _click(qtbot, library.save_button)
+        await wait_until(lambda: "Haiku" in _items(library.list), message="saved template listed")
+        assert library.status.text() == "Saved “Haiku”." and library.list.currentItem().text() == "Haiku"
+        assert services.templates.get("haiku").system_prompt.startswith("You are a {{style|playful}} poet.")
+
+        # a name already in use: the message shows in the window and nothing is written
+        _click(qtbot, library.new_button)
+        qtbot.keyClicks(library.name_edit, "translate")
+        qtbot.keyClicks(library.body_edit, "My own translation prompt")
+        _click(qtbot, library.save_button)
+        await wait_until(library.error_label.isVisible, message="duplicate name error")
+        assert "'Translate' already exists" in library.error_label.text()
+        assert (
+            library.status.text() == "Not saved." and library.name_edit.text() == "translate"
+        )  # still typed
+        assert services.templates.get("Translate").body.startswith("Translate the text below")
+        assert len(services.templates.list()) == builtins + 1
+
+        # the search and the category filter
+        qtbot.keyClicks(library.search, "haiku")
+        await wait_until(lambda: _items(library.list) == ["Haiku"], message="search narrows the list")
+        library.search.clear()
+        await wait_until(lambda: library.list.count() == builtins + 1, message="search cleared")
+        library.category_filter.setCurrentIndex(library.category_filter.findText("poems"))
+        await wait_until(lambda: _items(library.list) == ["Haiku"], message="category filter")
+
+        # leaving unsaved edits asks first; then Duplicate, Delete and Undo
+        asked = []
+        monkeypatch.setattr(
+            QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Discard
+        )
+        library.list.setCurrentRow(0)
+        assert asked == ["Discard your changes to “translate”?"] and library.name_edit.text() == "Haiku"
+        _click(qtbot, library.duplicate_button)
+        await wait_until(lambda: "Haiku (copy)" in _items(library.list), message="duplicate listed")
+        assert library.name_edit.text() == "Haiku (copy)"
+        _click(qtbot, library.delete_button)
+        await wait_until(lambda: library.status.text() == "Deleted “Haiku (copy)”.", message="deleted")
+        assert "Haiku (copy)" not in _items(library.list) and library.undo_button.isVisible()
+        _click(qtbot, library.undo_button)
+        await wait_until(lambda: "Haiku (copy)" in _items(library.list), message="undo brings it back")
+
+    ui_run(scenario())
+
+
+def test_insert_template_into_the_composer(window, qtbot, ui_run, services):
+    server = fake_openai_server()
+    server.default = openai_stream(["A ", "summary."])
+    save_provider(services.db, "fake", base_url=server.base_url + "/v1")
+    window.composer.set_model("fake:m")
+    insert = window.findChild(QAction, "insertTemplateAction")
+    assert insert.shortcut().toString() == "Ctrl+/"
+
+    async def fill(name: str, values: dict[str, str]):
+        insert.trigger()
+        await wait_until(lambda: getattr(window, "template_fill", None) and window.template_fill.isVisible())
+        dialog = window.template_fill
+        dialog.picker.setCurrentIndex(dialog.picker.findText(name))
+        for variable, value in values.items():
+            assert not dialog.ok_button.isEnabled()  # a required variable is still empty
+            qtbot.keyClicks(dialog.fields[variable], value)
+        assert dialog.ok_button.isEnabled()
+        return dialog
+
+    async def scenario():
+        dialog = await fill("Translate", {"language": "German", "input": "good morning"})
+        assert dialog.preview.toPlainText().startswith("Translate the text below into German.")
+        _click(qtbot, dialog.ok_button)
+        text = window.composer.editor.toPlainText()
+        assert text.startswith("Translate the text below into German.") and text.endswith("good morning")
+        assert window.statusBar().currentMessage() == "Inserted the template “Translate”."
+        window.composer.editor.clear()
+
+        # a template with a system prompt sets up the new conversation, and the model gets both
+        dialog = await fill("Summarise", {"input": "A long story."})
+        assert dialog.system_preview.text() == "System prompt: You write faithful, concise summaries."
+        assert dialog.fields["length"].text() == "one short paragraph"  # the default, pre-filled
+        _click(qtbot, dialog.ok_button)
+        await wait_until(lambda: "sets up this conversation" in window.statusBar().currentMessage())
+        assert window.conversation_id is not None
+        _click(qtbot, window.composer.send_button)
+        await wait_until(lambda: len(server.posts()) == 1, message="request sent")
+        messages = server.posts()[0].body["messages"]
+        assert messages[0] == {"role": "system", "content": "You write faithful, concise summaries."}
+        assert messages[1]["content"].startswith("Summarise the text below in one short paragraph.")
+
+        # once the conversation has begun, its system prompt is left alone and the status bar says so
+        dialog = await fill("Summarise", {"input": "More."})
+        _click(qtbot, dialog.ok_button)
+        await wait_until(lambda: "already begun" in window.statusBar().currentMessage())
+        assert services.store.conversation(window.conversation_id).system_prompt == messages[0]["content"]
+
+    try:
+        ui_run(scenario())
+    finally:
+        server.stop()
+
+
+def test_tester_template_run_and_reopen(qloop, qtbot, ui_run, services, two_servers):
+    from dataelan_desktop.ui.tester import TesterWindow
+
+    services.bus.bind_loop(qloop)
+    services.templates.create("Greeting", "Say hello to {{name}}", system_prompt="Be {{mood|cheerful}}")
+    window = TesterWindow(services)
+    qtbot.addWidget(window)
+    window.show()
+
+    async def scenario():
+        picker = window.template_picker
+        await wait_until(lambda: picker.findText("Greeting") > 0, message="templates in the picker")
+        qtbot.keyClicks(picker, "Greeting")  # choosing it from the keyboard
+        await wait_until(lambda: getattr(window, "template_fill", None) and window.template_fill.isVisible())
+        dialog = window.template_fill
+        assert not dialog.ok_button.isEnabled() and dialog.fields["mood"].text() == "cheerful"
+        qtbot.keyClicks(dialog.fields["name"], "Ada")
+        assert dialog.preview.toPlainText() == "Say hello to Ada"
+        _click(qtbot, dialog.ok_button)
+        assert window.prompt.toPlainText() == "Say hello to Ada" and window.system.text() == "Be cheerful"
+        assert picker.currentText() == "Greeting"
+
+        window.columns[0].model.setEditText("one:m")
+        window.columns[1].model.setEditText("two:m")
+        _click(qtbot, window.run_button)
+        await wait_until(lambda: window.status.text() == "Done.", message="run finished")
+        for server in two_servers:
+            assert server.posts()[-1].body["messages"] == [
+                {"role": "system", "content": "Be cheerful"},
+                {"role": "user", "content": "Say hello to Ada"},
+            ]
+        assert runs(services.db)[0].settings["template"] == "Greeting"
+
+        # a fresh form, then the run again from History
+        qtbot.keyClick(picker, Qt.Key.Key_Home)  # back to "Template…": no template
+        assert picker.currentIndex() == 0 and window.template_name is None
+        window.prompt.clear()
+        window.system.clear()
+        window.tabs.setCurrentWidget(window.history)
+        assert window.history.count() == 1 and "[Greeting]" in window.history.item(0).text()
+        window.history.itemActivated.emit(window.history.item(0))
+        assert window.tabs.currentIndex() == 0
+        assert picker.currentText() == "Greeting" and "template “Greeting”" in window.status.text()
+        assert window.prompt.toPlainText() == "Say hello to Ada" and window.system.text() == "Be cheerful"
+        assert sorted(c.output.toPlainText() for c in window.columns) == ["first model", "second model"]
+
+    ui_run(scenario())
+    ui_run(services.registry.aclose())
+
+
+def test_reopening_a_batch_run_shows_its_grid_and_resumes(qloop, qtbot, ui_run, services, two_servers):
+    from dataelan_desktop.ui.tester import TesterWindow
+
+    batch = BatchRun(services.db, services.registry)
+    batch.create([BatchPrompt("Say one", {"contains": "first"}), BatchPrompt("Say two", {"contains": "first"})],
+                 ["one:m", "two:m"], name="Greetings")  # fmt: skip
+    batch.on_progress = lambda done, _total: done == 3 and batch.cancel()  # stopped with one cell to go
+    ui_run(batch.run(concurrency=1))
+    assert len(batch.cells()) == 3
+
+    window = TesterWindow(services)
+    qtbot.addWidget(window)
+    window.show()
+
+    async def scenario():
+        window.tabs.setCurrentWidget(window.history)
+        label = window.history.item(0).text()
+        assert "Batch · 2 prompts × 2 models · 3/4 done" in label and "Greetings" in label
+        window.history.itemActivated.emit(window.history.item(0))
+        assert window.tabs.currentIndex() == 1  # the Batch tab
+        grid = [[window.batch_grid.item(r, c).text().split()[0] for c in range(2)] for r in range(2)]
+        assert grid == [["PASS", "FAIL"], ["PASS", "…"]]
+        assert [window.batch_grid.horizontalHeaderItem(c).text() for c in range(2)] == ["one:m", "two:m"]
+        assert all(button.isEnabled() for button in window.batch_exports.values())
+        assert window.batch_resume.isEnabled() and window.batch_progress.value() == 3
+        assert window.batch_models.text() == "one:m, two:m"
+
+        _click(qtbot, window.batch_resume)
+        await wait_until(lambda: "4/4 cells run" in window.status.text(), message="resumed batch done")
+        assert window.batch_grid.item(1, 1).text().startswith("FAIL") and not window.batch_resume.isEnabled()
+
+    ui_run(scenario())
+    ui_run(services.registry.aclose())
