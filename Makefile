@@ -31,8 +31,9 @@ run: $(STAMP) system-deps
 test: $(STAMP) system-deps
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider
 
+# `make bench` runs them all; `make bench ONLY="startup stream_window"` runs some
 bench: $(STAMP) system-deps
-	QT_QPA_PLATFORM=offscreen $(PY) -m bench
+	QT_QPA_PLATFORM=offscreen $(PY) -m bench $(ONLY)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check dataelan_desktop tests bench

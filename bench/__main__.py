@@ -1,26 +1,34 @@
-"""`python -m bench` (make bench): every benchmark, one table, bench/results.json."""
+"""`python -m bench [NAME ...]` (make bench): every benchmark, or the named ones; one table, bench/results.json."""
 
 from __future__ import annotations
 
 import sys
 import traceback
 
-from . import local_overhead, startup, streaming
+from . import fanout, history, local_overhead, open_conversation, startup, stream_window, streaming
 from .harness import report
 
-BENCHMARKS = (
-    ("streaming pipeline", streaming),
-    ("local-model overhead", local_overhead),
-    ("start-up", startup),
-)
+BENCHMARKS = {
+    "streaming": streaming,  # SDK → provider → chat service → SQLite, vs the plain SDK loop
+    "stream_window": stream_window,  # … → the window painting offscreen; longest loop stall
+    "local_overhead": local_overhead,  # the model-host process vs plain llama-cpp-python
+    "startup": startup,  # to the window shown and idle, vs an empty PySide6 window
+    "history": history,  # full-text search over 1,000,000 messages
+    "open_conversation": open_conversation,  # a 2,000-message conversation to first paint
+    "fanout": fanout,  # four models at once in the tester vs the slowest alone
+}
 
 
-def main() -> int:
+def main(names: list[str]) -> int:
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+        return 2
     figures = []
-    for label, module in BENCHMARKS:
-        print(f"running {label}…", flush=True)
+    for name in names or list(BENCHMARKS):
+        print(f"running {name}…", flush=True)
         try:
-            figures += module.run()
+            figures += BENCHMARKS[name].run()
         except Exception:  # one broken benchmark must not hide the others
             traceback.print_exc()
     report(figures)
@@ -28,4 +36,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

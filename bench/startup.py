@@ -1,12 +1,15 @@
 """Start-up: process start to the main window shown and idle, vs Python showing an empty PySide6 window.
 
 Both are timed from ``Popen`` to the moment the process prints that its window is up
-and the event loop is idle; shutting down is not part of start-up.
+and the event loop is idle; shutting down is not part of start-up. The app then loads its
+database layer on a worker thread and prints again once the sidebar lists the conversations:
+that second moment is reported beside the first.
 """
 
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,6 +29,7 @@ BASELINE = (
 )
 
 last_rss_mb: dict[str, float] = {}
+listed_s: dict[str, list[float]] = {}
 
 
 def _until_idle(label: str, args: list[str], env: dict[str, str]) -> float:
@@ -33,10 +37,15 @@ def _until_idle(label: str, args: list[str], env: dict[str, str]) -> float:
     process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     line = process.stdout.readline()
     elapsed = time.perf_counter() - began
-    process.wait(timeout=60)
     if not line.startswith("window-shown-idle"):
+        process.kill()
         raise RuntimeError(f"{label}: unexpected output {line!r}")
     last_rss_mb[label] = int(line.split()[-1]) / 1024
+    listed = process.stdout.readline()  # the app's second line; the baseline prints none
+    if listed.startswith("conversations-listed"):
+        listed_s.setdefault(label, []).append(time.perf_counter() - began)
+        last_rss_mb[label] = int(listed.split()[-1]) / 1024  # idle with its services loaded
+    process.wait(timeout=60)
     return elapsed
 
 
@@ -50,6 +59,7 @@ def run() -> list[Figure]:
     app_args = [sys.executable, "-m", "dataelan_desktop.cli.main"]
     _until_idle("app", app_args, env)  # creates and migrates the database once
     baseline = median_of(5, lambda: _until_idle("baseline", [sys.executable, "-c", BASELINE], env))
+    listed_s.clear()
     app = median_of(5, lambda: _until_idle("app", app_args, env))
     rss = last_rss_mb["app"]
     from .history import big_database
@@ -77,5 +87,21 @@ def run() -> list[Figure]:
             baseline,
             "<= 0.5 s and <= 2.5x",
             large <= 0.5 and large / baseline <= 2.5,
+        ),
+        Figure(
+            "start-up: sidebar listed, empty database",
+            statistics.median(listed_s["app"]),
+            "s",
+            baseline,
+            "<= 1.0 s (database layer on a worker)",
+            statistics.median(listed_s["app"]) <= 1.0,
+        ),
+        Figure(
+            "start-up: sidebar listed, 10k conversations",
+            statistics.median(listed_s["large"]),
+            "s",
+            baseline,
+            "<= 1.0 s (first 300 of 10,000 listed)",
+            statistics.median(listed_s["large"]) <= 1.0,
         ),
     ]

@@ -12,14 +12,20 @@ from pathlib import Path
 from .harness import Figure, median_of
 
 TOKENS = 20_000
+PARAGRAPH = 40  # tokens per paragraph: a reply is paragraphs, not one 130 KB line
 
 
-def _server():
+def reply_tokens(paragraph: int | None = PARAGRAPH) -> list[str]:
+    """The streamed reply: ``t0 t1 …``, with a blank line every ``paragraph`` tokens (None: never)."""
+    return [f"t{i}\n\n" if paragraph and (i + 1) % paragraph == 0 else f"t{i} " for i in range(TOKENS)]
+
+
+def _server(paragraph: int | None = PARAGRAPH):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tests.support.fake_openai import fake_openai_server, openai_stream
 
     server = fake_openai_server()
-    server.default = lambda _request: openai_stream([f"t{i} " for i in range(TOKENS)])
+    server.default = lambda _request: openai_stream(reply_tokens(paragraph))
     return server
 
 
@@ -56,20 +62,22 @@ def run() -> list[Figure]:
     from dataelan_desktop.core.providers.config import save_provider
     from dataelan_desktop.core.services import build_services
 
-    server = _server()
+    from .loopback_server import loopback_server
+
     services = build_services()
-    save_provider(services.db, "bench", base_url=server.base_url + "/v1")
     loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(_plain(server.base_url + "/v1"))  # warm both paths once
-        loop.run_until_complete(_through_app(services))
-        plain = median_of(5, lambda: loop.run_until_complete(_plain(server.base_url + "/v1")))
-        app = median_of(5, lambda: loop.run_until_complete(_through_app(services)))
-    finally:
-        loop.run_until_complete(services.aclose())
-        loop.close()
-        services.close()
-        server.stop()
+    with loopback_server(PARAGRAPH) as url:
+        base_url = url + "/v1"
+        save_provider(services.db, "bench", base_url=base_url)
+        try:
+            loop.run_until_complete(_plain(base_url))  # warm both paths once
+            loop.run_until_complete(_through_app(services))
+            plain = median_of(5, lambda: loop.run_until_complete(_plain(base_url)))
+            app = median_of(5, lambda: loop.run_until_complete(_through_app(services)))
+        finally:
+            loop.run_until_complete(services.aclose())
+            loop.close()
+            services.close()
     ratio = app / plain
     return [
         Figure("streaming: plain openai SDK loop", plain, "t/s", None, "baseline", True),

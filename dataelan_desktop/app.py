@@ -22,15 +22,44 @@ def resident_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def _open_services():
+    """Runs on a worker thread while the window is already on screen: the database layer's imports,
+    opening (and if needed migrating) the database, keyring discovery."""
+    from .core.services import build_services, setup_logging
+
+    services = build_services()
+    setup_logging(services.secrets)
+    return services
+
+
+def _report_corrupt_database(error) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    backups = "\n".join(str(b) for b in error.backups[:3]) or "(none yet)"
+    QMessageBox.critical(
+        None,
+        "Dataelan cannot open its database",
+        f"{error}\n\nTo recover, quit and copy a backup over the damaged file:\n{backups}",
+    )
+
+
 def run_gui(argv: list[str] | None = None) -> int:
+    """Show the window first, then load the services off the GUI thread and attach them.
+
+    Only Qt and the window's own modules are imported before the first paint; SQLAlchemy,
+    the migrations and the keyring (about 0.25 s) load on a worker while the window is idle.
+    """
     started = time.perf_counter()
-    import qasync
-    from PySide6.QtWidgets import QApplication, QMessageBox
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(argv or sys.argv)
     app.setApplicationName("Dataelan Desktop")
     app.setOrganizationName("Dataelan")
     app.setDesktopFileName("dataelan")
+    os.environ.setdefault("QT_API", "pyside6")  # qasync would otherwise probe PyQt5/6 and PySide2 first
+    import qasync
+
     loop = qasync.QEventLoop(app)
     from concurrent.futures import ThreadPoolExecutor
 
@@ -38,39 +67,67 @@ def run_gui(argv: list[str] | None = None) -> int:
     loop.set_default_executor(ThreadPoolExecutor(max_workers=4, thread_name_prefix="dataelan-worker"))
     asyncio.set_event_loop(loop)
 
-    from .core.db.engine import CorruptDatabaseError
-    from .core.services import build_services, setup_logging
-
-    try:
-        services = build_services()
-    except CorruptDatabaseError as error:
-        backups = "\n".join(str(b) for b in error.backups[:3]) or "(none yet)"
-        QMessageBox.critical(
-            None,
-            "Dataelan cannot open its database",
-            f"{error}\n\nTo recover, quit and copy a backup over the damaged file:\n{backups}",
-        )
-        return 1
-    setup_logging(services.secrets)
-    services.bus.bind_loop(loop)
-
     from .ui.main_window import MainWindow
 
-    window = MainWindow(services)
+    window = MainWindow(None)
     window.show()
-    if os.environ.get("DATAELAN_EXIT_WHEN_IDLE"):  # start-up benchmark: report and quit once idle
-        from PySide6.QtCore import QTimer
+    benchmark = bool(os.environ.get("DATAELAN_EXIT_WHEN_IDLE"))  # start-up benchmark: report, then quit
 
-        def report() -> None:
-            print(f"window-shown-idle {time.perf_counter() - started:.4f} rss-kb {resident_kb()}", flush=True)
-            app.quit()
+    def elapsed() -> str:
+        return f"{time.perf_counter() - started:.4f}"
 
-        QTimer.singleShot(0, report)
+    painted = asyncio.Event()
 
+    def first_paint_done() -> None:
+        if benchmark:
+            print(f"window-shown-idle {elapsed()} rss-kb {resident_kb()}", flush=True)
+        painted.set()
+
+    QTimer.singleShot(0, first_paint_done)
+
+    services = None
+    opening: asyncio.Future | None = None
+    status = 0
     closing = asyncio.Event()
     app.aboutToQuit.connect(closing.set)
+
+    async def attach() -> None:
+        nonlocal services, status, opening
+        # the worker starts once the window has painted: started earlier, its imports would take
+        # the GIL from the GUI thread while the window is being built
+        await painted.wait()
+        opening = loop.run_in_executor(None, _open_services)
+        from .core.db.engine import CorruptDatabaseError
+
+        try:
+            services = await opening
+        except CorruptDatabaseError as error:
+            _report_corrupt_database(error)
+            status = 1
+            app.quit()
+            return
+        services.bus.bind_loop(loop)
+        window.attach_services(services)
+        if benchmark:
+            await window.wait_until_listed()
+            print(f"conversations-listed {elapsed()} rss-kb {resident_kb()}", flush=True)
+            app.quit()
+
     with loop:
+        attaching = loop.create_task(attach())
         loop.run_until_complete(closing.wait())
-        loop.run_until_complete(services.aclose())
-    services.close()
-    return 0
+        if not attaching.done():
+            attaching.cancel()
+        if services is not None:
+            loop.run_until_complete(services.aclose())
+    if (
+        services is None
+        and opening is not None
+        and opening.done()
+        and not opening.cancelled()
+        and not opening.exception()
+    ):
+        services = opening.result()  # the window was closed before they were attached
+    if services is not None:
+        services.close()
+    return status

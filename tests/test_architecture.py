@@ -45,3 +45,25 @@ def test_first_paint_imports_no_provider_sdk(data_home):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_window_is_shown_before_the_database_layer_loads(data_home):
+    """`dataelan` paints its window first; SQLAlchemy, the migrations and keyring load afterwards on a worker."""
+    script = (
+        "import os, sys\n"
+        "os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+        "import dataelan_desktop.cli.main\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from dataelan_desktop.ui.main_window import MainWindow\n"
+        "window = MainWindow(None)\n"
+        "window.show()\n"
+        "app.processEvents()\n"
+        "print(sorted(m for m in ('sqlalchemy', 'alembic', 'keyring', 'markdown_it', 'pygments') if m in sys.modules))\n"
+    )
+    env = {**__import__("os").environ, "DATAELAN_HOME": str(data_home)}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

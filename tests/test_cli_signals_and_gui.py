@@ -37,5 +37,8 @@ def test_no_arguments_starts_the_gui(data_home: Path):
     env = cli_env(data_home, QT_QPA_PLATFORM="offscreen", DATAELAN_EXIT_WHEN_IDLE="1")
     result = run_cli(env=env, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("window-shown-idle ")
+    shown, listed = result.stdout.splitlines()[:2]
+    assert shown.startswith("window-shown-idle ")
+    assert listed.startswith("conversations-listed ")  # then the database opened on a worker thread
+    assert float(listed.split()[1]) >= float(shown.split()[1])
     assert (data_home / "dataelan.sqlite3").exists()  # the embedded default: SQLite in the data folder

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Coroutine
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from ..core.services import Services, build_services, setup_logging
+if TYPE_CHECKING:  # `dataelan` with no arguments opens the window before the database layer loads
+    from ..core.services import Services
 
 
 class CliError(Exception):
@@ -29,6 +30,8 @@ def services() -> Services:
     """Open the database and services once per command."""
     global _services
     if _services is None:
+        from ..core.services import build_services, setup_logging
+
         _services = build_services()
         setup_logging(_services.secrets)
     return _services

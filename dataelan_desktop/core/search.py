@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from sqlalchemy import text
-
-from .db import Database
+if TYPE_CHECKING:  # the window imports SearchHit before the database layer is loaded
+    from .db import Database
 
 MARK_START, MARK_END = "\x02", "\x03"  # snippet markers the UI turns into highlighting
 
@@ -54,6 +54,8 @@ def search_messages(
         + "ORDER BY messages_fts.rowid DESC LIMIT :limit OFFSET :offset"
     )
     params = {"match": match, "limit": limit, "offset": offset, "project": project_id}
+    from sqlalchemy import text
+
     with db.engine.connect() as con:
         rows = con.execute(text(sql), params).all()
     return [SearchHit(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
@@ -24,19 +25,20 @@ from PySide6.QtWidgets import (
 
 from ..core.changes import Changes
 from ..core.chat.tree import children_map, visible_path
-from ..core.db.models import Conversation
-from ..core.providers.config import save_provider
 from ..core.providers.types import GenerationParams
-from ..core.search import search_messages
-from ..core.services import Services
 from . import tasks
 from .chat_view import ChatView
 from .composer import Composer
 from .message_widget import MessageView
-from .settings_dialog import SettingsDialog
 from .sidebar import ConversationRow, ProjectRow, Sidebar
 from .theme import apply_theme
 from .welcome import WelcomePanel
+
+# The window is shown before the database layer (SQLAlchemy, ~0.2 s of imports) is loaded:
+# modules that need it are imported where they are used, after the services are attached.
+if TYPE_CHECKING:
+    from ..core.db.models import Conversation
+    from ..core.services import Services
 
 log = logging.getLogger(__name__)
 PAINT_INTERVAL_MS = 33  # ~30 Hz: streaming text is coalesced and painted at display rate
@@ -44,6 +46,8 @@ PAINT_INTERVAL_MS = 33  # ~30 Hz: streaming text is coalesced and painted at dis
 
 def _conversation_views(session, conversation_id: str) -> tuple[Conversation, list[MessageView]]:
     """Runs on the database thread: the visible branch as plain view objects."""
+    from ..core.db.models import Conversation
+
     conversation = session.get(Conversation, conversation_id)
     messages = [m for m in conversation.messages if m.deleted_at is None]
     children = children_map(messages)
@@ -64,9 +68,15 @@ def _conversation_views(session, conversation_id: str) -> tuple[Conversation, li
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, services: Services, settings: QSettings | None = None, probe_servers: bool = True):
+    #: how many conversations the sidebar lists at first; "Show more" adds as many again
+    SIDEBAR_PAGE = 300
+
+    def __init__(
+        self, services: Services | None, settings: QSettings | None = None, probe_servers: bool = True
+    ):
+        """``services=None`` shows the window at once; :meth:`attach_services` fills it when they are ready."""
         super().__init__()
-        self.services = services
+        self.services: Services | None = None
         self.settings = settings or QSettings("Dataelan", "Dataelan Desktop")
         self.probe_servers = probe_servers
         self.conversation_id: str | None = None
@@ -113,21 +123,43 @@ class MainWindow(QMainWindow):
         self.paint_timer.timeout.connect(self._paint_stream)
         self._painted_length = -1
 
+        self._sidebar_limit = self.SIDEBAR_PAGE
+        self._unsubscribe = lambda: None
         self._build_menus()
         self._connect()
         self.composer.editor.enter_sends = self.settings.value("composer/enter_sends", True, type=bool)
         self.apply_theme(str(self.settings.value("appearance/theme", "system")))
         self._restore_geometry()
+        if services is not None:
+            self.attach_services(services)
+        else:
+            self._set_ready(False)
+            self.statusBar().showMessage("Opening your conversations…")
+
+    def attach_services(self, services: Services) -> None:
+        """Connect the window to the database and providers, and load what it shows."""
+        self.services = services
+        self._listed = asyncio.Event()
         idle_minutes = self.settings.value("models/idle_unload_minutes")
         if idle_minutes is not None:
             services.registry.local().idle_unload_seconds = int(idle_minutes) * 60
         self._unsubscribe = services.bus.subscribe(self._on_changes)
+        self._set_ready(True)
+        self.statusBar().clearMessage()
         self.refresh_sidebar()
         self.refresh_models()
         last = self.settings.value("session/last_conversation")
         if last:
             self.open_conversation(str(last), quiet=True)
         self._update_welcome()
+
+    def _set_ready(self, ready: bool) -> None:
+        """Until the services are attached only the window itself, Quit and About work."""
+        self.centralWidget().setEnabled(ready)
+        for menu_action in self.menuBar().actions():
+            for item in menu_action.menu().actions():
+                if item.objectName() not in ("quit", "about"):
+                    item.setEnabled(ready)
 
     # -- construction ----------------------------------------------------------------
 
@@ -156,7 +188,7 @@ class MainWindow(QMainWindow):
         action(file_menu, "Export conversation…", "Ctrl+E", self.export_conversation_dialog)
         action(file_menu, "Export project…", None, self.export_project_dialog)
         file_menu.addSeparator()
-        action(file_menu, "Quit", "Ctrl+Q", self.close)
+        action(file_menu, "Quit", "Ctrl+Q", self.close, name="quit")
         edit_menu = self.menuBar().addMenu("&Edit")
         self.copy_last_action = action(edit_menu, "Copy last reply", "Ctrl+Shift+C", self.copy_last_reply)
         self.search_action = action(edit_menu, "Search messages", "Ctrl+K", self.sidebar.focus_search)
@@ -166,8 +198,10 @@ class MainWindow(QMainWindow):
         self.tools_menu = self.menuBar().addMenu("&Tools")
         action(self.tools_menu, "Models…", "Ctrl+M", self.open_models)
         action(self.tools_menu, "Model tester…", "Ctrl+T", self.open_tester)
+        action(self.tools_menu, "Prompt templates…", "Ctrl+Shift+T", self.open_templates, "templatesAction")
+        action(self.tools_menu, "Insert template…", "Ctrl+/", self.insert_template, "insertTemplateAction")
         help_menu = self.menuBar().addMenu("&Help")
-        action(help_menu, "About Dataelan", None, self.about)
+        action(help_menu, "About Dataelan", None, self.about, name="about")
 
     def _connect(self) -> None:
         sb = self.sidebar
@@ -181,6 +215,7 @@ class MainWindow(QMainWindow):
         sb.project_settings_requested.connect(self.edit_project)
         sb.project_delete_requested.connect(self.delete_project)
         sb.search_changed.connect(self.search)
+        sb.more_requested.connect(self.show_more_conversations)
         sb.hit_activated.connect(self.open_hit)
         self.composer.send_requested.connect(self.send)
         self.composer.stop_requested.connect(self.stop_generation)
@@ -217,30 +252,41 @@ class MainWindow(QMainWindow):
         if self.conversation_id:
             self.settings.setValue("session/last_conversation", self.conversation_id)
         self.settings.sync()
-        self.services.chat.stop_all()  # replies in flight are kept, marked stopped
+        if self.services is not None:
+            self.services.chat.stop_all()  # replies in flight are kept, marked stopped
         self._unsubscribe()
         super().closeEvent(event)
 
     # -- loading -------------------------------------------------------------------------
 
     def refresh_sidebar(self) -> None:
+        """Projects and the newest conversations (pinned first); older ones page in on request."""
+        limit = self._sidebar_limit
+
         def load(s):
             store = self.services.store
             projects = [ProjectRow(p.id, p.name) for p in store.projects()]
-            conversations = [
-                ConversationRow(c.id, c.title, c.pinned, c.project_id)
-                for c in store.conversations(all_projects=True)
-            ]
-            return projects, conversations
+            summaries, total = store.conversation_list(limit)
+            conversations = [ConversationRow(c.id, c.title, c.pinned, c.project_id) for c in summaries]
+            return projects, conversations, total
 
-        tasks.run(
-            self.services.db.run(load),
-            on_done=lambda r: (
-                self.sidebar.set_content(r[0], r[1], self.conversation_id),
-                self._update_welcome(),
-            ),
-            parent=self,
-        )
+        def done(result) -> None:
+            projects, conversations, total = result
+            self.sidebar.set_content(
+                projects, conversations, self.conversation_id, more=total - len(conversations)
+            )
+            self._listed.set()
+            self._update_welcome()
+
+        tasks.run(self.services.db.run(load), on_done=done, parent=self)
+
+    async def wait_until_listed(self) -> None:
+        """Until the sidebar has listed the conversations once (the start-up benchmark waits for it)."""
+        await self._listed.wait()
+
+    def show_more_conversations(self) -> None:
+        self._sidebar_limit += self.SIDEBAR_PAGE
+        self.refresh_sidebar()
 
     def refresh_models(self) -> None:
         async def load():
@@ -527,6 +573,8 @@ class MainWindow(QMainWindow):
     # -- search ----------------------------------------------------------------------------
 
     def search(self, query: str) -> None:
+        from ..core.search import search_messages
+
         if not query.strip():
             return
         tasks.run(
@@ -537,6 +585,8 @@ class MainWindow(QMainWindow):
 
     def open_hit(self, hit) -> None:
         def show_branch(s):
+            from ..core.db.models import Conversation
+
             conversation = s.get(Conversation, hit.conversation_id)
             if conversation is not None:
                 path_ids = [
@@ -638,6 +688,8 @@ class MainWindow(QMainWindow):
     # -- other windows ----------------------------------------------------------------------
 
     def open_settings(self) -> None:
+        from .settings_dialog import SettingsDialog
+
         dialog = SettingsDialog(self.services, self.settings, self)
         dialog.theme_changed.connect(self.apply_theme)
         dialog.enter_sends_changed.connect(lambda v: setattr(self.composer.editor, "enter_sends", v))
@@ -671,6 +723,8 @@ class MainWindow(QMainWindow):
         tasks.run(asyncio.to_thread(validate_gguf, path), on_done=ok, on_error=bad)
 
     def connect_server(self, server) -> None:
+        from ..core.providers.config import save_provider
+
         if server is None:
             self.open_settings()
             self.settings_dialog.providers._new()
@@ -710,3 +764,63 @@ class MainWindow(QMainWindow):
         QMessageBox.about(
             self, "About Dataelan", f"Dataelan Desktop {__version__}\nChat with cloud and local models."
         )
+
+    # -- prompt templates --------------------------------------------------------------------
+
+    def open_templates(self) -> None:
+        from .templates_dialog import TemplatesWindow
+
+        if getattr(self, "templates_window", None) is None:
+            self.templates_window = TemplatesWindow(self.services)
+        self.templates_window.show()
+        self.templates_window.raise_()
+        self.templates_window.activateWindow()
+
+    def insert_template(self) -> None:
+        """Pick a template, fill in its variables, and put the prompt in the composer."""
+        from .template_fill import TemplateFillDialog
+
+        def choose(templates) -> None:
+            if not templates:
+                self.statusBar().showMessage("No templates yet: add one in Tools → Prompt templates….", 6000)
+                return
+            dialog = TemplateFillDialog(templates, parent=self)
+            dialog.accepted.connect(lambda: self._use_template(dialog.template().name, dialog.rendered()))
+            self.template_fill = dialog
+            dialog.open()
+
+        tasks.run(self.services.db.in_thread(self.services.templates.list), on_done=choose, parent=self)
+
+    def _use_template(self, name: str, rendered) -> None:
+        """The prompt goes in the composer; the system prompt sets up only a conversation not yet begun
+        (put under earlier replies, it would change what they were answers to)."""
+        self.composer.insert_text(rendered.prompt)
+        if not rendered.system:
+            self.statusBar().showMessage(f"Inserted the template “{name}”.", 6000)
+            return
+        store, conversation_id = self.services.store, self.conversation_id
+        project_id, model = self.sidebar.current_project_id() or None, self.composer.model() or None
+
+        def apply() -> str | None:  # on the database thread
+            if conversation_id is None:
+                return store.create_conversation(project_id, rendered.system, model).id
+            if store.has_messages(conversation_id):
+                return None
+            store.update_conversation(conversation_id, system_prompt=rendered.system)
+            return conversation_id
+
+        def done(applied_to: str | None) -> None:
+            if applied_to is None:
+                self.statusBar().showMessage(
+                    f"Inserted “{name}”. Its system prompt was not used: this conversation has already begun.",
+                    8000,
+                )
+                return
+            if self.conversation_id is None:
+                self.conversation_id = applied_to  # a message sent right now goes to this conversation
+                self.open_conversation(applied_to)
+            self.statusBar().showMessage(
+                f"Inserted “{name}”; its system prompt sets up this conversation.", 8000
+            )
+
+        tasks.run(self.services.db.in_thread(apply), on_done=done, parent=self)

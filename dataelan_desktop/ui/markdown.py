@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import html
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING
 
-from markdown_it import MarkdownIt
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 COPY_SCHEME = "copy-code"  # links "copy-code:N" copy the Nth code block of a message
 
@@ -36,18 +38,24 @@ class MarkdownRenderer:
 
     def __init__(self, dark: bool = False):
         self.dark = dark
+
+    @cached_property
+    def _md(self) -> MarkdownIt:
+        # built on first use: the window paints before any message needs rendering
+        from markdown_it import MarkdownIt
+
         # "commonmark" + tables + strikethrough; html=False so model output cannot inject markup
-        self._md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(
+        md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(
             ["table", "strikethrough"]
         )
         # markdown-it calls rules as (renderer, tokens, idx, options, env)
-        self._md.add_render_rule(
+        md.add_render_rule(
             "fence", lambda _r, tokens, idx, options, env: self._fence(tokens, idx, options, env)
         )
-        self._md.add_render_rule(
+        md.add_render_rule(
             "code_block", lambda _r, tokens, idx, options, env: self._fence(tokens, idx, options, env)
         )
-        self._blocks: list[str] = []
+        return md
 
     def _fence(self, tokens, idx, options, env):
         token = tokens[idx]

@@ -53,6 +53,7 @@ class Sidebar(QWidget):
     project_settings_requested = Signal(str)
     project_delete_requested = Signal(str)
     search_changed = Signal(str)
+    more_requested = Signal()  # list older conversations too
     hit_activated = Signal(object)  # SearchHit
 
     def __init__(self, parent=None):
@@ -99,8 +100,13 @@ class Sidebar(QWidget):
     # -- tree ----------------------------------------------------------------------
 
     def set_content(
-        self, projects: list[ProjectRow], conversations: list[ConversationRow], selected: str | None
+        self,
+        projects: list[ProjectRow],
+        conversations: list[ConversationRow],
+        selected: str | None,
+        more: int = 0,
     ) -> None:
+        """Fill the tree; ``more`` older conversations exist beyond those given (a "Show more" row)."""
         expanded = {
             self.tree.topLevelItem(i).data(0, ID_ROLE)
             for i in range(self.tree.topLevelItemCount())
@@ -133,6 +139,11 @@ class Sidebar(QWidget):
             item.setExpanded(
                 first_fill or project_id in expanded or project_id == NO_PROJECT or item.childCount() < 30
             )
+        if more > 0:
+            item = QTreeWidgetItem([f"Show {more:,} older conversation{'s' if more != 1 else ''}…"])
+            item.setData(0, KIND_ROLE, "more")
+            item.setToolTip(0, "Older conversations are listed on request; search finds them all")
+            self.tree.addTopLevelItem(item)
 
     def current_project_id(self) -> str:
         item = self.tree.currentItem()
@@ -150,14 +161,16 @@ class Sidebar(QWidget):
         return items
 
     def _activated(self, item: QTreeWidgetItem, _column: int = 0) -> None:
-        if item.data(0, KIND_ROLE) == "conversation":
+        if item.data(0, KIND_ROLE) == "more":
+            self.more_requested.emit()
+        elif item.data(0, KIND_ROLE) == "conversation":
             self.conversation_selected.emit(item.data(0, ID_ROLE))
         else:
             self.project_selected.emit(item.data(0, ID_ROLE))
 
     def _menu(self, pos) -> None:
         item = self.tree.itemAt(pos)
-        if item is None:
+        if item is None or item.data(0, KIND_ROLE) == "more":
             return
         menu = QMenu(self)
         item_id = item.data(0, ID_ROLE)

@@ -177,9 +177,11 @@ def test_event_loop_stays_responsive_during_a_fast_stream(window, qtbot, ui_run,
         window.composer._submit()
         # the warm-up reply is already complete: wait for the new one's last token
         await wait_until(
-            lambda: (reply := last_reply(window))
-            and "t5999" in reply.view.content
-            and reply.view.status == "complete",
+            lambda: (
+                (reply := last_reply(window))
+                and "t5999" in reply.view.content
+                and reply.view.status == "complete"
+            ),
             60,
             "fast stream",
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
@@ -25,6 +26,16 @@ def automatic_title(text: str) -> str:
     if len(line) <= TITLE_LENGTH:
         return line or "New conversation"
     return line[: TITLE_LENGTH - 1].rsplit(" ", 1)[0] + "…"
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    """What a list of conversations shows, without loading whole rows."""
+
+    id: str
+    title: str
+    pinned: bool
+    project_id: str | None
 
 
 def _alive(model):
@@ -149,6 +160,36 @@ class ChatStore:
             if limit:
                 q = q.limit(limit)
             return list(s.scalars(q))
+
+        return self.db.call(query)
+
+    def has_messages(self, conversation_id: str) -> bool:
+        """Whether the conversation has begun (any live message)."""
+        return self.db.call(
+            lambda s: (
+                s.scalar(
+                    select(Message.id)
+                    .where(Message.conversation_id == conversation_id, _alive(Message))
+                    .limit(1)
+                )
+                is not None
+            )
+        )
+
+    def conversation_list(self, limit: int) -> tuple[list[ConversationSummary], int]:
+        """The newest ``limit`` live, unarchived conversations of every project (pinned first), and how many
+        there are in all: a sidebar lists a page of a long history instead of every row."""
+
+        def query(s: Session) -> tuple[list[ConversationSummary], int]:
+            shown = (_alive(Conversation), Conversation.archived.is_(False))
+            rows = s.execute(
+                select(Conversation.id, Conversation.title, Conversation.pinned, Conversation.project_id)
+                .where(*shown)
+                .order_by(Conversation.pinned.desc(), Conversation.updated_at.desc())
+                .limit(limit)
+            ).all()
+            total = s.scalar(select(func.count()).select_from(Conversation).where(*shown)) or 0
+            return [ConversationSummary(*row) for row in rows], total
 
         return self.db.call(query)
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ..db.models import Message
+if TYPE_CHECKING:  # the window imports this module before the database layer is loaded
+    from ..db.models import Message
 
 
 @dataclass(frozen=True)
