@@ -1,4 +1,11 @@
-"""Local-model overhead: the app's LocalProvider (model-host process) vs plain llama-cpp-python."""
+"""Local-model overhead: the app's LocalProvider (model-host process) vs plain llama-cpp-python.
+
+Both sides generate the same tokens: the same prompt through the model's chat template, the
+same sampling settings and seed, and both stop at end-of-generation or after MAX_TOKENS. The
+seed is one whose reply runs the full MAX_TOKENS (a random-weight model may end at once).
+Both are timed from the request to the first decoded text (time to first token) and from
+there to the last token (tokens per second).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,7 @@ from pathlib import Path
 from .harness import Figure
 
 MAX_TOKENS = 200
+SAMPLING = {"temp": 0.8, "top_k": 40, "top_p": 0.95, "min_p": 0.05}
 
 
 def _model() -> Path:
@@ -29,36 +37,45 @@ def _model() -> Path:
     )
 
 
-def _plain(path: Path) -> tuple[float, float]:
-    from llama_cpp import Llama
+def _plain(path: Path) -> tuple[float, float, int]:
+    """(tokens/s, time to first token, the seed used) for a plain llama-cpp-python loop."""
+    import codecs
 
-    llm = Llama(str(path), n_ctx=1024, verbose=False, seed=1)
+    from llama_cpp import Llama
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
+    llm = Llama(str(path), n_ctx=1024, verbose=False)
     fmt = Jinja2ChatFormatter(
         llm.metadata["tokenizer.chat_template"], eos_token="<|im_end|>", bos_token="<s>"
     )
+    prompt = fmt(messages=[{"role": "user", "content": "Tell me a story"}]).prompt
+    tokens = llm.tokenize(prompt.encode(), add_bos=False, special=True)
 
-    def once() -> tuple[float, float]:
-        prompt = fmt(messages=[{"role": "user", "content": "Tell me a story"}]).prompt
-        tokens = llm.tokenize(prompt.encode(), add_bos=False, special=True)
+    is_end = getattr(llm._model, "token_is_eog", None) or (lambda t: t == llm.token_eos())  # as the host
+
+    def once(seed: int) -> tuple[float, float, int]:
+        llm.set_seed(seed)
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
         began = time.perf_counter()
         first = None
         count = 0
-        for _token in llm.generate(tokens, temp=0.8, top_k=40, top_p=0.95, min_p=0.05):
-            first = first or time.perf_counter()
+        for token in llm.generate(tokens, **SAMPLING, repeat_penalty=1.0):
+            if is_end(token):
+                break
             count += 1
+            if first is None and decoder.decode(llm.detokenize([token])):
+                first = time.perf_counter()
             if count >= MAX_TOKENS:
                 break
         end = time.perf_counter()
-        return count / (end - first), first - began
+        return (count - 1) / (end - first) if first and count > 1 else 0.0, (first or end) - began, count
 
-    once()
-    runs = [once() for _ in range(5)]
-    return sorted(r[0] for r in runs)[2], sorted(r[1] for r in runs)[2]
+    seed = next(s for s in range(1, 200) if once(s)[2] >= MAX_TOKENS)
+    runs = [once(seed) for _ in range(5)]
+    return sorted(r[0] for r in runs)[2], sorted(r[1] for r in runs)[2], seed
 
 
-async def _app(path: Path) -> tuple[float, float]:
+async def _app(path: Path, seed: int) -> tuple[float, float]:
     from dataelan_desktop.core.providers.local import LocalProvider
     from dataelan_desktop.core.providers.types import (
         ChatMessage,
@@ -69,8 +86,9 @@ async def _app(path: Path) -> tuple[float, float]:
     )
 
     provider = LocalProvider(db=None, idle_unload_seconds=0)
-    request = ChatRequest(model=str(path), messages=(ChatMessage("user", "Tell me a story"),),
-                          params=GenerationParams(max_tokens=MAX_TOKENS))  # fmt: skip
+    params = GenerationParams(max_tokens=MAX_TOKENS, temperature=SAMPLING["temp"],
+                              top_p=SAMPLING["top_p"], seed=seed)  # fmt: skip
+    request = ChatRequest(model=str(path), messages=(ChatMessage("user", "Tell me a story"),), params=params)
     await provider.load(str(path))
     results = []
     try:
@@ -84,7 +102,9 @@ async def _app(path: Path) -> tuple[float, float]:
                 if isinstance(event, Usage):
                     tokens = event.output_tokens
             end = time.perf_counter()
-            results.append((tokens / (end - first), first - began))
+            if tokens != MAX_TOKENS:
+                raise RuntimeError(f"the app generated {tokens} tokens, the plain loop {MAX_TOKENS}")
+            results.append(((tokens - 1) / (end - first), first - began))
     finally:
         await provider.aclose()
     runs = results[1:]
@@ -93,8 +113,8 @@ async def _app(path: Path) -> tuple[float, float]:
 
 def run() -> list[Figure]:
     path = _model()
-    plain_tps, plain_ttft = _plain(path)
-    app_tps, app_ttft = asyncio.run(_app(path))
+    plain_tps, plain_ttft, seed = _plain(path)
+    app_tps, app_ttft = asyncio.run(_app(path, seed))
     overhead_ms = (app_ttft - plain_ttft) * 1000
     return [
         Figure("local: plain llama-cpp-python", plain_tps, "t/s", None, "baseline", True),

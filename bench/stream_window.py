@@ -52,6 +52,9 @@ async def _one_stream(window, number: int) -> tuple[float, float]:
             gaps.append(now - last)
             last = now
 
+    previous = window.conversation_id
+    window.new_action.trigger()  # each reply in a conversation of its own (Ctrl+N)
+    await _wait_for(lambda: window.conversation_id not in (None, previous))
     tick = asyncio.ensure_future(ticker())
     shown_before = len(window.chat_view.shown_widgets())
     began = time.perf_counter()
@@ -87,9 +90,6 @@ def _measure_against(app, base_url: str) -> tuple[float, float, float, float]:
     from dataelan_desktop.ui.main_window import MainWindow
 
     plain_loop = asyncio.new_event_loop()
-    plain = statistics.median(plain_loop.run_until_complete(_plain(base_url)) for _ in range(RUNS + 1))
-    plain_loop.close()
-
     loop = qasync.QEventLoop(app, already_running=False)
     loop.set_default_executor(ThreadPoolExecutor(max_workers=4, thread_name_prefix="bench"))
     asyncio.set_event_loop(loop)
@@ -102,16 +102,24 @@ def _measure_against(app, base_url: str) -> tuple[float, float, float, float]:
     window = MainWindow(services, settings=settings, probe_servers=False)
     window.show()
     window.composer.set_model("bench:m")
+    plain_rates, results = [], []
     try:
-        loop.run_until_complete(_one_stream(window, 0))  # warm-up: first request, fonts, first layout
-        results = [loop.run_until_complete(_one_stream(window, n)) for n in range(1, RUNS + 1)]
+        plain_loop.run_until_complete(_plain(base_url))  # warm-up of both paths: first request,
+        loop.run_until_complete(_one_stream(window, 0))  # fonts, first layout
+        for n in range(1, RUNS + 1):  # interleaved, so drift of a noisy machine hits both alike
+            plain_rates.append(plain_loop.run_until_complete(_plain(base_url)))
+            results.append(loop.run_until_complete(_one_stream(window, n)))
     finally:
         services.chat.stop_all()
         window.close()
         loop.run_until_complete(services.aclose())
         services.close()
+        plain_loop.close()
+        loop.close()
+        asyncio.set_event_loop(None)
     rate = statistics.median(r[0] for r in results)
-    return plain, rate, statistics.median(r[1] for r in results), max(r[1] for r in results)
+    stalls = [r[1] for r in results]
+    return statistics.median(plain_rates), rate, statistics.median(stalls), max(stalls)
 
 
 def run() -> list[Figure]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from .markdown import MarkdownRenderer
@@ -38,6 +38,12 @@ class ChatView(QScrollArea):
         self._layout.addWidget(self._empty)
         self._layout.addStretch(1)
         self.setWidget(self._container)
+        # a streaming reply is followed when the layout grows the range, in the same pass as the
+        # layout: scrolling from a timer afterwards painted the window twice per update
+        self._follow_stream = False
+        self.verticalScrollBar().rangeChanged.connect(self._range_changed)
+        # an opaque list: scrolling it repaints the list alone, not every widget behind it
+        self._container.setAutoFillBackground(True)
 
     def set_dark(self, dark: bool) -> None:
         self.renderer = MarkdownRenderer(dark)
@@ -45,6 +51,7 @@ class ChatView(QScrollArea):
     # -- content -------------------------------------------------------------------
 
     def set_messages(self, views: list[MessageView], scroll_to_end: bool = True) -> None:
+        self._follow_stream = False
         old_ids = [v.id for v in self._views]
         new_ids = [v.id for v in views]
         if old_ids and new_ids[: len(old_ids)] == old_ids:
@@ -113,10 +120,17 @@ class ChatView(QScrollArea):
         widget = self._widgets.get(message_id)
         if widget is None:
             return
-        at_bottom = self.verticalScrollBar().value() >= self.verticalScrollBar().maximum() - 40
+        # follow the reply only while the person has not scrolled away from the end
+        self._follow_stream = self.verticalScrollBar().value() >= self.verticalScrollBar().maximum() - 40
         widget.update_view(widget.view, streaming_text=text)
-        if at_bottom:  # follow the reply only if the person has not scrolled away
-            QTimer.singleShot(0, self, self.scroll_to_end)
+        # lay out now (message, list, scroll range, scroll position), so that the growth reaches the
+        # screen in one repaint; left to the event queue, each step repainted the window again
+        for _ in range(4):  # the message's layout, then the list's, then the scroll area's
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+
+    def _range_changed(self, _minimum: int, maximum: int) -> None:
+        if self._follow_stream:
+            self.verticalScrollBar().setValue(maximum)
 
     def scroll_to_end(self) -> None:
         self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())

@@ -146,6 +146,10 @@ class MainWindow(QMainWindow):
         self._unsubscribe = services.bus.subscribe(self._on_changes)
         self._set_ready(True)
         self.statusBar().clearMessage()
+        from .markdown import preload
+
+        # the first message would otherwise import markdown-it and Pygments on this thread
+        tasks.run(asyncio.to_thread(preload), on_error=lambda e: log.warning("preload failed: %s", e))
         self.refresh_sidebar()
         self.refresh_models()
         last = self.settings.value("session/last_conversation")

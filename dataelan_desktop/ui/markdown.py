@@ -33,6 +33,13 @@ def _highlight(code: str, language: str, dark: bool) -> str:
     return highlight(code, lexer, formatter)
 
 
+def preload() -> None:
+    """Import the renderer's libraries ahead of the first message (called on a worker thread)."""
+    import markdown_it  # noqa: F401
+    import pygments.formatters  # noqa: F401
+    import pygments.lexers  # noqa: F401
+
+
 class MarkdownRenderer:
     """Renders a message. Code blocks get highlighting and a copy link; raw HTML is escaped."""
 

@@ -199,8 +199,15 @@ class MessageWidget(QFrame):
         elif len(text) > self._streamed:
             cursor = self.stream_view.textCursor()
             cursor.movePosition(QTextCursor.MoveOperation.End)
+            block = cursor.block()
             cursor.insertText(text[self._streamed :])
             self._streamed = len(text)
+            # lay the new lines out now: done lazily inside the next paint, their height would
+            # arrive mid-paint and cost a second repaint of the window
+            layout = self.stream_view.document().documentLayout()
+            while block.isValid():
+                layout.ensureBlockLayout(block)
+                block = block.next()
         if self.status.property("state") != "streaming":
             self._set_status("streaming", self.view)
 

@@ -47,6 +47,9 @@ def test_run_vote_and_reopen(qloop, qtbot, ui_run, services, two_servers):
         assert first_body["temperature"] == 0.5 and "max_tokens" not in first_body
         assert second_body["temperature"] == 0.5 and second_body["max_tokens"] == 77
         assert all("complete" in c.stats.text() for c in window.columns)
+        assert all("first token" in c.stats.text() and "stop: " in c.stats.text() for c in window.columns)
+        assert sum("fastest" in c.stats.text() for c in window.columns) == 1
+        live_stats = [c.stats.text() for c in window.columns]
         qtbot.mouseClick(window.vote_buttons["left"], Qt.MouseButton.LeftButton)
         assert "A was" in window.status.text()
         assert all(":" in c.title.text() for c in window.columns)  # names revealed after the vote
@@ -60,6 +63,7 @@ def test_run_vote_and_reopen(qloop, qtbot, ui_run, services, two_servers):
         assert window.history.count() == 1
         window.history.itemActivated.emit(window.history.item(0))
         assert window.tabs.currentIndex() == 0 and window.prompt.toPlainText() == "Introduce yourself"
+        assert [c.stats.text() for c in window.columns] == live_stats  # the same measurements, reopened
 
     ui_run(scenario())
     ui_run(services.registry.aclose())

@@ -64,7 +64,6 @@ class Generation:
     message_id: str
     user_message_id: str | None
     model: str
-    text: str = ""
     reasoning: str = ""
     status: str = MessageStatus.STREAMING
     error: str | None = None
@@ -77,6 +76,20 @@ class Generation:
     task: asyncio.Task | None = None
     _queues: list[asyncio.Queue] = field(default_factory=list)
     _stop_requested: bool = False
+    #: text arrives in pieces; ``text`` joins them only when read (a window reads it 30 times a
+    #: second), where ``str +=`` on an attribute would copy the whole reply for every token
+    _pieces: list[str] = field(default_factory=list)
+    _joined: str = ""
+
+    @property
+    def text(self) -> str:
+        if self._pieces:
+            self._joined += "".join(self._pieces)
+            self._pieces.clear()
+        return self._joined
+
+    def append_text(self, piece: str) -> None:
+        self._pieces.append(piece)
 
     @property
     def done(self) -> bool:
@@ -334,7 +347,7 @@ class ChatService:
                 if isinstance(event, TextDelta):
                     if g.first_token_at is None:
                         g.first_token_at = time.perf_counter()
-                    g.text += event.text
+                    g.append_text(event.text)
                 elif isinstance(event, ReasoningDelta):
                     if g.first_token_at is None:
                         g.first_token_at = time.perf_counter()
@@ -385,9 +398,11 @@ class ChatService:
         await self.db.run(write)
 
     async def _finish(self, g: Generation) -> None:
+        text = g.text  # joined here, on the loop's thread
+
         def write(s: Session) -> bool:
             message = s.get(Message, g.message_id)
-            message.content = g.text
+            message.content = text
             message.reasoning = g.reasoning or None
             message.status = g.status
             message.error = g.error

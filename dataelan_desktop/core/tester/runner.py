@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from ..providers.errors import ProviderError
 from ..providers.registry import ProviderRegistry, parse_model_ref
@@ -50,6 +50,26 @@ class ColumnResult:
         data.pop("finished_at")
         data["tokens_per_second"] = self.tokens_per_second
         return data
+
+    @classmethod
+    def from_record(cls, data: dict) -> ColumnResult:
+        """A saved column again (a reopened run shows the same measurements as a live one)."""
+        saved = {f.name for f in fields(cls)} - {"started_at", "finished_at"}
+        return cls(**{k: v for k, v in data.items() if k in saved})
+
+
+def fastest(columns: Sequence[ColumnResult]) -> int | None:
+    """Index of the completed column that finished soonest."""
+    done = [
+        (c.total_ms, i) for i, c in enumerate(columns) if c.status == "complete" and c.total_ms is not None
+    ]
+    return min(done)[1] if done else None
+
+
+def cheapest(columns: Sequence[ColumnResult]) -> int | None:
+    """Index of the completed column with the lowest estimated cost."""
+    priced = [(c.cost, i) for i, c in enumerate(columns) if c.status == "complete" and c.cost is not None]
+    return min(priced)[1] if priced else None
 
 
 class Comparison:
@@ -142,15 +162,7 @@ class Comparison:
         return self.columns
 
     def fastest(self) -> int | None:
-        done = [
-            (c.total_ms, i)
-            for i, c in enumerate(self.columns)
-            if c.status == "complete" and c.total_ms is not None
-        ]
-        return min(done)[1] if done else None
+        return fastest(self.columns)
 
     def cheapest(self) -> int | None:
-        priced = [
-            (c.cost, i) for i, c in enumerate(self.columns) if c.status == "complete" and c.cost is not None
-        ]
-        return min(priced)[1] if priced else None
+        return cheapest(self.columns)

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from ...core.services import Services
 from ...core.tester import history
 from ...core.tester.ratings import leaderboard
-from ...core.tester.runner import Comparison
+from ...core.tester.runner import ColumnResult, Comparison, cheapest, fastest
 from .. import tasks
 
 PAINT_MS = 50
@@ -347,9 +347,15 @@ class TesterWindow(QWidget):
             parts.append(f"{c.input_tokens}→{c.output_tokens} tokens")
         if c.cost is not None:
             parts.append(f"${c.cost:.5f}")
+        if c.stop_reason and c.status != "streaming":
+            parts.append(f"stop: {c.stop_reason}")
         if c.error:
             parts.append(c.error)
         return " · ".join(parts)
+
+    @staticmethod
+    def _marks(index: int, fastest: int | None, cheapest: int | None) -> str:
+        return (" ⚡ fastest" if index == fastest else "") + (" · cheapest" if index == cheapest else "")
 
     def _finished(self, columns) -> None:
         self.timer.stop()
@@ -360,8 +366,7 @@ class TesterWindow(QWidget):
             index = self.order[position]
             column.stop.setEnabled(False)
             column.continue_chat.setEnabled(True)
-            marks = (" ⚡ fastest" if index == fastest else "") + (" · cheapest" if index == cheapest else "")
-            column.stats.setText(self._stats(columns[index]) + marks)
+            column.stats.setText(self._stats(columns[index]) + self._marks(index, fastest, cheapest))
         settings = {"order": self.order}
         if self.template_name:
             settings["template"] = self.template_name
@@ -607,13 +612,13 @@ class TesterWindow(QWidget):
         self._show_template_name()
         self.count.setValue(max(2, len(run.columns)))
         self.order = run.settings.get("order") or list(range(len(run.columns)))
+        saved = [ColumnResult.from_record(data) for data in run.columns]
+        first, cheap = fastest(saved), cheapest(saved)
         for position, column in enumerate(self.columns[: len(run.columns)]):
-            data = run.columns[self.order[position]]
-            column.title.setText(data["model"])
-            column.output.setPlainText(data["text"])
-            column.stats.setText(
-                f"{data['status']} · {data.get('output_tokens')} tokens · {(data.get('total_ms') or 0) / 1000:.2f} s"
-            )
+            index = self.order[position]
+            column.title.setText(saved[index].model)
+            column.output.setPlainText(saved[index].text)
+            column.stats.setText(self._stats(saved[index]) + self._marks(index, first, cheap))
             column.continue_chat.setEnabled(True)
         self.status.setText(
             f"Comparison of {run.created_at:%Y-%m-%d %H:%M}"
