@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: run test bench lint screenshots clean system-deps
+.PHONY: run test bench lint screenshots clean system-deps desktop-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,18 @@ system-deps:
 	  else echo "Qt needs libEGL, libxkbcommon and fontconfig; install them with your package manager."; fi; \
 	fi
 
-run: $(STAMP) system-deps
+# On a Linux desktop Qt 6's xcb platform also needs these (without libxcb-cursor0 it refuses to
+# start: "Could not load the Qt platform plugin xcb").
+XCB_LIBS := libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 \
+	libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0
+desktop-deps: system-deps
+	@if [ "$$(uname)" = Linux ] && ! ldconfig -p | grep -q libxcb-cursor.so.0; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && apt-get install -y -qq $(XCB_LIBS) >/dev/null; \
+	  else echo "Qt needs libxcb-cursor0 and the other xcb libraries: sudo apt-get install $(XCB_LIBS)"; fi; \
+	fi
+
+run: $(STAMP) desktop-deps
 	$(VENV)/bin/dataelan
 
 test: $(STAMP) system-deps

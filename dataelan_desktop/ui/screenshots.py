@@ -93,6 +93,18 @@ def seed(services) -> str:
     return conversation.id
 
 
+SAMPLE_REPLIES = (
+    "The Moon pulls on the ocean a little, like a magnet pulling on a blanket of water. The side of Earth "
+    "facing the Moon bulges toward it, and so does the far side. As Earth spins, your beach moves through "
+    "those bulges: high tide, then low tide, about twice a day.\n\nQuestion: why are there two high tides?",
+    "Imagine Earth wearing a water coat. The Moon's gravity tugs that coat into two bumps, one toward the Moon "
+    "and one away from it. Earth turns underneath the bumps, so the sea rises and falls along the shore. "
+    "The Sun helps too: when Sun and Moon line up, tides are extra big (spring tides).",
+    "Tides happen because the moon's gravity pulls the water. When the water is pulled toward your beach "
+    "it is high tide. When it is pulled away it is low tide. This happens two times every day.",
+)
+
+
 def main(out_dir: str = "docs") -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     home = tempfile.mkdtemp(prefix="dataelan-screens-")
@@ -101,7 +113,7 @@ def main(out_dir: str = "docs") -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     import qasync
-    from PySide6.QtCore import QSettings
+    from PySide6.QtCore import QSettings, Qt
     from PySide6.QtWidgets import QApplication
 
     from ..core.services import build_services
@@ -141,6 +153,48 @@ def main(out_dir: str = "docs") -> int:
         await asyncio.sleep(1.5)
         window.grab().save(str(out / "first-run.png"))
         window.close()
+        services.close()
+        await shoot_tools()
+
+    async def shoot_tools() -> None:
+        """The template library and the model tester with a comparison reopened from its history."""
+        from ..core.tester.history import save_run
+        from ..core.tester.runner import ColumnResult
+        from .templates_dialog import TemplatesWindow
+        from .tester import TesterWindow
+
+        os.environ["DATAELAN_HOME"] = home
+        settings.setValue("appearance/theme", "light")
+        services = build_services()
+        templates = TemplatesWindow(services)
+        templates.resize(1100, 680)
+        templates.show()
+        await asyncio.sleep(0.8)
+        wanted = templates.list.findItems("Explain simply", Qt.MatchFlag.MatchStartsWith)
+        if wanted:
+            templates.list.setCurrentItem(wanted[0])
+        await asyncio.sleep(0.3)
+        templates.grab().save(str(out / "templates.png"))
+        templates.close()
+
+        columns = [
+            ColumnResult("openai:gpt-4o-mini", SAMPLE_REPLIES[0], "complete", None, 412.0, 2380.0, 31, 118, "stop",
+                         0.0000755),
+            ColumnResult("anthropic:claude-3-5-haiku-latest", SAMPLE_REPLIES[1], "complete", None, 655.0, 3120.0, 33,
+                         131, "end_turn", 0.000550),
+            ColumnResult("local:qwen2.5-0.5b-instruct", SAMPLE_REPLIES[2], "complete", None, 95.0, 4020.0, 40, 142,
+                         "stop", 0.0),
+        ]  # fmt: skip
+        save_run(services.db, "Explain how tides work to a curious 12-year-old.", columns,
+                 settings={"template": "Explain simply", "order": [0, 1, 2]})  # fmt: skip
+        tester = TesterWindow(services)
+        tester.resize(1280, 760)
+        tester.show()
+        tester.refresh_history()
+        tester.reopen(tester.history.item(0))
+        await asyncio.sleep(0.8)
+        tester.grab().save(str(out / "tester.png"))
+        tester.close()
         services.close()
 
     with loop:

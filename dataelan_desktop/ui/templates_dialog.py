@@ -192,6 +192,11 @@ class TemplatesWindow(QWidget):
         template = self.by_id.get(item.data(ID_ROLE))
         if template is not None:
             self._load(template)
+            self.status.setText(
+                "Built-in: edit and Save, or Duplicate to keep the original."
+                if template.builtin
+                else f"{len(template.variables)} variable(s). Edit and Save."
+            )
 
     # -- the editor ------------------------------------------------------------------------
 

@@ -44,6 +44,14 @@ def test_templates_window_creates_detects_variables_and_refuses_a_duplicate(
     async def scenario():
         await wait_until(lambda: "Translate  · built-in" in _items(library.list), message="built-ins listed")
         builtins = library.list.count()
+        translate = library.list.findItems("Translate", Qt.MatchFlag.MatchStartsWith)[0]
+        library.list.scrollToItem(translate)
+        qtbot.mouseClick(
+            library.list.viewport(),
+            Qt.MouseButton.LeftButton,
+            pos=library.list.visualItemRect(translate).center(),
+        )
+        assert library.name_edit.text() == "Translate" and library.status.text().startswith("Built-in:")
 
         _click(qtbot, library.new_button)
         qtbot.keyClicks(library.name_edit, "Haiku")

@@ -64,6 +64,10 @@ def test_run_vote_and_reopen(qloop, qtbot, ui_run, services, two_servers):
         window.history.itemActivated.emit(window.history.item(0))
         assert window.tabs.currentIndex() == 0 and window.prompt.toPlainText() == "Introduce yourself"
         assert [c.stats.text() for c in window.columns] == live_stats  # the same measurements, reopened
+        assert sorted(c.model.currentText() for c in window.columns) == [
+            "one:m",
+            "two:m",
+        ]  # ready to run again
 
     ui_run(scenario())
     ui_run(services.registry.aclose())

@@ -616,6 +616,8 @@ class TesterWindow(QWidget):
         first, cheap = fastest(saved), cheapest(saved)
         for position, column in enumerate(self.columns[: len(run.columns)]):
             index = self.order[position]
+            column.model.setEditText(saved[index].model)  # "Run all" runs the same comparison again
+            column.model.setVisible(True)
             column.title.setText(saved[index].model)
             column.output.setPlainText(saved[index].text)
             column.stats.setText(self._stats(saved[index]) + self._marks(index, first, cheap))
