@@ -69,6 +69,13 @@ QToolButton#messageAction { border: none; padding: 2px 6px; color: palette(link)
 QListWidget#searchResults::item { padding: 6px; }
 QLabel#welcomeTitle { font-size: 22px; font-weight: 600; }
 QPushButton#welcomeChoice { text-align: left; padding: 12px; font-size: 14px; }
+/* the conversation's scroll bar: thin and flat. It repaints on every streaming frame, and Fusion's
+   gradient scroll bar (re-rendered as the handle shrinks) cost more than the text itself */
+ChatView QScrollBar:vertical { width: 10px; background: transparent; margin: 0; }
+ChatView QScrollBar::handle:vertical { background: palette(mid); min-height: 32px; border-radius: 4px;
+    margin: 2px; }
+ChatView QScrollBar::add-line:vertical, ChatView QScrollBar::sub-line:vertical { height: 0; }
+ChatView QScrollBar::add-page:vertical, ChatView QScrollBar::sub-page:vertical { background: none; }
 """
 
 
