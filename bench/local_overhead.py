@@ -10,6 +10,7 @@ there to the last token (tokens per second).
 from __future__ import annotations
 
 import asyncio
+import statistics
 import sys
 import tempfile
 import time
@@ -37,8 +38,11 @@ def _model() -> Path:
     )
 
 
-def _plain(path: Path) -> tuple[float, float, int]:
-    """(tokens/s, time to first token, the seed used) for a plain llama-cpp-python loop."""
+RUNS = 5
+
+
+def _plain_generator(path: Path):
+    """A plain llama-cpp-python loop: ``once(seed) -> (tokens/s, time to first text, tokens)``."""
     import codecs
 
     from llama_cpp import Llama
@@ -50,7 +54,6 @@ def _plain(path: Path) -> tuple[float, float, int]:
     )
     prompt = fmt(messages=[{"role": "user", "content": "Tell me a story"}]).prompt
     tokens = llm.tokenize(prompt.encode(), add_bos=False, special=True)
-
     is_end = getattr(llm._model, "token_is_eog", None) or (lambda t: t == llm.token_eos())  # as the host
 
     def once(seed: int) -> tuple[float, float, int]:
@@ -70,12 +73,11 @@ def _plain(path: Path) -> tuple[float, float, int]:
         end = time.perf_counter()
         return (count - 1) / (end - first) if first and count > 1 else 0.0, (first or end) - began, count
 
-    seed = next(s for s in range(1, 200) if once(s)[2] >= MAX_TOKENS)
-    runs = [once(seed) for _ in range(5)]
-    return sorted(r[0] for r in runs)[2], sorted(r[1] for r in runs)[2], seed
+    return once
 
 
-async def _app(path: Path, seed: int) -> tuple[float, float]:
+async def _measure(path: Path) -> tuple[float, float, float, float]:
+    """(plain t/s, plain TTFT, app t/s, app TTFT): medians, the two sides' runs interleaved."""
     from dataelan_desktop.core.providers.local import LocalProvider
     from dataelan_desktop.core.providers.types import (
         ChatMessage,
@@ -85,36 +87,45 @@ async def _app(path: Path, seed: int) -> tuple[float, float]:
         Usage,
     )
 
+    plain_once = _plain_generator(path)
+    seed = next(s for s in range(1, 200) if plain_once(s)[2] >= MAX_TOKENS)
     provider = LocalProvider(db=None, idle_unload_seconds=0)
     params = GenerationParams(max_tokens=MAX_TOKENS, temperature=SAMPLING["temp"],
                               top_p=SAMPLING["top_p"], seed=seed)  # fmt: skip
     request = ChatRequest(model=str(path), messages=(ChatMessage("user", "Tell me a story"),), params=params)
     await provider.load(str(path))
-    results = []
+
+    async def app_once() -> tuple[float, float]:
+        began = time.perf_counter()
+        first = None
+        tokens = 0
+        async for event in provider.stream(request):
+            if isinstance(event, TextDelta) and first is None:
+                first = time.perf_counter()
+            if isinstance(event, Usage):
+                tokens = event.output_tokens
+        end = time.perf_counter()
+        if tokens != MAX_TOKENS:
+            raise RuntimeError(f"the app generated {tokens} tokens, the plain loop {MAX_TOKENS}")
+        return (tokens - 1) / (end - first), first - began
+
+    plain, app = [], []
     try:
-        for _ in range(6):
-            began = time.perf_counter()
-            first = None
-            tokens = 0
-            async for event in provider.stream(request):
-                if isinstance(event, TextDelta) and first is None:
-                    first = time.perf_counter()
-                if isinstance(event, Usage):
-                    tokens = event.output_tokens
-            end = time.perf_counter()
-            if tokens != MAX_TOKENS:
-                raise RuntimeError(f"the app generated {tokens} tokens, the plain loop {MAX_TOKENS}")
-            results.append(((tokens - 1) / (end - first), first - began))
+        await app_once()  # warm-up
+        for _ in range(RUNS):  # interleaved, so drift of a noisy machine hits both alike
+            plain.append(plain_once(seed)[:2])
+            app.append(await app_once())
     finally:
         await provider.aclose()
-    runs = results[1:]
-    return sorted(r[0] for r in runs)[2], sorted(r[1] for r in runs)[2]
+
+    median = statistics.median
+    return (median(r[0] for r in plain), median(r[1] for r in plain),
+            median(r[0] for r in app), median(r[1] for r in app))  # fmt: skip
 
 
 def run() -> list[Figure]:
     path = _model()
-    plain_tps, plain_ttft, seed = _plain(path)
-    app_tps, app_ttft = asyncio.run(_app(path, seed))
+    plain_tps, plain_ttft, app_tps, app_ttft = asyncio.run(_measure(path))
     overhead_ms = (app_ttft - plain_ttft) * 1000
     return [
         Figure("local: plain llama-cpp-python", plain_tps, "t/s", None, "baseline", True),

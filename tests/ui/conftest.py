@@ -78,3 +78,19 @@ def window(qloop, qtbot, services, qsettings):
     services.chat.stop_all()
     win.close()
     qloop.run_until_complete(services.registry.aclose())  # model hosts end with the test
+
+
+@pytest.fixture
+def two_servers(services):
+    """Two loopback OpenAI-wire servers saved as providers "one" (a little slower) and "two"."""
+    from dataelan_desktop.core.providers.config import save_provider
+    from tests.support.fake_openai import fake_openai_server, openai_stream
+
+    first, second = fake_openai_server(), fake_openai_server()
+    first.default = openai_stream(["first ", "model ", "speaks"], delay=0.02)
+    second.default = openai_stream(["second ", "model"])
+    save_provider(services.db, "one", base_url=first.base_url + "/v1")
+    save_provider(services.db, "two", base_url=second.base_url + "/v1")
+    yield first, second
+    first.stop()
+    second.stop()

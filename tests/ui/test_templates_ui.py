@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox
@@ -12,18 +11,6 @@ from dataelan_desktop.core.tester.batch import BatchPrompt, BatchRun
 from dataelan_desktop.core.tester.history import runs
 from tests.support.fake_openai import fake_openai_server, openai_stream
 from tests.ui.conftest import wait_until
-
-
-@pytest.fixture
-def two_servers(services):
-    first, second = fake_openai_server(), fake_openai_server()
-    first.default = openai_stream(["first ", "model"])
-    second.default = openai_stream(["second ", "model"])
-    save_provider(services.db, "one", base_url=first.base_url + "/v1")
-    save_provider(services.db, "two", base_url=second.base_url + "/v1")
-    yield first, second
-    first.stop()
-    second.stop()
 
 
 def _click(qtbot, button) -> None:
@@ -205,7 +192,10 @@ def test_tester_template_run_and_reopen(qloop, qtbot, ui_run, services, two_serv
         assert window.tabs.currentIndex() == 0
         assert picker.currentText() == "Greeting" and "template “Greeting”" in window.status.text()
         assert window.prompt.toPlainText() == "Say hello to Ada" and window.system.text() == "Be cheerful"
-        assert sorted(c.output.toPlainText() for c in window.columns) == ["first model", "second model"]
+        assert sorted(c.output.toPlainText() for c in window.columns) == [
+            "first model speaks",
+            "second model",
+        ]
 
     ui_run(scenario())
     ui_run(services.registry.aclose())

@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 from PySide6.QtCore import Qt
 
-from dataelan_desktop.core.providers.config import save_provider
 from dataelan_desktop.core.tester.history import runs, votes
-from tests.support.fake_openai import fake_openai_server, openai_stream
 from tests.ui.conftest import wait_until
-
-
-@pytest.fixture
-def two_servers(services):
-    first, second = fake_openai_server(), fake_openai_server()
-    first.default = openai_stream(["first ", "model ", "speaks"], delay=0.02)
-    second.default = openai_stream(["second ", "model"])
-    save_provider(services.db, "one", base_url=first.base_url + "/v1")
-    save_provider(services.db, "two", base_url=second.base_url + "/v1")
-    yield first, second
-    first.stop()
-    second.stop()
 
 
 def test_run_vote_and_reopen(qloop, qtbot, ui_run, services, two_servers):
