@@ -90,17 +90,22 @@ async def test_cancelled_half_way_resumes_without_redoing_cells(services, server
 def test_prompt_files_with_variables(tmp_path: Path):
     table = tmp_path / "prompts.csv"
     table.write_text(
-        "prompt,city,contains\nWhat is the capital of {city}?,France,paris\nAnd of {city}?,Peru,lima\n"
+        "prompt,city,contains,json\nWhat is the capital of {{city}}?,France,paris,\n"
+        'And of {{ city }}?,Peru,lima,\n"Answer {""capital"": ""..""} for {{city}}",Chile,,true\n'
     )
     prompts = load_prompts(table)
-    assert [p.text for p in prompts] == ["What is the capital of France?", "And of Peru?"]
+    assert [p.text for p in prompts] == [
+        "What is the capital of France?",
+        "And of Peru?",
+        'Answer {"capital": ".."} for Chile',  # JSON braces in a prompt stay as written
+    ]
     assert prompts[0].checks == {"contains": "paris"}
     lines = tmp_path / "prompts.jsonl"
-    lines.write_text('{"prompt": "Translate {word}", "vars": {"word": "cat"}, "regex": "chat"}\n')
+    lines.write_text('{"prompt": "Translate {{word}}", "vars": {"word": "cat"}, "regex": "chat"}\n')
     assert load_prompts(lines)[0].text == "Translate cat"
     broken = tmp_path / "broken.csv"
-    broken.write_text("prompt,city\nCapital of {country}?,France\n")
-    with pytest.raises(ValueError, match="needs country"):
+    broken.write_text("prompt,city\nCapital of {{country}}?,France\n")
+    with pytest.raises(ValueError, match="value for country"):
         load_prompts(broken)
 
 

@@ -12,7 +12,6 @@ import html
 import io
 import json
 import re
-import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from ..db import Database
 from ..db.models import TesterRun
 from ..providers.registry import ProviderRegistry
+from ..templates.render import TemplateError, render_text
 from .runner import Comparison
 
 
@@ -34,18 +34,16 @@ class BatchPrompt:
 
 
 def render(template: str, variables: dict[str, Any]) -> str:
-    """Fill ``{name}`` placeholders; a missing variable is a clear error, not a silent blank."""
-    names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
-    missing = sorted(names - set(variables))
-    if missing:
-        raise ValueError(
-            f"The prompt needs {', '.join(missing)}, which the row does not give: {template[:60]!r}"
-        )
-    return template.format(**variables)
+    """Fill ``{{name}}`` placeholders as prompt templates do (other braces, such as JSON, stay as
+    written); a variable the row does not give is a clear error, not a silent blank."""
+    try:
+        return render_text(template, {k: "" if v is None else str(v) for k, v in variables.items()})
+    except TemplateError as error:
+        raise ValueError(f"{error} The row does not give it: {template[:60]!r}") from error
 
 
 def load_prompts(path: Path) -> list[BatchPrompt]:
-    """CSV (a ``prompt`` column; other columns are variables; ``contains``/``regex``/``json``/``max_latency_ms`` are
+    """CSV (a ``prompt`` column; other columns are ``{{variables}}``; ``contains``/``regex``/``json``/``max_latency_ms`` are
     checks) or JSONL (one object per line with the same keys, or ``{"prompt": ..., "vars": {...}}``)."""
     text = path.read_text(encoding="utf-8-sig")
     rows: list[dict[str, Any]] = []
