@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QToolButton,
     QVBoxLayout,
+    QWidget,
 )
 
 from .markdown import COPY_SCHEME, MarkdownRenderer, plain_html
@@ -111,7 +112,11 @@ class MessageWidget(QFrame):
         self.stats.setVisible(False)
         layout.addWidget(self.stats)
 
-        actions = QHBoxLayout()
+        # the actions belong to a finished message: hidden while a reply streams, they are not
+        # laid out and repainted below the growing text on every frame
+        self.actions_bar = QWidget(self)
+        actions = QHBoxLayout(self.actions_bar)
+        actions.setContentsMargins(0, 0, 0, 0)
         actions.setSpacing(2)
         self.prev_branch = self._action(
             "‹", "Previous version", lambda: self.branch_requested.emit(view.id, -1)
@@ -140,7 +145,7 @@ class MessageWidget(QFrame):
                 "Edit", "Edit and resend as a new branch", lambda: self.edit_requested.emit(view.id)
             )
             actions.addWidget(self.edit_button)
-        layout.addLayout(actions)
+        layout.addWidget(self.actions_bar)
         self.update_view(view)
 
     def _action(self, text: str, tip: str, slot) -> QToolButton:
@@ -241,6 +246,7 @@ class MessageWidget(QFrame):
         self._set_status(view.status, view)
 
     def _set_status(self, status: str, view: MessageView) -> None:
+        self.actions_bar.setVisible(status != "streaming")
         label = STATUS_TEXT.get(status, "")
         if status == "failed" and view.error:
             label = f"Failed: {view.error}"
