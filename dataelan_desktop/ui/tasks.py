@@ -34,21 +34,29 @@ def run(
     task = asyncio.ensure_future(coro)
     _running.add(task)
 
+    def report(error: BaseException) -> None:
+        if not isinstance(error, ValueError | LookupError):
+            log.error("background task failed", exc_info=error)
+        if on_error is not None:
+            on_error(error)
+        elif parent is not None:
+            QMessageBox.warning(parent, "Dataelan", person_message(error))
+
     def finished(t: asyncio.Task) -> None:
         _running.discard(t)
         if t.cancelled():
             return
         error = t.exception()
         if error is not None:
-            if not isinstance(error, ValueError | LookupError):
-                log.error("background task failed", exc_info=error)
-            if on_error is not None:
-                on_error(error)
-            elif parent is not None:
-                QMessageBox.warning(parent, "Dataelan", person_message(error))
+            report(error)
             return
         if on_done is not None:
-            on_done(t.result())
+            try:
+                on_done(t.result())
+            except Exception as failure:  # a view's bug: logged and said, not lost in the loop
+                log.exception("showing the result of a background task failed")
+                if parent is not None:
+                    QMessageBox.warning(parent, "Dataelan", person_message(failure))
 
     task.add_done_callback(finished)
     return task
