@@ -149,7 +149,11 @@ class MainWindow(QMainWindow):
         from .markdown import preload
 
         # the first message would otherwise import markdown-it and Pygments on this thread
-        tasks.run(asyncio.to_thread(preload), on_error=lambda e: log.warning("preload failed: %s", e))
+        # (run_in_executor, not to_thread: qasync may step a task outside its running loop)
+        tasks.run(
+            asyncio.get_event_loop().run_in_executor(None, preload),
+            on_error=lambda e: log.warning("preload failed: %s", e),
+        )
         self.refresh_sidebar()
         self.refresh_models()
         last = self.settings.value("session/last_conversation")

@@ -143,7 +143,8 @@ class TemplatesWindow(QWidget):
             self.templates_changed.emit()
 
     def refresh(self, select_id: str | None = None) -> None:
-        """Reload the list (on the database thread); ``select_id`` opens that template in the editor."""
+        """Reload the list (on the database thread); ``select_id``, when the editor still shows that template
+        unchanged, loads its saved version."""
         store = self.services.templates
         category, query = self.category_filter.currentData(), self.search.text()
 
@@ -167,7 +168,9 @@ class TemplatesWindow(QWidget):
         self.category_filter.blockSignals(False)
         self.category_completer.model().setStringList(categories)
 
-        keep = select_id or (self.current.id if self.current else None)
+        # the selection follows the editor: refreshes arrive late (a save's own and the change
+        # notice's), and by then the person may have moved on to another or a new template
+        keep = self.current.id if self.current else None
         self.list.blockSignals(True)  # refilling is not a choice by the person
         self.list.clear()
         for template in shown:
@@ -178,8 +181,8 @@ class TemplatesWindow(QWidget):
             if template.id == keep:
                 self.list.setCurrentItem(item)
         self.list.blockSignals(False)
-        if select_id and select_id in self.by_id:
-            self._load(self.by_id[select_id])
+        if select_id in self.by_id and keep == select_id and not self.dirty:
+            self._load(self.by_id[select_id])  # the saved version, as the store normalised it
 
     def _selection_changed(self, item: QListWidgetItem | None, previous: QListWidgetItem | None) -> None:
         if item is None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox
@@ -51,14 +54,34 @@ def test_templates_window_creates_detects_variables_and_refuses_a_duplicate(
             == "Variables: topic, language (default: English), style (default: playful)"
         )
         _click(qtbot, library.save_button)
+        await wait_until(lambda: library.status.text() == "Saved “Haiku”.", message="saved")
         await wait_until(lambda: "Haiku" in _items(library.list), message="saved template listed")
-        assert library.status.text() == "Saved “Haiku”." and library.list.currentItem().text() == "Haiku"
+        assert library.list.currentItem().text() == "Haiku"
         assert services.templates.get("haiku").system_prompt.startswith("You are a {{style|playful}} poet.")
+
+        # a list refresh that lands after the person clicked New must not put the saved template
+        # back over what they are typing: slow the list down so a save's refreshes are still on
+        # their way when New is clicked
+        listing = services.templates.list
+
+        def slow_list(*args, **kwargs):
+            time.sleep(0.2)  # on the database thread
+            return listing(*args, **kwargs)
+
+        monkeypatch.setattr(services.templates, "list", slow_list)
+        qtbot.keyClicks(library.description_edit, "Short poems")
+        _click(qtbot, library.save_button)
+        await wait_until(
+            lambda: library.status.text() == "Saved “Haiku”." and not library.dirty, message="saved"
+        )
 
         # a name already in use: the message shows in the window and nothing is written
         _click(qtbot, library.new_button)
         qtbot.keyClicks(library.name_edit, "translate")
         qtbot.keyClicks(library.body_edit, "My own translation prompt")
+        await asyncio.sleep(1.0)  # the refreshes land
+        assert library.name_edit.text() == "translate" and library.current is None
+        monkeypatch.setattr(services.templates, "list", listing)
         _click(qtbot, library.save_button)
         await wait_until(library.error_label.isVisible, message="duplicate name error")
         assert "'Translate' already exists" in library.error_label.text()
