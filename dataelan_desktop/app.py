@@ -32,15 +32,27 @@ def _open_services():
     return services
 
 
-def _report_corrupt_database(error) -> None:
-    from PySide6.QtWidgets import QMessageBox
+def _report_unopened(error: BaseException, show_dialog: bool) -> None:
+    """Say why the data could not be opened: on stderr and (normally) in a dialog. Not in the log:
+    the log lives in the data folder that could not be opened."""
+    from .core.db.engine import CorruptDatabaseError
 
-    backups = "\n".join(str(b) for b in error.backups[:3]) or "(none yet)"
-    QMessageBox.critical(
-        None,
-        "Dataelan cannot open its database",
-        f"{error}\n\nTo recover, quit and copy a backup over the damaged file:\n{backups}",
-    )
+    if isinstance(error, CorruptDatabaseError):
+        backups = "\n".join(str(b) for b in error.backups[:3]) or "(none yet)"
+        text = f"{error}\n\nTo recover, quit and copy a backup over the damaged file:\n{backups}"
+    else:
+        from .core import paths
+
+        text = (
+            f"Dataelan could not open its data folder {paths.data_dir_location()}:\n{type(error).__name__}: {error}\n\n"
+            "Nothing was changed. Check that the folder is writable and the disk has room, or set "
+            "DATAELAN_HOME to another folder."
+        )
+    print(f"error: {text}", file=sys.stderr, flush=True)
+    if show_dialog:
+        from PySide6.QtWidgets import QMessageBox
+
+        QMessageBox.critical(None, "Dataelan cannot open its database", text)
 
 
 def run_gui(argv: list[str] | None = None) -> int:
@@ -97,12 +109,10 @@ def run_gui(argv: list[str] | None = None) -> int:
         # the GIL from the GUI thread while the window is being built
         await painted.wait()
         opening = loop.run_in_executor(None, _open_services)
-        from .core.db.engine import CorruptDatabaseError
-
         try:
             services = await opening
-        except CorruptDatabaseError as error:
-            _report_corrupt_database(error)
+        except Exception as error:  # a damaged database, a folder that cannot be written, a full disk…
+            _report_unopened(error, show_dialog=not benchmark)
             status = 1
             app.quit()
             return

@@ -42,3 +42,16 @@ def test_no_arguments_starts_the_gui(data_home: Path):
     assert listed.startswith("conversations-listed ")  # then the database opened on a worker thread
     assert float(listed.split()[1]) >= float(shown.split()[1])
     assert (data_home / "dataelan.sqlite3").exists()  # the embedded default: SQLite in the data folder
+
+
+def test_the_window_says_why_when_its_data_folder_cannot_be_opened(tmp_path: Path):
+    """A data folder that cannot be created ends the app with a clear reason instead of a stuck window."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    env = cli_env(tmp_path / "unused", QT_QPA_PLATFORM="offscreen", DATAELAN_EXIT_WHEN_IDLE="1")
+    env["DATAELAN_HOME"] = str(blocker / "dataelan")  # under a file: mkdir fails
+    result = run_cli(env=env, timeout=120)
+    assert result.returncode == 1
+    assert result.stdout.startswith("window-shown-idle ")  # the window was up first
+    assert "could not open its data folder" in result.stderr and str(blocker / "dataelan") in result.stderr
+    assert "Traceback" not in result.stderr

@@ -9,19 +9,23 @@ APP_NAME = "dataelan-desktop"
 HOME_ENV = "DATAELAN_HOME"
 
 
-def data_dir() -> Path:
-    """The data folder, created on first use.
+def data_dir_location() -> Path:
+    """Where the data folder is, without creating it.
 
     ``DATAELAN_HOME`` overrides the platform default so tests and portable installs
     can keep everything in one folder.
     """
     override = os.environ.get(HOME_ENV)
     if override:
-        path = Path(override).expanduser()
-    else:
-        import platformdirs
+        return Path(override).expanduser()
+    import platformdirs
 
-        path = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def data_dir() -> Path:
+    """The data folder, created on first use."""
+    path = data_dir_location()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
