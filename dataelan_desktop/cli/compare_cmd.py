@@ -193,7 +193,7 @@ def cmd_show(args) -> int:
     if run.settings.get("template"):
         out(f"template: {run.settings['template']}")
     out(f"prompt: {run.prompt}")
-    columns = [ColumnResult(**{k: v for k, v in c.items() if k != "tokens_per_second"}) for c in run.columns]
+    columns = [ColumnResult.from_record(c) for c in run.columns]
     order = run.settings.get("order") or list(range(len(columns)))
     for i in order:
         out(f"\n===== {columns[i].model} =====\n{columns[i].text}")

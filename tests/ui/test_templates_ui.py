@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QTextCursor
 from PySide6.QtWidgets import QMessageBox
 
 from dataelan_desktop.core.providers.config import save_provider
@@ -254,6 +254,14 @@ def test_reopening_a_batch_run_shows_its_grid_and_resumes(qloop, qtbot, ui_run, 
         _click(qtbot, window.batch_resume)
         await wait_until(lambda: "4/4 cells run" in window.status.text(), message="resumed batch done")
         assert window.batch_grid.item(1, 1).text().startswith("FAIL") and not window.batch_resume.isEnabled()
+
+        # the reopened prompts, edited: what was typed is what runs (not the loaded plan)
+        window.batch_prompts.moveCursor(QTextCursor.MoveOperation.End)
+        qtbot.keyClicks(window.batch_prompts, " please")
+        _click(qtbot, window.batch_run_button)
+        await wait_until(lambda: "4/4 cells run" in window.status.text() and window.batch.run_id != batch.run_id,
+                         message="the edited batch ran")  # fmt: skip
+        assert [p["text"] for p in window.batch.plan()["prompts"]] == ["Say one", "Say two please"]
 
     ui_run(scenario())
     ui_run(services.registry.aclose())

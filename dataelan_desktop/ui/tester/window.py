@@ -428,6 +428,9 @@ class TesterWindow(QWidget):
         layout.addLayout(exports)
         self.batch = None
         self._batch_prompts_loaded = None
+        # prompts loaded from a file or a reopened run carry their own checks; once the person edits
+        # the text, what they typed is what runs
+        self.batch_prompts.textChanged.connect(lambda: setattr(self, "_batch_prompts_loaded", None))
         self.tabs.addTab(page, "Batch")
 
     def _import_prompts(self) -> None:
@@ -440,11 +443,17 @@ class TesterWindow(QWidget):
         path, _ = QFileDialog.getOpenFileName(self, "Import prompts", "", "Prompts (*.csv *.jsonl *.txt)")
         if path:
             try:
-                self._batch_prompts_loaded = load_prompts(Path(path))
+                prompts = load_prompts(Path(path))
             except ValueError as error:
-                self.status.setText(str(error))
+                self.status.setText(str(error))  # what was in the form stays
                 return
-            self.batch_prompts.setPlainText("\n\n".join(p.text for p in self._batch_prompts_loaded))
+            self._show_loaded_prompts(prompts)
+
+    def _show_loaded_prompts(self, prompts: list) -> None:
+        self.batch_prompts.blockSignals(True)  # filled in, not edited: the loaded prompts stay in force
+        self.batch_prompts.setPlainText("\n\n".join(p.text for p in prompts))
+        self.batch_prompts.blockSignals(False)
+        self._batch_prompts_loaded = prompts
 
     def run_batch(self) -> None:
         from ...core.tester.batch import BatchPrompt, BatchRun
@@ -634,9 +643,8 @@ class TesterWindow(QWidget):
         self.batch = BatchRun(self.services.db, self.services.registry, run.id)
         plan = run.settings
         # the form shows the plan, checks included, so Run batch repeats it as it was
-        self._batch_prompts_loaded = [BatchPrompt(p["text"], p.get("checks") or {}, p.get("label"))
-                                      for p in plan.get("prompts", [])]  # fmt: skip
-        self.batch_prompts.setPlainText("\n\n".join(p.text for p in self._batch_prompts_loaded))
+        self._show_loaded_prompts([BatchPrompt(p["text"], p.get("checks") or {}, p.get("label"))
+                                   for p in plan.get("prompts", [])])  # fmt: skip
         self.batch_models.setText(", ".join(plan.get("models", [])))
         self.tabs.setCurrentIndex(1)
         self._batch_done()
