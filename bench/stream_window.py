@@ -17,7 +17,8 @@ import time
 
 from .harness import Figure
 from .loopback_server import loopback_server
-from .streaming import PARAGRAPH, TOKENS, _plain
+from .plain_sdk import PlainLoop, plain_loop
+from .streaming import PARAGRAPH, TOKENS
 
 RUNS = 5
 
@@ -75,11 +76,11 @@ def _measure(paragraph: int | None) -> tuple[float, float, float, float]:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
-    with loopback_server(paragraph) as url:
-        return _measure_against(app, url + "/v1")
+    with loopback_server(paragraph) as url, plain_loop(url + "/v1") as baseline:
+        return _measure_against(app, url + "/v1", baseline)
 
 
-def _measure_against(app, base_url: str) -> tuple[float, float, float, float]:
+def _measure_against(app, base_url: str, baseline: PlainLoop) -> tuple[float, float, float, float]:
     from concurrent.futures import ThreadPoolExecutor
 
     import qasync
@@ -89,7 +90,6 @@ def _measure_against(app, base_url: str) -> tuple[float, float, float, float]:
     from dataelan_desktop.core.services import build_services
     from dataelan_desktop.ui.main_window import MainWindow
 
-    plain_loop = asyncio.new_event_loop()
     loop = qasync.QEventLoop(app, already_running=False)
     loop.set_default_executor(ThreadPoolExecutor(max_workers=4, thread_name_prefix="bench"))
     asyncio.set_event_loop(loop)
@@ -104,17 +104,15 @@ def _measure_against(app, base_url: str) -> tuple[float, float, float, float]:
     window.composer.set_model("bench:m")
     plain_rates, results = [], []
     try:
-        plain_loop.run_until_complete(_plain(base_url))  # warm-up of both paths: first request,
-        loop.run_until_complete(_one_stream(window, 0))  # fonts, first layout
+        loop.run_until_complete(_one_stream(window, 0))  # warm-up: network process, fonts, first layout
         for n in range(1, RUNS + 1):  # interleaved, so drift of a noisy machine hits both alike
-            plain_rates.append(plain_loop.run_until_complete(_plain(base_url)))
+            plain_rates.append(baseline.run())
             results.append(loop.run_until_complete(_one_stream(window, n)))
     finally:
         services.chat.stop_all()
         window.close()
         loop.run_until_complete(services.aclose())
         services.close()
-        plain_loop.close()
         loop.close()
         asyncio.set_event_loop(None)
     rate = statistics.median(r[0] for r in results)

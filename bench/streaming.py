@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from .harness import Figure, median_of
+from .harness import Figure
 
 TOKENS = 20_000
 PARAGRAPH = 40  # tokens per paragraph: a reply is paragraphs, not one 130 KB line
@@ -63,17 +64,19 @@ def run() -> list[Figure]:
     from dataelan_desktop.core.services import build_services
 
     from .loopback_server import loopback_server
+    from .plain_sdk import plain_loop
 
     services = build_services()
     loop = asyncio.new_event_loop()
-    with loopback_server(PARAGRAPH) as url:
-        base_url = url + "/v1"
-        save_provider(services.db, "bench", base_url=base_url)
+    with loopback_server(PARAGRAPH) as url, plain_loop(url + "/v1") as baseline:
+        save_provider(services.db, "bench", base_url=url + "/v1")
         try:
-            loop.run_until_complete(_plain(base_url))  # warm both paths once
-            loop.run_until_complete(_through_app(services))
-            plain = median_of(5, lambda: loop.run_until_complete(_plain(base_url)))
-            app = median_of(5, lambda: loop.run_until_complete(_through_app(services)))
+            loop.run_until_complete(_through_app(services))  # warm-up: network process, first request
+            plain_rates, app_rates = [], []
+            for _ in range(5):  # interleaved, so drift of a noisy machine hits both alike
+                plain_rates.append(baseline.run())
+                app_rates.append(loop.run_until_complete(_through_app(services)))
+            plain, app = statistics.median(plain_rates), statistics.median(app_rates)
         finally:
             loop.run_until_complete(services.aclose())
             loop.close()

@@ -17,6 +17,7 @@ import pytest
 
 from tests.support.cli import cli_env, popen_cli, run_cli
 from tests.support.fake_openai import fake_openai_server, openai_stream
+from tests.support.processes import children_of, command_line, wait_gone
 
 KILLS = 20
 
@@ -67,8 +68,13 @@ def test_sigkill_mid_stream_keeps_messages_and_marks_reply_interrupted(
         try:
             _wait_for_partial_reply(db, prompt)
             time.sleep(rng.uniform(0.0, 0.5))  # kill at a random point of the stream
+            helpers = children_of(process.pid)
+            network = [p for p in helpers if "spawn_main" in command_line(p)]  # streaming the reply
             os.kill(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
+            assert len(network) == 1, [command_line(p) for p in helpers]
+            # the network process notices its app is gone and ends: nothing is left running
+            assert wait_gone(helpers, timeout=10) == []
         finally:
             if process.poll() is None:
                 process.kill()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -202,7 +204,8 @@ class ProvidersPage(QWidget):
 
         async def ask():
             self.services.registry.invalidate(name)
-            provider = self.services.registry.get(name)
+            # building a provider may start the network process and import its SDK
+            provider = await asyncio.to_thread(self.services.registry.get, name)
             return await provider.list_models()
 
         def done(models) -> None:

@@ -58,11 +58,9 @@ def quick_services(services):
     return services
 
 
-def _provider_with_short_stall(services, name: str):
-    provider = services.registry.get(name)
-    provider.stall_timeout = 1.0
-    provider._client = provider._client.with_options(timeout=1.0)
-    return provider
+def _provider_with_short_stall(services, name: str) -> None:
+    services.registry.stall_timeout = 1.0
+    services.registry.invalidate(name)
 
 
 @dataclass(frozen=True)

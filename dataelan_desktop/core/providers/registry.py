@@ -13,6 +13,8 @@ from ..db.models import ProviderConfig, ProviderKind
 from ..secrets import SecretStore, default_store, env_var_for
 from .base import Provider
 from .errors import ConfigurationError, ProviderError
+from .network_host import HostedProvider, NetworkHost, shared_host
+from .spec import DEFAULT_STALL_TIMEOUT, ProviderSpec
 from .types import ModelInfo
 
 BUILTIN = {"openai": ProviderKind.OPENAI, "anthropic": ProviderKind.ANTHROPIC}
@@ -53,11 +55,15 @@ def validate_provider_name(name: str) -> str:
 class ProviderRegistry:
     """Builds providers on demand and keeps them for reuse (connections, loaded models)."""
 
-    def __init__(self, db: Database, secrets: SecretStore | None = None):
+    def __init__(self, db: Database, secrets: SecretStore | None = None, network: NetworkHost | None = None):
         self.db = db
         self.secrets = secrets or default_store()
         self._providers: dict[str, Provider] = {}
         self._local: Provider | None = None
+        #: every cloud provider's SDK runs in the app's one network process (see network_process)
+        self.network = network or shared_host()
+        #: seconds a stream may stay silent (a provider's options may say otherwise)
+        self.stall_timeout = DEFAULT_STALL_TIMEOUT
 
     # -- configuration ---------------------------------------------------------
 
@@ -87,10 +93,14 @@ class ProviderRegistry:
 
     def invalidate(self, name: str | None = None) -> None:
         """Forget cached providers after their configuration or key changed."""
+        forgotten = list(self._providers.values()) if name is None else [self._providers.get(name)]
         if name is None:
             self._providers.clear()
         else:
             self._providers.pop(name, None)
+        for provider in forgotten:  # close its connections in the network process
+            if isinstance(provider, HostedProvider):
+                self.network.discard(provider.spec)
 
     # -- providers ---------------------------------------------------------------
 
@@ -112,6 +122,10 @@ class ProviderRegistry:
         return self._local
 
     def _build(self, name: str) -> Provider:
+        return HostedProvider(self.spec(name), self.network)
+
+    def spec(self, name: str) -> ProviderSpec:
+        """Configuration, key and address of provider ``name``, resolved here (keyring, database)."""
         cfg = self.config(name)
         kind = ProviderKind(cfg.kind) if cfg else BUILTIN.get(name)
         if kind is None:
@@ -126,20 +140,16 @@ class ProviderRegistry:
         if kind in (ProviderKind.OPENAI, ProviderKind.ANTHROPIC) and not api_key:
             raise self._missing_key(name, key_env)
         if kind is ProviderKind.OPENAI:
-            from .openai_provider import OpenAIProvider
-
             base_url = base_url or os.environ.get("OPENAI_BASE_URL")
-            return OpenAIProvider(name=name, api_key=api_key, base_url=base_url)
-        if kind is ProviderKind.ANTHROPIC:
-            from .anthropic_provider import AnthropicProvider
-
+        elif kind is ProviderKind.ANTHROPIC:
             base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL")
-            return AnthropicProvider(name=name, api_key=api_key, base_url=base_url)
-        from .openai_compatible import OpenAICompatibleProvider
-
-        if not base_url:
+        elif not base_url:
             raise ConfigurationError(f"Provider '{name}' has no base URL. Set one in Settings → Providers.")
-        return OpenAICompatibleProvider(name=name, base_url=base_url, api_key=api_key)
+        options = (cfg.options or {}) if cfg else {}
+        stall = float(options.get("stall_timeout") or self.stall_timeout)
+        return ProviderSpec(
+            kind=str(kind), name=name, api_key=api_key, base_url=base_url, stall_timeout=stall
+        )
 
     @staticmethod
     def _missing_key(name: str, env_var: str) -> ConfigurationError:

@@ -1,0 +1,70 @@
+"""The baseline of the streaming benchmarks: a plain loop over the openai SDK's stream, in a process of its own.
+
+A person's plain script imports nothing but the SDK. Run inside the benchmark's process, after
+PySide6 was imported, the same loop parses a fifth slower: PySide6's import hook wraps
+``__import__``, and the SDK imports inside its per-chunk parsing. So the baseline runs here,
+in a clean interpreter, one stream per line read from stdin (the caller interleaves them with
+its own runs), printing tokens per second.
+
+``python -m bench.plain_sdk BASE_URL``
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class PlainLoop:
+    """The baseline process; :meth:`run` streams once there and returns its tokens per second."""
+
+    def __init__(self, process: subprocess.Popen):
+        self._process = process
+
+    def run(self) -> float:
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._process.stdin.write("run\n")
+        self._process.stdin.flush()
+        line = self._process.stdout.readline().strip()
+        try:
+            return float(line)
+        except ValueError:
+            raise RuntimeError(f"the plain SDK loop failed: {line!r}") from None
+
+
+@contextmanager
+def plain_loop(base_url: str) -> Iterator[PlainLoop]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.plain_sdk", base_url],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield PlainLoop(process)
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()
+        process.wait(timeout=30)
+
+
+def main() -> None:
+    sys.path.insert(0, str(ROOT))
+    from bench.streaming import _plain
+
+    base_url = sys.argv[1]
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(_plain(base_url))  # warm-up: imports, the first connection
+    for _line in sys.stdin:
+        print(loop.run_until_complete(_plain(base_url)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

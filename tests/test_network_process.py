@@ -1,0 +1,133 @@
+"""Cloud providers' SDKs run in the network process: what a person sees stays the same, and more.
+
+The reply is complete and exact, a stop reaches the server, a failure keeps its kind and its
+numbers, and the network process dying mid-reply is a clear failure the next message recovers
+from. (A killed app leaving no network process behind is in tests/test_crash_recovery.py.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import pytest
+
+from dataelan_desktop.core.db.models import MessageStatus
+from dataelan_desktop.core.providers.errors import RateLimitedError
+from dataelan_desktop.core.providers.network_process import coalesce
+from dataelan_desktop.core.providers.retry import RetryPolicy
+from dataelan_desktop.core.providers.types import (
+    ChatMessage,
+    ChatRequest,
+    Finished,
+    ReasoningDelta,
+    Started,
+    StopReason,
+    TextDelta,
+    Usage,
+)
+from tests.support.fake_openai import MODELS, fake_openai_server, openai_error, openai_stream
+
+MODEL = "openai:gpt-4o-mini"
+
+
+@pytest.fixture
+def server():
+    s = fake_openai_server()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def chat(services, server, monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url + "/v1")
+    services.secrets.set("openai", "sk-network-test-1")
+    services.chat.retry = RetryPolicy(attempts=1)
+    return services
+
+
+async def _first_text(generation, at_least: int = 1) -> None:
+    async for _event in generation.events():
+        if len(generation.text) >= at_least:
+            return
+
+
+async def test_a_fast_reply_arrives_whole_from_another_process(chat, server):
+    pieces = [f"w{i} " for i in range(3000)]
+    server.push(openai_stream(pieces))
+    conversation = await chat.chat.start_conversation(model=MODEL)
+    generation = await (await chat.chat.send(conversation.id, "many words")).wait()
+    assert generation.status == MessageStatus.COMPLETE
+    assert chat.store.message(generation.message_id).content == "".join(pieces)
+    assert generation.output_tokens == 3000  # the usage chunk crossed too
+    network = chat.registry.network
+    assert network.alive and network.pid not in (None, os.getpid())
+
+
+async def test_stop_reaches_the_server_and_the_next_message_works(chat, server):
+    server.push(openai_stream([f"t{i} " for i in range(400)], delay=0.01), openai_stream(["again"]))
+    conversation = await chat.chat.start_conversation(model=MODEL)
+    generation = await chat.chat.send(conversation.id, "long please")
+    await asyncio.wait_for(_first_text(generation, 10), 10)
+    generation.stop()
+    await generation.wait()
+    saved = chat.store.message(generation.message_id)
+    assert saved.status == MessageStatus.STOPPED and saved.content.startswith("t0 t1 ")
+    # the network process closed the connection: the server stops writing
+    assert await asyncio.to_thread(server.posts()[0].disconnected.wait, 5)
+    ok = await (await chat.chat.send(conversation.id, "and now?")).wait()
+    assert ok.status == MessageStatus.COMPLETE and ok.text == "again"
+
+
+async def test_the_network_process_dying_mid_reply_is_a_clear_failure_and_recovers(chat, server):
+    server.push(openai_stream([f"t{i} " for i in range(400)], delay=0.01), openai_stream(["back"]))
+    conversation = await chat.chat.start_conversation(model=MODEL)
+    generation = await chat.chat.send(conversation.id, "long please")
+    await asyncio.wait_for(_first_text(generation, 10), 10)
+    killed = chat.registry.network.pid
+    os.kill(killed, signal.SIGKILL)
+    await asyncio.wait_for(generation.wait(), 10)
+    saved = chat.store.message(generation.message_id)
+    assert saved.status == MessageStatus.FAILED
+    assert "network process stopped unexpectedly" in saved.error
+    assert saved.content.startswith("t0 t1 ")  # what had arrived is kept
+    ok = await (await chat.chat.send(conversation.id, "still there?")).wait()
+    assert ok.status == MessageStatus.COMPLETE and ok.text == "back"
+    assert chat.registry.network.pid != killed  # started again
+
+
+async def test_a_failure_keeps_its_kind_and_retry_after(chat, server):
+    server.push(openai_error(429, "slow down", headers={"Retry-After": "7"}))
+    provider = await asyncio.to_thread(chat.registry.get, "openai")
+    request = ChatRequest(model="gpt-4o-mini", messages=(ChatMessage("user", "hi"),))
+    with pytest.raises(RateLimitedError) as raised:
+        [event async for event in provider.stream(request)]
+    assert raised.value.retry_after == 7 and raised.value.provider == "openai"
+
+
+async def test_models_are_listed_through_the_network_process(chat):
+    provider = await asyncio.to_thread(chat.registry.get, "openai")
+    models = await provider.list_models()
+    assert [m.id for m in models] == sorted(MODELS) and {m.provider for m in models} == {"openai"}
+
+
+def test_runs_of_text_are_joined_and_everything_else_kept_in_order():
+    events = [
+        Started("m"),
+        TextDelta("a"),
+        TextDelta("b"),
+        ReasoningDelta("x"),
+        ReasoningDelta("y"),
+        TextDelta("c"),
+        Usage(3, 4),
+        Finished(StopReason.END),
+    ]
+    assert coalesce(events) == [
+        Started("m"),
+        TextDelta("ab"),
+        ReasoningDelta("xy"),
+        TextDelta("c"),
+        Usage(3, 4),
+        Finished(StopReason.END),
+    ]
