@@ -44,6 +44,7 @@ class ChatView(QScrollArea):
         self.verticalScrollBar().rangeChanged.connect(self._range_changed)
         # an opaque list: scrolling it repaints the list alone, not every widget behind it
         self._container.setAutoFillBackground(True)
+        self._update_chrome()  # no "Show earlier messages" above an empty list
 
     def set_dark(self, dark: bool) -> None:
         self.renderer = MarkdownRenderer(dark)

@@ -38,6 +38,9 @@ def send_text(qtbot, window, text: str) -> None:
 
 
 def test_new_user_path(window, qtbot, ui_run, services, server, tiny_gguf, monkeypatch):
+    # before any conversation: an invitation, and no button for earlier messages there are none of
+    assert window.chat_view._empty.isVisible() and not window.chat_view._earlier.isVisible()
+
     async def scenario():
         # a project, then a conversation inside it (Ctrl+N)
         monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("Research", True)))
