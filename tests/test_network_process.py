@@ -131,3 +131,14 @@ def test_runs_of_text_are_joined_and_everything_else_kept_in_order():
         Usage(3, 4),
         Finished(StopReason.END),
     ]
+
+
+def test_a_bug_in_the_network_process_is_reported_and_its_traceback_logged(services, caplog):
+    from dataelan_desktop.core.providers.errors import ProviderError
+    from dataelan_desktop.core.providers.spec import ProviderSpec
+
+    broken = ProviderSpec(kind="openai_compatible", name="nowhere")  # no address: build_provider asserts
+    with caplog.at_level("ERROR"), pytest.raises(ProviderError) as raised:
+        services.registry.network.call("warm_up", broken)
+    assert "Unexpected error in the network process: AssertionError" in str(raised.value)
+    assert any("Traceback" in r.getMessage() and "build_provider" in r.getMessage() for r in caplog.records)

@@ -31,7 +31,9 @@ RELEASE_TIMEOUT = 5.0  # a stopped stream's wait for the network process to let 
 
 def error_from_fields(fields: tuple) -> ProviderError:
     """The typed failure the network process described (see ``network_process.error_fields``)."""
-    name, message, provider, status, retry_after = fields
+    name, message, provider, status, retry_after, trace = fields
+    if trace:
+        log.error("%s\n%s", message, trace)
     kind = getattr(errors, name, None) if name else None
     if not (isinstance(kind, type) and issubclass(kind, ProviderError)):
         return ProviderError(message, provider=provider, status=status)
@@ -60,6 +62,8 @@ class NetworkHost:
         self._process: mp.process.BaseProcess | None = None
         self._conn: Any = None
         self._lock = threading.Lock()  # starting, and writing to the pipe
+        #: requests in flight to the current process (a new process gets a new table, so that the
+        #: old one's reader fails only what was sent to the process that died)
         self._routes: dict[int, _Inbox | concurrent.futures.Future] = {}
         self._ids = itertools.count(1)
 
@@ -81,22 +85,29 @@ class NetworkHost:
         process = self._ctx.Process(target=network_main, args=(child,), name="dataelan-network", daemon=True)
         process.start()
         child.close()
-        self._process, self._conn = process, parent
+        self._process, self._conn, self._routes = process, parent, {}
         threading.Thread(
-            target=self._read, args=(process, parent), name="network-host-reader", daemon=True
+            target=self._read, args=(process, parent, self._routes), name="network-host-reader", daemon=True
         ).start()
 
     def _send(self, message: tuple, route: _Inbox | concurrent.futures.Future) -> int:
         with self._lock:
-            self._ensure_started()
-            request_id = next(self._ids)
-            self._routes[request_id] = route
-            try:
-                self._conn.send((message[0], request_id, *message[1:]))
-            except (OSError, BrokenPipeError) as error:
-                self._routes.pop(request_id, None)
-                raise UnavailableError(f"The network process could not be reached: {error}") from error
-        return request_id
+            for attempt in (1, 2):
+                self._ensure_started()
+                request_id = next(self._ids)
+                self._routes[request_id] = route
+                try:
+                    self._conn.send((message[0], request_id, *message[1:]))
+                    return request_id
+                except (OSError, BrokenPipeError) as error:
+                    # it died and its reader has not noticed yet: once more, with a new one
+                    self._routes.pop(request_id, None)
+                    self._process = None
+                    if attempt == 2:
+                        raise UnavailableError(
+                            f"The network process could not be reached: {error}"
+                        ) from error
+        raise AssertionError("unreachable")
 
     def cancel(self, request_id: int) -> None:
         with self._lock:
@@ -109,18 +120,18 @@ class NetworkHost:
     def forget(self, request_id: int) -> None:
         self._routes.pop(request_id, None)
 
-    def _read(self, process, conn) -> None:
+    def _read(self, process, conn, routes: dict) -> None:
         """Pipe → the asking loop or future, on a thread so no loop ever blocks on the pipe."""
         while True:
             try:
                 message = conn.recv()
             except (EOFError, OSError):
                 break
-            route = self._routes.get(message[1])
+            route = routes.get(message[1])
             if isinstance(route, _Inbox):
                 route.deliver(message)
             elif route is not None:
-                self._routes.pop(message[1], None)
+                routes.pop(message[1], None)
                 if message[0] == "result":
                     route.set_result(message[2])
                 else:
@@ -135,10 +146,9 @@ class NetworkHost:
         with self._lock:
             if self._process is process:
                 self._process = None
-            routes = [r for r in list(self._routes.items())]
-            for request_id, _route in routes:
-                self._routes.pop(request_id, None)
-        for _request_id, route in routes:
+            lost = list(routes.values())
+            routes.clear()
+        for route in lost:
             if isinstance(route, _Inbox):
                 route.deliver(died)
             elif not route.done():

@@ -26,6 +26,7 @@ import logging
 import os
 import threading
 import time
+import traceback
 from typing import Any
 
 from .errors import ProviderError
@@ -34,8 +35,6 @@ from .types import ReasoningDelta, TextDelta
 
 SEND_INTERVAL = 0.004  # seconds; below a display frame, above the pipe's per-message cost
 EXIT_GRACE = 2.0  # seconds to close connections after the app went away
-
-log = logging.getLogger(__name__)
 
 
 def coalesce(events: list[Any]) -> list[Any]:
@@ -60,8 +59,9 @@ def coalesce(events: list[Any]) -> list[Any]:
     return out
 
 
-def error_fields(error: BaseException) -> tuple[str, str, str | None, int | None, float | None]:
-    """A provider failure as plain values; any other exception as an unexpected failure."""
+def error_fields(error: BaseException) -> tuple[str, str, str | None, int | None, float | None, str | None]:
+    """A provider failure as plain values; any other exception as an unexpected failure with its
+    traceback, which the app writes to its log (through its key redactor: this process has no log)."""
     if isinstance(error, ProviderError):
         return (
             type(error).__name__,
@@ -69,8 +69,10 @@ def error_fields(error: BaseException) -> tuple[str, str, str | None, int | None
             error.provider,
             error.status,
             getattr(error, "retry_after", None),
+            None,
         )
-    return ("", f"Unexpected error in the network process: {type(error).__name__}: {error}", None, None, None)
+    message = f"Unexpected error in the network process: {type(error).__name__}: {error}"
+    return ("", message, None, None, None, "".join(traceback.format_exception(error)))
 
 
 class _Outbox:
@@ -152,8 +154,6 @@ class _NetworkHost:
             outbox.drop()  # the provider's stream closed its connection on the way out
             self.send(("end", request_id))
         except BaseException as error:
-            if not isinstance(error, ProviderError):
-                log.exception("stream failed")
             outbox.flush()
             self.send(("error", request_id, error_fields(error)))
         finally:
