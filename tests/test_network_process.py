@@ -142,3 +142,18 @@ def test_a_bug_in_the_network_process_is_reported_and_its_traceback_logged(servi
         services.registry.network.call("warm_up", broken)
     assert "Unexpected error in the network process: AssertionError" in str(raised.value)
     assert any("Traceback" in r.getMessage() and "build_provider" in r.getMessage() for r in caplog.records)
+
+
+async def test_closing_does_not_wait_on_a_stuck_network_process(chat, monkeypatch):
+    from dataelan_desktop.core.providers import network_host
+
+    await asyncio.to_thread(chat.registry.get, "openai")  # the process runs, the provider is built there
+    monkeypatch.setattr(network_host, "CLOSE_TIMEOUT", 0.5)
+    stuck = chat.registry.network.pid
+    os.kill(stuck, signal.SIGSTOP)
+    try:
+        began = asyncio.get_running_loop().time()
+        await asyncio.wait_for(chat.registry.aclose(), 10)
+        assert asyncio.get_running_loop().time() - began < 3  # closed, after a bounded wait
+    finally:
+        os.kill(stuck, signal.SIGCONT)

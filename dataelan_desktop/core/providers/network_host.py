@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 CALL_TIMEOUT = 120.0  # building a provider imports its SDK: seconds on a slow disk, never minutes
 RELEASE_TIMEOUT = 5.0  # a stopped stream's wait for the network process to let go of the connection
+CLOSE_TIMEOUT = 5.0  # the app's wait, when closing, for the network process to close a provider
 
 
 def error_from_fields(fields: tuple) -> ProviderError:
@@ -166,10 +167,15 @@ class NetworkHost:
             self.forget(request_id)
             raise UnavailableError(f"The network process did not answer within {timeout:.0f} s.") from None
 
-    async def acall(self, op: str, spec: ProviderSpec) -> Any:
+    async def acall(self, op: str, spec: ProviderSpec, timeout: float = CALL_TIMEOUT) -> Any:
+        """A request with one answer, awaited from the caller's loop."""
         future: concurrent.futures.Future = concurrent.futures.Future()
-        self._send((op, spec), future)
-        return await asyncio.wrap_future(future)
+        request_id = self._send((op, spec), future)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+        except TimeoutError:
+            self.forget(request_id)
+            raise UnavailableError(f"The network process did not answer within {timeout:.0f} s.") from None
 
     def discard(self, spec: ProviderSpec) -> None:
         """Close ``spec``'s provider in the network process, without waiting for it."""
@@ -254,8 +260,11 @@ class HostedProvider(Provider):
         return await self.host.acall("models", self.spec)
 
     async def aclose(self) -> None:
-        if self.host.alive:
-            await self.host.acall("forget", self.spec)
+        if self.host.alive:  # (a dead process has nothing to close; never start one for this)
+            try:  # bounded: closing the app must not wait on a stuck network process
+                await self.host.acall("forget", self.spec, CLOSE_TIMEOUT)
+            except ProviderError:
+                log.warning("the network process did not close %s's connections", self.name)
 
 
 _shared: NetworkHost | None = None
