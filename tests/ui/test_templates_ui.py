@@ -210,9 +210,10 @@ def test_tester_template_run_and_reopen(qloop, qtbot, ui_run, services, two_serv
         window.prompt.clear()
         window.system.clear()
         window.tabs.setCurrentWidget(window.history)
-        assert window.history.count() == 1 and "[Greeting]" in window.history.item(0).text()
+        await wait_until(lambda: window.history.count() == 1, message="the history")
+        assert "[Greeting]" in window.history.item(0).text()
         window.history.itemActivated.emit(window.history.item(0))
-        assert window.tabs.currentIndex() == 0
+        await wait_until(lambda: window.tabs.currentIndex() == 0, message="the run reopened")
         assert picker.currentText() == "Greeting" and "template “Greeting”" in window.status.text()
         assert window.prompt.toPlainText() == "Say hello to Ada" and window.system.text() == "Be cheerful"
         assert sorted(c.output.toPlainText() for c in window.columns) == [
@@ -240,9 +241,11 @@ def test_reopening_a_batch_run_shows_its_grid_and_resumes(qloop, qtbot, ui_run, 
 
     async def scenario():
         window.tabs.setCurrentWidget(window.history)
+        await wait_until(lambda: window.history.count() == 1, message="the history")
         label = window.history.item(0).text()
         assert "Batch · 2 prompts × 2 models · 3/4 done" in label and "Greetings" in label
         window.history.itemActivated.emit(window.history.item(0))
+        await wait_until(lambda: "3/4 cells run" in window.status.text(), message="the batch reopened")
         assert window.tabs.currentIndex() == 1  # the Batch tab
         grid = [[window.batch_grid.item(r, c).text().split()[0] for c in range(2)] for r in range(2)]
         assert grid == [["PASS", "FAIL"], ["PASS", "…"]]
@@ -259,8 +262,8 @@ def test_reopening_a_batch_run_shows_its_grid_and_resumes(qloop, qtbot, ui_run, 
         window.batch_prompts.moveCursor(QTextCursor.MoveOperation.End)
         qtbot.keyClicks(window.batch_prompts, " please")
         _click(qtbot, window.batch_run_button)
-        await wait_until(lambda: "4/4 cells run" in window.status.text() and window.batch.run_id != batch.run_id,
-                         message="the edited batch ran")  # fmt: skip
+        await wait_until(lambda: "4/4 cells run" in window.status.text() and window.batch.run_id != batch.run_id
+                         and window.batch_run_button.isEnabled(), message="the edited batch ran")  # fmt: skip
         assert [p["text"] for p in window.batch.plan()["prompts"]] == ["Say one", "Say two please"]
 
     ui_run(scenario())

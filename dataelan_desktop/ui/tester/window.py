@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
@@ -28,7 +34,13 @@ from ...core.tester.ratings import leaderboard
 from ...core.tester.runner import ColumnResult, Comparison, cheapest, fastest
 from .. import tasks
 
+if TYPE_CHECKING:
+    from ...core.db.models import TesterRun
+    from ...core.tester.batch import BatchRun
+    from ...core.tester.ratings import Vote
+
 PAINT_MS = 50
+T = TypeVar("T")
 
 
 class Column(QFrame):
@@ -88,6 +100,8 @@ class TesterWindow(QWidget):
         self.template_name: str | None = None  # the template the prompt came from, saved with the run
         self._template_system: str | None = None  # the system prompt that template put in the form
         self._templates: list = []
+        self._requests: dict[str, int] = {}  # per kind of load, the ticket of the newest one asked for
+        self._votes: list[Vote] = []  # what the leaderboard shows, loaded when its tab opens
 
         layout = QVBoxLayout(self)
         self.tabs = QTabWidget()
@@ -157,7 +171,7 @@ class TesterWindow(QWidget):
         board_page = QWidget()
         board_layout = QVBoxLayout(board_page)
         self.board_category = QComboBox()
-        self.board_category.currentIndexChanged.connect(lambda _i: self.refresh_leaderboard())
+        self.board_category.currentIndexChanged.connect(lambda _i: self._show_leaderboard())
         board_layout.addWidget(self.board_category)
         self.board = QListWidget()
         board_layout.addWidget(self.board, 1)
@@ -181,6 +195,34 @@ class TesterWindow(QWidget):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         self._unsubscribe()
         super().closeEvent(event)
+
+    # -- database work, off the GUI thread ------------------------------------------------
+
+    def _in_db(
+        self,
+        fn: Callable[[], T],
+        *,
+        on_done: Callable[[T], Any] | None = None,
+        on_error: Callable[[BaseException], Any] | None = None,
+    ) -> asyncio.Task:
+        """``fn()`` on the database's thread (a commit can wait tens of ms on the disk); ``on_done``
+        gets its result back on the GUI thread."""
+        return tasks.run(self.services.db.in_thread(fn), on_done=on_done, on_error=on_error, parent=self)
+
+    def _supersede(self, kind: str) -> int:
+        """Make every load of ``kind`` still in flight stale; returns the ticket of the next one."""
+        self._requests[kind] = self._requests.get(kind, 0) + 1
+        return self._requests[kind]
+
+    def _newest(self, kind: str, on_done: Callable[[T], Any]) -> Callable[[T], None]:
+        """``on_done`` that drops its result if a newer load of ``kind`` was asked for since."""
+        ticket = self._supersede(kind)
+
+        def apply(result: T) -> None:
+            if self._requests[kind] == ticket:
+                on_done(result)
+
+        return apply
 
     # -- set-up ----------------------------------------------------------------------
 
@@ -277,6 +319,16 @@ class TesterWindow(QWidget):
             return
         self.comparison = comparison
         self.run_id = None
+        self._supersede("show")  # a run still loading from History must not overwrite this one
+        blind = self.blind.isChecked()
+        settings = {"order": self.order}
+        if self.template_name:
+            settings["template"] = self.template_name
+        # what the form said when the run started is what gets saved with it
+        save = partial(
+            history.save_run, self.services.db, prompt, system=self.system.text().strip() or None,
+            category=self.category.text().strip() or None, blind=blind, settings=settings,
+        )  # fmt: skip
         for position, column in enumerate(self.columns):
             column.output.clear()
             column.stats.clear()
@@ -291,7 +343,11 @@ class TesterWindow(QWidget):
         self.run_button.setEnabled(False)
         self.status.setText("Running…")
         self.timer.start()
-        tasks.run(comparison.wait(), on_done=self._finished, parent=self)
+        tasks.run(
+            comparison.wait(),
+            on_done=lambda columns: self._finished(comparison, save, blind, columns),
+            parent=self,
+        )
 
     def _shared_params(self):
         from ...core.providers.types import GenerationParams
@@ -357,27 +413,42 @@ class TesterWindow(QWidget):
     def _marks(index: int, fastest: int | None, cheapest: int | None) -> str:
         return (" ⚡ fastest" if index == fastest else "") + (" · cheapest" if index == cheapest else "")
 
-    def _finished(self, columns) -> None:
+    def _finished(
+        self,
+        comparison: Comparison,
+        save: Callable[[list[ColumnResult]], str],
+        blind: bool,
+        columns: list[ColumnResult],
+    ) -> None:
         self.timer.stop()
-        self._paint()
         self.run_button.setEnabled(True)
-        fastest, cheapest = self.comparison.fastest(), self.comparison.cheapest()
+        if comparison is not self.comparison:  # a run reopened from History is shown: save this one quietly
+            self._in_db(partial(save, columns))
+            return
+        self._paint()
+        fastest, cheapest = comparison.fastest(), comparison.cheapest()
         for position, column in enumerate(self.columns):
             index = self.order[position]
             column.stop.setEnabled(False)
-            column.continue_chat.setEnabled(True)
             column.stats.setText(self._stats(columns[index]) + self._marks(index, fastest, cheapest))
-        settings = {"order": self.order}
-        if self.template_name:
-            settings["template"] = self.template_name
-        self.run_id = history.save_run(
-            self.services.db, self.prompt.toPlainText(), columns, system=self.system.text().strip() or None,
-            category=self.category.text().strip() or None, blind=self.blind.isChecked(), settings=settings,
-        )  # fmt: skip
-        blind_pair = self.blind.isChecked() and len(columns) == 2
-        for button in self.vote_buttons.values():
-            button.setVisible(blind_pair)
-        self.status.setText("Done. Vote below." if blind_pair else "Done.")
+        self.status.setText("Saving…")
+        blind_pair = blind and len(columns) == 2
+
+        def saved(run_id: str) -> None:
+            if comparison is not self.comparison:  # another run started, or one was reopened, meanwhile
+                return
+            self.run_id = run_id  # votes and "Continue in chat" need it
+            for column in self.columns:
+                column.continue_chat.setEnabled(True)
+            for button in self.vote_buttons.values():
+                button.setVisible(blind_pair)
+            self.status.setText("Done. Vote below." if blind_pair else "Done.")
+
+        def failed(error: BaseException) -> None:
+            if comparison is self.comparison:
+                self.status.setText(f"The run was not saved: {tasks.person_message(error)}")
+
+        self._in_db(partial(save, columns), on_done=saved, on_error=failed)
 
     # -- batch ------------------------------------------------------------------------------
 
@@ -426,16 +497,16 @@ class TesterWindow(QWidget):
             self.batch_exports[fmt] = button
         exports.addStretch(1)
         layout.addLayout(exports)
-        self.batch = None
+        self.batch: BatchRun | None = None
         self._batch_prompts_loaded = None
+        self._grid_loading = False  # a grid load is in flight: progress meanwhile asks for one more
+        self._grid_stale = False
         # prompts loaded from a file or a reopened run carry their own checks; once the person edits
         # the text, what they typed is what runs
         self.batch_prompts.textChanged.connect(lambda: setattr(self, "_batch_prompts_loaded", None))
         self.tabs.addTab(page, "Batch")
 
     def _import_prompts(self) -> None:
-        from pathlib import Path
-
         from PySide6.QtWidgets import QFileDialog
 
         from ...core.tester.batch import load_prompts
@@ -468,9 +539,22 @@ class TesterWindow(QWidget):
         if not prompts or not models:
             self.status.setText("A batch needs prompts and at least one model.")
             return
-        self.batch = BatchRun(self.services.db, self.services.registry)
-        self.batch.create(prompts, models)
-        self._start_batch()
+        self._supersede("show")  # a run still loading from History must not overwrite this form
+        batch = BatchRun(self.services.db, self.services.registry)
+        self.batch_run_button.setEnabled(False)  # one click, one batch
+
+        def created(_run_id: str) -> None:
+            self.batch = batch
+            self._start_batch()
+
+        def failed(error: BaseException) -> None:
+            self.batch_run_button.setEnabled(True)
+            self.status.setText(f"The batch was not created: {tasks.person_message(error)}")
+
+        # a batch reopened from History meanwhile stays shown; this one can be resumed from there
+        self._in_db(
+            partial(batch.create, prompts, models), on_done=self._newest("batch", created), on_error=failed
+        )
 
     def _start_batch(self) -> None:
         from ...core.tester.batch import BatchRun
@@ -479,40 +563,82 @@ class TesterWindow(QWidget):
             return
         batch = BatchRun(self.services.db, self.services.registry, self.batch.run_id)  # a fresh cancel flag
         self.batch = batch
-        batch.on_progress = self._batch_progress
+        batch.on_progress = lambda done, total: self._batch_progress(batch, done, total)
         self.batch_run_button.setEnabled(False)
         self.batch_resume.setEnabled(False)
         tasks.run(
-            batch.run(self.batch_concurrency.value()), on_done=lambda _cells: self._batch_done(), parent=self
+            batch.run(self.batch_concurrency.value()),
+            on_done=lambda _cells: self._batch_done(batch),
+            parent=self,
         )
 
-    def _batch_progress(self, done: int, total: int) -> None:
+    def _batch_progress(self, batch: BatchRun, done: int, total: int) -> None:
+        if batch is not self.batch:  # another batch was reopened: its progress is not this one's
+            return
         self.batch_progress.setMaximum(total)
         self.batch_progress.setValue(done)
-        self._fill_grid()
+        self._refresh_grid()
 
-    def _batch_done(self) -> None:
-        self._fill_grid()
-        plan = self.batch.plan()
-        total = len(plan["prompts"]) * len(plan["models"])
-        done = len(self.batch.cells())
-        self.batch_progress.setMaximum(total)
-        self.batch_progress.setValue(done)
-        self.batch_run_button.setEnabled(True)
-        self.batch_resume.setEnabled(done < total)
-        for button in self.batch_exports.values():
-            button.setEnabled(True)
-        passed = sum(1 for c in self.batch.cells() if c["passed"])
-        self.status.setText(
-            f"Batch: {done}/{total} cells run, {passed} passed."
-            + (" Resume to finish." if done < total else "")
-        )
+    def _refresh_grid(self) -> None:
+        """Load the grid off the GUI thread, at most one load at a time: cells that finish while one
+        is in flight are picked up by a single load after it, not by one load each."""
+        batch = self.batch
+        if batch is None:
+            return
+        if self._grid_loading:
+            self._grid_stale = True
+            return
+        self._grid_loading = True
 
-    def _fill_grid(self) -> None:
+        def show(loaded: tuple[dict, list]) -> None:
+            try:
+                if batch is self.batch:
+                    self._show_grid(*loaded)
+            finally:
+                self._grid_loaded()
+
+        def failed(error: BaseException) -> None:
+            self._grid_loaded()
+            self.status.setText(f"The batch's grid could not be read: {tasks.person_message(error)}")
+
+        self._in_db(lambda: (batch.plan(), batch.grid()), on_done=show, on_error=failed)
+
+    def _grid_loaded(self) -> None:
+        self._grid_loading = False
+        if self._grid_stale:
+            self._grid_stale = False
+            self._refresh_grid()
+
+    def _batch_done(self, batch: BatchRun) -> None:
+        """Grid, progress and summary of ``batch``, once its run ended or it was reopened."""
+        if batch is not self.batch:  # another batch was reopened meanwhile
+            return
+
+        def show(loaded: tuple[dict, list, list]) -> None:
+            if batch is not self.batch:
+                return
+            plan, grid, cells = loaded
+            self._show_grid(plan, grid)
+            total = len(plan["prompts"]) * len(plan["models"])
+            done = len(cells)
+            self.batch_progress.setMaximum(total)
+            self.batch_progress.setValue(done)
+            self.batch_run_button.setEnabled(True)
+            self.batch_resume.setEnabled(done < total)
+            for button in self.batch_exports.values():
+                button.setEnabled(True)
+            passed = sum(1 for c in cells if c["passed"])
+            self.status.setText(
+                f"Batch: {done}/{total} cells run, {passed} passed."
+                + (" Resume to finish." if done < total else "")
+            )
+
+        self._in_db(lambda: (batch.plan(), batch.grid(), batch.cells()), on_done=show)
+
+    def _show_grid(self, plan: dict, grid: list) -> None:
         from PySide6.QtGui import QColor
         from PySide6.QtWidgets import QTableWidgetItem
 
-        plan, grid = self.batch.plan(), self.batch.grid()
         self.batch_grid.setRowCount(len(grid))
         self.batch_grid.setColumnCount(len(plan["models"]))
         self.batch_grid.setHorizontalHeaderLabels(plan["models"])
@@ -530,46 +656,79 @@ class TesterWindow(QWidget):
                     item.setToolTip(cell.get("text") or cell.get("error") or "")
                 self.batch_grid.setItem(r, c, item)
 
-    def _export_batch(self, fmt: str, path: str | None = None) -> None:
-        from pathlib import Path
-
+    def _export_batch(self, fmt: str, path: str | None = None) -> asyncio.Task | None:
         from PySide6.QtWidgets import QFileDialog
 
-        if self.batch is None:
-            return
+        batch = self.batch
+        if batch is None:
+            return None
         if path is None:
             path, _ = QFileDialog.getSaveFileName(
                 self, "Export batch", f"batch.{fmt}", f"{fmt.upper()} (*.{fmt})"
             )
-        if path:
-            Path(path).write_text(self.batch.export(fmt), encoding="utf-8")
-            self.status.setText(f"Wrote {path}.")
+        if not path:
+            return None
+
+        def write() -> None:  # reading the cells and writing the file both wait on the disk
+            Path(path).write_text(batch.export(fmt), encoding="utf-8")
+
+        return self._in_db(write, on_done=lambda _none: self.status.setText(f"Wrote {path}."))
 
     # -- votes, leaderboard, history -------------------------------------------------------
 
     def vote(self, outcome: str) -> None:
         if self.run_id is None or self.comparison is None:
             return
-        left = self.comparison.columns[self.order[0]].model
-        right = self.comparison.columns[self.order[1]].model
-        history.record_vote(self.services.db, self.run_id, left, right, outcome)
-        for position, column in enumerate(self.columns):  # reveal
-            column.title.setText(
-                f"Model {chr(65 + position)}: {self.comparison.columns[self.order[position]].model}"
-            )
-        for button in self.vote_buttons.values():
+        comparison, run_id = self.comparison, self.run_id
+        left = comparison.columns[self.order[0]].model
+        right = comparison.columns[self.order[1]].model
+        for button in self.vote_buttons.values():  # one vote per run
             button.setVisible(False)
-        self.status.setText(f"Vote recorded. A was {left}, B was {right}.")
+        self.status.setText("Saving your vote…")
+
+        def still_shown() -> bool:
+            return comparison is self.comparison and run_id == self.run_id
+
+        def recorded(_vote: Vote) -> None:
+            if not still_shown():
+                return
+            for position, column in enumerate(self.columns):  # reveal
+                column.title.setText(
+                    f"Model {chr(65 + position)}: {comparison.columns[self.order[position]].model}"
+                )
+            self.status.setText(f"Vote recorded. A was {left}, B was {right}.")
+
+        def failed(error: BaseException) -> None:
+            if not still_shown():
+                return
+            for button in self.vote_buttons.values():  # not saved: the person can vote again
+                button.setVisible(True)
+            self.status.setText(f"The vote was not saved: {tasks.person_message(error)}")
+
+        self._in_db(
+            partial(history.record_vote, self.services.db, run_id, left, right, outcome),
+            on_done=recorded,
+            on_error=failed,
+        )
 
     def _tab_changed(self, index: int) -> None:
         if self.tabs.widget(index) is self.board_page:
-            self._fill_categories()
             self.refresh_leaderboard()
         elif self.tabs.widget(index) is self.history:
             self.refresh_history()
 
+    def refresh_leaderboard(self) -> asyncio.Task:
+        """Read the votes once; they fill both the category list and the standings."""
+
+        def show(votes: list[Vote]) -> None:
+            self._votes = votes
+            self._fill_categories()
+            self._show_leaderboard()
+
+        return self._in_db(partial(history.votes, self.services.db), on_done=self._newest("board", show))
+
     def _fill_categories(self) -> None:
-        categories = sorted({v.category for v in history.votes(self.services.db) if v.category})
+        categories = sorted({v.category for v in self._votes if v.category})
         current = self.board_category.currentData()
         self.board_category.blockSignals(True)
         self.board_category.clear()
@@ -580,9 +739,9 @@ class TesterWindow(QWidget):
         self.board_category.setCurrentIndex(max(index, 0))
         self.board_category.blockSignals(False)
 
-    def refresh_leaderboard(self) -> None:
+    def _show_leaderboard(self) -> None:
         self.board.clear()
-        standings = leaderboard(history.votes(self.services.db), category=self.board_category.currentData())
+        standings = leaderboard(self._votes, category=self.board_category.currentData())
         if not standings:
             self.board.addItem("No votes yet: run a blind comparison of two models and vote.")
         for rank, s in enumerate(standings, 1):
@@ -590,9 +749,15 @@ class TesterWindow(QWidget):
                 f"{rank}. {s.model}   {s.rating:.0f}  ({s.low:.0f}–{s.high:.0f})   {s.votes} votes"
             )
 
-    def refresh_history(self) -> None:
+    def refresh_history(self) -> asyncio.Task:
+        """Fill the History tab once the runs are read (await the task to know when)."""
+        return self._in_db(
+            partial(history.runs, self.services.db), on_done=self._newest("history", self._show_history)
+        )
+
+    def _show_history(self, runs: list[TesterRun]) -> None:
         self.history.clear()
-        for run in history.runs(self.services.db):
+        for run in runs:
             if run.kind == "batch":
                 models, prompts = run.settings.get("models", []), run.settings.get("prompts", [])
                 total = len(models) * len(prompts)
@@ -606,8 +771,14 @@ class TesterWindow(QWidget):
             item.setData(256, run.id)
             self.history.addItem(item)
 
-    def reopen(self, item: QListWidgetItem) -> None:
-        run = history.get_run(self.services.db, item.data(256))
+    def reopen(self, item: QListWidgetItem) -> asyncio.Task:
+        """Show a saved run once it is read; the newest request wins if several are in flight."""
+        return self._in_db(
+            partial(history.get_run, self.services.db, item.data(256)),
+            on_done=self._newest("show", self._show_run),
+        )
+
+    def _show_run(self, run: TesterRun) -> None:
         if run.kind == "batch":  # cells, not columns: show them in the Batch tab
             self._reopen_batch(run)
             return
@@ -637,9 +808,10 @@ class TesterWindow(QWidget):
         )
         self.tabs.setCurrentIndex(0)
 
-    def _reopen_batch(self, run) -> None:
+    def _reopen_batch(self, run: TesterRun) -> None:
         from ...core.tester.batch import BatchPrompt, BatchRun
 
+        self._supersede("batch")  # a batch still being created does not replace this one
         self.batch = BatchRun(self.services.db, self.services.registry, run.id)
         plan = run.settings
         # the form shows the plan, checks included, so Run batch repeats it as it was
@@ -647,10 +819,14 @@ class TesterWindow(QWidget):
                                    for p in plan.get("prompts", [])])  # fmt: skip
         self.batch_models.setText(", ".join(plan.get("models", [])))
         self.tabs.setCurrentIndex(1)
-        self._batch_done()
+        self._batch_done(self.batch)
 
     def _continue(self, position: int) -> None:
         if self.run_id is None:
             return
-        conversation_id = history.continue_in_chat(self.services.store, self.run_id, self.order[position])
-        self.status.setText(f"Opened as a conversation ({conversation_id[:8]}…) in the main window.")
+        self._in_db(
+            partial(history.continue_in_chat, self.services.store, self.run_id, self.order[position]),
+            on_done=lambda conversation_id: self.status.setText(
+                f"Opened as a conversation ({conversation_id[:8]}…) in the main window."
+            ),
+        )
