@@ -190,8 +190,8 @@ def main(out_dir: str = "docs") -> int:
         tester = TesterWindow(services)
         tester.resize(1280, 760)
         tester.show()
-        tester.refresh_history()
-        tester.reopen(tester.history.item(0))
+        await tester.refresh_history()  # both read on the database thread: wait for them
+        await tester.reopen(tester.history.item(0))
         await asyncio.sleep(0.8)
         tester.grab().save(str(out / "tester.png"))
         tester.close()

@@ -137,8 +137,9 @@ class BatchRun:
 
     async def run(self, concurrency: int = 2) -> list[dict[str, Any]]:
         """Run every missing cell (prompt × model), at most ``concurrency`` at once."""
-        plan = self.plan()
-        done = {(c["prompt_index"], c["model"]) for c in self.cells()}
+        # the plan and the cells so far are read on the database thread: this runs on the window's loop
+        plan = await self.db.in_thread(self.plan)
+        done = {(c["prompt_index"], c["model"]) for c in await self.db.in_thread(self.cells)}
         todo = [(i, m) for i, _ in enumerate(plan["prompts"]) for m in plan["models"] if (i, m) not in done]
         total = len(plan["prompts"]) * len(plan["models"])
         finished = len(done)
@@ -172,7 +173,7 @@ class BatchRun:
                     self.on_progress(finished, total)
 
         await asyncio.gather(*(one(i, m) for i, m in todo))
-        return self.cells()
+        return await self.db.in_thread(self.cells)
 
     # -- reports ---------------------------------------------------------------------
 
