@@ -402,8 +402,14 @@ class MainWindow(QMainWindow):
                 self.services.db.in_thread(self.services.store.create_project, name.strip()), parent=self
             )
 
+    def _load(self, fn, *args, on_done) -> None:
+        """``fn(*args)`` on the database thread, then ``on_done(result)`` here (a dialog, usually)."""
+        tasks.run(self.services.db.in_thread(fn, *args), on_done=on_done, parent=self)
+
     def edit_project(self, project_id: str) -> None:
-        project = self.services.store.project(project_id)
+        self._load(self.services.store.project, project_id, on_done=self._edit_project)
+
+    def _edit_project(self, project) -> None:
         text, ok = QInputDialog.getMultiLineText(
             self, f"{project.name} — instructions", "Instructions every conversation in this project starts with:",
             project.instructions or "",
@@ -420,22 +426,26 @@ class MainWindow(QMainWindow):
         if ok:
             fields["default_model"] = model.strip() or None
         tasks.run(
-            self.services.db.in_thread(self.services.store.update_project, project_id, **fields), parent=self
+            self.services.db.in_thread(self.services.store.update_project, project.id, **fields), parent=self
         )
 
     def delete_project(self, project_id: str) -> None:
-        project = self.services.store.project(project_id)
+        self._load(self.services.store.project, project_id, on_done=self._delete_project)
+
+    def _delete_project(self, project) -> None:
         answer = QMessageBox.question(
             self, "Delete project", f"Delete the project “{project.name}” and its conversations?"
         )
         if answer == QMessageBox.StandardButton.Yes:
-            tasks.run(self.services.db.in_thread(self.services.store.delete_project, project_id), parent=self)
+            tasks.run(self.services.db.in_thread(self.services.store.delete_project, project.id), parent=self)
 
     def rename_conversation(self, conversation_id: str) -> None:
-        current = self.services.store.conversation(conversation_id)
-        title, ok = QInputDialog.getText(self, "Rename", "Title:", text=current.title)
-        if ok and title.strip():
-            self._update(conversation_id, title=title.strip())
+        def ask(current) -> None:
+            title, ok = QInputDialog.getText(self, "Rename", "Title:", text=current.title)
+            if ok and title.strip():
+                self._update(conversation_id, title=title.strip())
+
+        self._load(self.services.store.conversation, conversation_id, on_done=ask)
 
     def _update(self, conversation_id: str, **fields) -> None:
         tasks.run(
@@ -513,18 +523,20 @@ class MainWindow(QMainWindow):
         )
 
     def edit_message(self, message_id: str) -> None:
-        old = self.services.store.message(message_id)
-        text, ok = QInputDialog.getMultiLineText(
-            self, "Edit message", "Your message (sent as a new branch):", old.content
-        )
-        if ok and text.strip() and text != old.content:
-            tasks.run(
-                self.services.chat.edit(
-                    message_id, text, model=self.composer.model() or None, params=self._params()
-                ),
-                on_done=self._started,
-                parent=self,
+        def ask(old) -> None:
+            text, ok = QInputDialog.getMultiLineText(
+                self, "Edit message", "Your message (sent as a new branch):", old.content
             )
+            if ok and text.strip() and text != old.content:
+                tasks.run(
+                    self.services.chat.edit(
+                        message_id, text, model=self.composer.model() or None, params=self._params()
+                    ),
+                    on_done=self._started,
+                    parent=self,
+                )
+
+        self._load(self.services.store.message, message_id, on_done=ask)
 
     def switch_branch(self, message_id: str, step: int) -> None:
         tasks.run(
@@ -566,9 +578,11 @@ class MainWindow(QMainWindow):
     # -- message actions -----------------------------------------------------------------
 
     def copy_message(self, message_id: str) -> None:
-        text = self.services.store.message(message_id).content
-        QGuiApplication.clipboard().setText(text)
-        self.statusBar().showMessage("Copied.", 2000)
+        def copy(message) -> None:
+            QGuiApplication.clipboard().setText(message.content)
+            self.statusBar().showMessage("Copied.", 2000)
+
+        self._load(self.services.store.message, message_id, on_done=copy)
 
     def copy_last_reply(self) -> None:
         replies = [v for v in self.chat_view.views() if v.role == "assistant"]

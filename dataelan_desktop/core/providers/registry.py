@@ -159,10 +159,12 @@ class ProviderRegistry:
 
     async def list_all_models(self) -> tuple[list[ModelInfo], dict[str, str]]:
         """Every provider's models, asked concurrently; failures come back per provider."""
-        names = await asyncio.to_thread(self.provider_names)  # keyring and database look-ups
+        # get_event_loop, not to_thread: qasync may step this task outside run_forever
+        loop = asyncio.get_event_loop()
+        names = await loop.run_in_executor(None, self.provider_names)  # keyring and database look-ups
 
         async def one(name: str) -> list[ModelInfo]:
-            provider = await asyncio.to_thread(self.get, name)  # SDK imports stay off the loop
+            provider = await loop.run_in_executor(None, self.get, name)  # may start the network process
             return await provider.list_models()
 
         results = await asyncio.gather(*(one(n) for n in names), return_exceptions=True)

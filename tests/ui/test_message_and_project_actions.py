@@ -1,0 +1,109 @@
+"""Copy a message, rename a conversation, edit and delete a project: from the window, off its thread.
+
+Each action reads what it shows in its dialog on the database thread (a slow disk must not freeze
+the window); the test records the thread of every database call while the person acts.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+from dataelan_desktop.core.providers.config import save_provider
+from tests.support.fake_openai import fake_openai_server, openai_stream
+from tests.ui.conftest import wait_until
+
+
+@pytest.fixture
+def server():
+    s = fake_openai_server()
+    yield s
+    s.stop()
+
+
+def test_message_conversation_and_project_actions(window, qtbot, ui_run, services, server, monkeypatch):
+    save_provider(services.db, "fakeai", base_url=server.base_url + "/v1")
+    project = services.store.create_project("Research")
+    threads: list[tuple[str, bool]] = []
+    real_call = services.db.call
+
+    def recording_call(fn):
+        current = threading.current_thread()
+        threads.append((current.name, current is threading.main_thread()))
+        return real_call(fn)
+
+    def saved_project():  # the test's own look at the database, not recorded
+        return real_call(lambda s: s.get(type(project), project.id))
+
+    async def scenario():
+        # a conversation with one exchange
+        server.push(openai_stream(["The ", "answer"]))
+        window.composer.set_model("fakeai:m")
+        window.composer.editor.setPlainText("The question")
+        qtbot.mouseClick(window.composer.send_button, Qt.MouseButton.LeftButton)
+        await wait_until(
+            lambda: [w.view.status for w in window.chat_view.shown_widgets()] == ["complete", "complete"],
+            message="the exchange",
+        )
+        monkeypatch.setattr(services.db, "call", recording_call)  # from here on, the person's actions
+
+        # Copy on the question puts its text on the clipboard
+        question, reply = window.chat_view.shown_widgets()
+        QGuiApplication.clipboard().clear()
+        qtbot.mouseClick(question.copy_button, Qt.MouseButton.LeftButton)
+        await wait_until(lambda: QGuiApplication.clipboard().text() == "The question", message="copied")
+        qtbot.mouseClick(reply.copy_button, Qt.MouseButton.LeftButton)
+        await wait_until(lambda: QGuiApplication.clipboard().text() == "The answer", message="reply copied")
+
+        # Rename… from the sidebar: the dialog offers the current title, the sidebar shows the new one
+        offered: list[str] = []
+
+        def rename_dialog(*_args, text="", **_kw):
+            offered.append(text)
+            return "Tides, explained", True
+
+        monkeypatch.setattr(QInputDialog, "getText", staticmethod(rename_dialog))
+        window.sidebar.rename_requested.emit(window.conversation_id)
+        await wait_until(
+            lambda: "Tides, explained" in [i.text(0) for i in window.sidebar.conversation_items()],
+            message="renamed in the sidebar",
+        )
+        assert offered == ["The question"]
+
+        # the project's settings: its instructions and default model
+        monkeypatch.setattr(
+            QInputDialog, "getMultiLineText", staticmethod(lambda *a, **k: ("Answer briefly.", True))
+        )
+        monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("fakeai:m", True)))
+        window.sidebar.project_settings_requested.emit(project.id)
+        await wait_until(
+            lambda: saved_project().instructions == "Answer briefly.", message="instructions saved"
+        )
+        assert saved_project().default_model == "fakeai:m"
+
+        # Delete project, confirmed: gone from the sidebar
+        asked: list[str] = []
+
+        def confirm(_parent, _title, text, *_a, **_k):
+            asked.append(text)
+            return QMessageBox.StandardButton.Yes
+
+        monkeypatch.setattr(QMessageBox, "question", staticmethod(confirm))
+        window.sidebar.project_delete_requested.emit(project.id)
+        await wait_until(
+            lambda: all(
+                window.sidebar.tree.topLevelItem(i).text(0) != "Research"
+                for i in range(window.sidebar.tree.topLevelItemCount())
+            ),
+            message="project gone from the sidebar",
+        )
+        assert asked and "“Research”" in asked[0]
+
+    ui_run(scenario())
+    monkeypatch.undo()
+    assert [name for name, on_gui in threads if on_gui] == []  # nothing waited on SQLite in the window
+    assert sum(name.startswith("dataelan-db") for name, _ in threads) >= 6  # and the actions did reach it
