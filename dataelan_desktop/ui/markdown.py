@@ -72,12 +72,18 @@ class MarkdownRenderer:
         background = "#272822" if self.dark else "#f6f8fa"
         border = "#444" if self.dark else "#d0d7de"
         label = html.escape(language or "code")
+        # one column, so the frame has no inner line; the header's label and Copy link sit in a
+        # borderless table of their own (Qt's rich text draws a bordered table's cell grid)
+        header = (
+            '<table width="100%" cellspacing="0" cellpadding="0" style="border:none"><tr>'
+            f'<td style="font-size:small;color:#888">{label}</td>'
+            f'<td align="right" style="font-size:small"><a href="{COPY_SCHEME}:{index}">Copy</a></td>'
+            "</tr></table>"
+        )
         return (
             f'<table width="100%" cellspacing="0" cellpadding="6" style="background:{background};'
             f'border:1px solid {border};margin:4px 0">'
-            f'<tr><td style="font-size:small;color:#888">{label}</td>'
-            f'<td align="right" style="font-size:small"><a href="{COPY_SCHEME}:{index}">Copy</a></td></tr>'
-            f'<tr><td colspan="2"><pre style="margin:0;font-family:monospace">'
+            f'<tr><td>{header}</td></tr><tr><td><pre style="margin:0;font-family:monospace">'
             f"{_highlight(token.content, language, self.dark)}</pre></td></tr></table>"
         )
 
