@@ -751,13 +751,23 @@ class MainWindow(QMainWindow):
             self.open_settings()
             self.settings_dialog.providers._new()
             return
-        save_provider(self.services.db, server.name, base_url=server.base_url)
-        self.services.registry.invalidate(server.name)
-        self.services.bus.publish(Changes(providers=True))
-        if server.models:
-            self.composer.set_model(f"{server.name}:{server.models[0]}")
-        self.center.setCurrentIndex(0)
-        self.statusBar().showMessage(f"Connected to {server.label}.", 5000)
+
+        def saved(_created: bool) -> None:
+            self.services.registry.invalidate(server.name)
+            self.services.bus.publish(Changes(providers=True))
+            if server.models:
+                self.composer.set_model(f"{server.name}:{server.models[0]}")
+            self.center.setCurrentIndex(0)
+            self.statusBar().showMessage(f"Connected to {server.label}.", 5000)
+
+        # the write waits on SQLite: the database thread's job
+        tasks.run(
+            self.services.db.in_thread(
+                save_provider, self.services.db, server.name, base_url=server.base_url
+            ),
+            on_done=saved,
+            parent=self,
+        )
 
     def open_models(self) -> None:
         try:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -25,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.changes import Changes
+from ..core.db.models import LocalModel
 from ..core.models.catalog import load_catalog
 from ..core.models.download import Download, DownloadStopped
 from ..core.models.gguf_info import estimate_memory, human_bytes, read_gguf_info
@@ -33,14 +37,33 @@ from ..core.services import Services
 from . import tasks
 
 COLUMNS = ("Name", "Architecture", "Parameters", "Quantisation", "Context", "Chat template", "Size", "Memory")
+T = TypeVar("T")
+
+
+def _in_worker(fn: Callable[[], T]) -> Awaitable[T]:
+    """File work (GGUF headers, downloads) on a worker thread, leaving the database thread free.
+    get_event_loop, not to_thread: qasync may step a task outside run_forever."""
+    return asyncio.get_event_loop().run_in_executor(None, fn)
+
+
+def _memory_needed(path: str, context: int) -> str:
+    try:
+        return "about " + human_bytes(estimate_memory(read_gguf_info(path), context))
+    except Exception:  # a file that moved or was damaged after adding
+        return "file missing or damaged"
 
 
 class ModelManagerWindow(QWidget):
+    """Every SQLite call and file read here runs off the GUI thread; answers come back to it."""
+
     def __init__(self, services: Services, parent=None):
         super().__init__(parent)
         self.services = services
         self.library = ModelLibrary(services.db, services.bus)
         self.download: Download | None = None
+        # the newest table and settings loads; an answer to an older one arrives stale and is dropped
+        self._list_seq = 0
+        self._settings_seq = 0
         self.setWindowTitle("Models")
         self.resize(1000, 620)
         layout = QVBoxLayout(self)
@@ -136,13 +159,20 @@ class ModelManagerWindow(QWidget):
         self.services.registry.local().idle_unload_seconds = minutes * 60
 
     def detect_servers(self, servers=None) -> asyncio.Task:
-        from ..core.local_servers import KNOWN_SERVERS, probe_local_servers
+        from ..core.local_servers import KNOWN_SERVERS, FoundServer, probe_local_servers
         from ..core.providers.config import save_provider
 
-        def found(servers) -> None:
-            for server in servers:
+        def add_new(found_servers: list[FoundServer]) -> None:  # on the database thread
+            for server in found_servers:
                 if self.services.registry.config(server.name) is None:
                     save_provider(self.services.db, server.name, base_url=server.base_url)
+
+        async def probe_and_add() -> list[FoundServer]:
+            found_servers = await probe_local_servers(servers or KNOWN_SERVERS)
+            await self.services.db.in_thread(add_new, found_servers)
+            return found_servers
+
+        def found(servers: list[FoundServer]) -> None:
             self.services.registry.invalidate()
             self.services.bus.publish(Changes(providers=True))
             names = ", ".join(f"{s.label} ({len(s.models)} models)" for s in servers)
@@ -150,19 +180,26 @@ class ModelManagerWindow(QWidget):
                 f"Added to the model picker: {names}." if servers else "No local server is running."
             )
 
-        return tasks.run(probe_local_servers(servers or KNOWN_SERVERS), on_done=found, parent=self)
+        return tasks.run(probe_and_add(), on_done=found, parent=self)
 
     def refresh(self) -> None:
-        rows = self.library.list()
-        self.table.setRowCount(len(rows))
-        for r, model in enumerate(rows):
-            memory = "-"
-            try:
-                memory = "about " + human_bytes(
-                    estimate_memory(read_gguf_info(model.path), self.context.value())
-                )
-            except Exception:  # a file that moved or was damaged after adding
-                memory = "file missing or damaged"
+        self._list_seq += 1
+        seq, context = self._list_seq, self.context.value()
+
+        async def load() -> list[tuple[LocalModel, str]]:
+            rows = await self.services.db.in_thread(self.library.list)
+            # the memory estimate reads each file's header: disk work as well
+            return await _in_worker(lambda: [(m, _memory_needed(m.path, context)) for m in rows])
+
+        def show(listed: list[tuple[LocalModel, str]]) -> None:
+            if seq == self._list_seq:  # a newer refresh (another change, context length) wins
+                self._fill_table(listed)
+
+        tasks.run(load(), on_done=show, parent=self)
+
+    def _fill_table(self, listed: list[tuple[LocalModel, str]]) -> None:
+        self.table.setRowCount(len(listed))
+        for r, (model, memory) in enumerate(listed):
             params = (
                 f"{model.parameter_count / 1e9:.2f}B"
                 if (model.parameter_count or 0) >= 1e8
@@ -182,7 +219,16 @@ class ModelManagerWindow(QWidget):
         name = self.selected_name()
         if not name:
             return
-        s = self.library.settings(name)
+        self._settings_seq += 1
+        seq = self._settings_seq
+
+        def show(s: dict) -> None:
+            if seq == self._settings_seq and self.selected_name() == name:  # not another model's form
+                self._fill_settings(s)
+
+        tasks.run(self.services.db.in_thread(self.library.settings, name), on_done=show, parent=self)
+
+    def _fill_settings(self, s: dict) -> None:
         self.s_context.setValue(int(s.get("context_length") or 0))
         self.s_threads.setValue(int(s.get("threads") or 0))
         self.s_gpu.setValue(int(s.get("gpu_layers") or 0))
@@ -203,8 +249,19 @@ class ModelManagerWindow(QWidget):
             "temperature": None if self.s_temperature.value() < 0 else round(self.s_temperature.value(), 2),
             "system_prompt": self.s_system.text().strip() or None,
         }
-        self.library.update_settings(name, **values)
-        self.status.setText(f"Saved settings for {name}; they apply the next time it loads.")
+        self._settings_seq += 1  # settings still on their way must not overwrite the ones being saved
+
+        def saved(_merged: dict) -> None:
+            self.status.setText(f"Saved settings for {name}; they apply the next time it loads.")
+
+        def failed(error: BaseException) -> None:
+            self.status.setText(f"Settings not saved: {tasks.person_message(error)}")
+
+        tasks.run(
+            self.services.db.in_thread(self.library.update_settings, name, **values),
+            on_done=saved,
+            on_error=failed,
+        )
 
     def add_file(self, path: Path) -> asyncio.Task:
         def done(row) -> None:
@@ -214,7 +271,7 @@ class ModelManagerWindow(QWidget):
         def failed(error: BaseException) -> None:
             self.status.setText(f"Not added: {tasks.person_message(error)}")
 
-        return tasks.run(asyncio.to_thread(self.library.add, path), on_done=done, on_error=failed)
+        return tasks.run(_in_worker(partial(self.library.add, path)), on_done=done, on_error=failed)
 
     def _choose_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -235,14 +292,24 @@ class ModelManagerWindow(QWidget):
                 f"Added {len(result.added)} model(s)." + (f" Skipped {skipped}" if skipped else "")
             )
 
-        tasks.run(asyncio.to_thread(self.library.scan, Path(folder)), on_done=done, parent=self)
+        tasks.run(_in_worker(partial(self.library.scan, Path(folder))), on_done=done, parent=self)
 
     def remove_selected(self) -> None:
         name = self.selected_name()
-        if name:
-            self.library.remove(name)
+        if not name:
+            return
+        self.remove_button.setEnabled(False)  # a second click would try to remove it twice
+
+        def removed(_row: LocalModel) -> None:
+            self.remove_button.setEnabled(True)
             self.refresh()
             self.status.setText(f"Removed local:{name} (the file stays where it is).")
+
+        def failed(error: BaseException) -> None:
+            self.remove_button.setEnabled(True)
+            self.status.setText(f"Not removed: {tasks.person_message(error)}")
+
+        tasks.run(self.services.db.in_thread(self.library.remove, name), on_done=removed, on_error=failed)
 
     def load_selected(self) -> asyncio.Task | None:
         name = self.selected_name()
@@ -333,8 +400,12 @@ class ModelManagerWindow(QWidget):
             self.download = Download(repo_id, filename, sha256=sha256, size=size, on_progress=progress)
         job = self.download
 
-        def done(path) -> None:
-            row = self.library.add(path, origin="downloaded", sha256=sha256)
+        async def fetch() -> LocalModel:
+            path = await _in_worker(job.run)
+            # registering reads the file's header and writes a row: also off the GUI thread
+            return await _in_worker(partial(self.library.add, path, origin="downloaded", sha256=sha256))
+
+        def done(row: LocalModel) -> None:
             self.refresh()
             self.services.bus.publish(Changes(local_models=True))
             self.status.setText(f"Downloaded and verified local:{row.name}.")
@@ -349,7 +420,7 @@ class ModelManagerWindow(QWidget):
                 self.download_button.setText("Download")
 
         self.status.setText(f"Downloading {filename}…")
-        return tasks.run(asyncio.to_thread(job.run), on_done=done, on_error=failed)
+        return tasks.run(fetch(), on_done=done, on_error=failed)
 
     def _show_progress(self, p) -> None:
         if p.total:

@@ -38,7 +38,13 @@ def test_add_inspect_bad_file_load_unload(manager, ui_run, tiny_gguf, tmp_path):
         manager.table.selectRow(0)
         manager.s_context.setValue(256)
         manager.save_settings()
+        await wait_until(lambda: "Saved settings for tiny-chat" in manager.status.text(), message="saved")
         assert manager.library.settings("tiny-chat")["context_length"] == 256
+        # selecting it again shows what was saved
+        manager.table.clearSelection()
+        manager.s_context.setValue(0)
+        manager.table.selectRow(0)
+        await wait_until(lambda: manager.s_context.value() == 256, message="settings shown")
         await manager.load_selected()
         assert "is loaded" in manager.status.text() and "context 256" in manager.status.text()
         assert len(manager.services.registry.local().loaded_models()) == 1
@@ -69,7 +75,8 @@ def test_download_from_the_catalog_tab(manager, ui_run, tiny_gguf, monkeypatch):
             await asyncio_gather(task)
             await wait_until(lambda: "Downloaded and verified" in manager.status.text(), message="downloaded")
             assert manager.progress.value() == 1000
-            assert [manager.table.item(r, 0).text() for r in range(manager.table.rowCount())] == ["tiny-dl"]
+            await wait_until(lambda: manager.table.rowCount() == 1, message="listed")
+            assert manager.table.item(0, 0).text() == "tiny-dl"
 
         ui_run(scenario())
     finally:
