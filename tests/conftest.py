@@ -53,6 +53,16 @@ def tiny_gguf(gguf_dir: Path) -> Path:
 
 
 @pytest.fixture
+def server():
+    """A loopback server speaking OpenAI's chat-completions wire format; tests script its replies."""
+    from tests.support.fake_openai import fake_openai_server
+
+    started = fake_openai_server()
+    yield started
+    started.stop()
+
+
+@pytest.fixture
 def services(data_home: Path):
     """The app's services on a fresh database in the test's data folder."""
     from dataelan_desktop.core.services import build_services

@@ -12,7 +12,7 @@ import pytest
 from dataelan_desktop.core.providers.config import save_provider
 from dataelan_desktop.core.tester.batch import BatchPrompt, BatchRun, load_prompts
 from tests.support.cli import cli_env, run_cli
-from tests.support.fake_openai import fake_openai_server, openai_stream
+from tests.support.fake_openai import openai_stream
 
 
 def answering(request):
@@ -24,11 +24,9 @@ def answering(request):
 
 
 @pytest.fixture
-def server():
-    s = fake_openai_server()
-    s.default = answering
-    yield s
-    s.stop()
+def server(server):
+    server.default = answering
+    return server
 
 
 PROMPTS = [

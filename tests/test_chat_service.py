@@ -10,16 +10,9 @@ import pytest
 from dataelan_desktop.core.chat.service import Attachment
 from dataelan_desktop.core.db.models import MessageStatus
 from dataelan_desktop.core.providers.retry import RetryPolicy
-from tests.support.fake_openai import fake_openai_server, openai_dropped, openai_error, openai_stream
+from tests.support.fake_openai import openai_dropped, openai_error, openai_stream
 
 MODEL = "openai:gpt-4o-mini"
-
-
-@pytest.fixture
-def server():
-    s = fake_openai_server()
-    yield s
-    s.stop()
 
 
 @pytest.fixture

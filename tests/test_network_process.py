@@ -27,16 +27,9 @@ from dataelan_desktop.core.providers.types import (
     TextDelta,
     Usage,
 )
-from tests.support.fake_openai import MODELS, fake_openai_server, openai_error, openai_stream
+from tests.support.fake_openai import MODELS, openai_error, openai_stream
 
 MODEL = "openai:gpt-4o-mini"
-
-
-@pytest.fixture
-def server():
-    s = fake_openai_server()
-    yield s
-    s.stop()
 
 
 @pytest.fixture
@@ -157,3 +150,29 @@ async def test_closing_does_not_wait_on_a_stuck_network_process(chat, monkeypatc
         assert asyncio.get_running_loop().time() - began < 3  # closed, after a bounded wait
     finally:
         os.kill(stuck, signal.SIGCONT)
+
+
+def test_a_stream_left_by_a_closed_loop_is_stopped_and_the_next_one_works(services, server, monkeypatch):
+    """A window's loop can end with a reply in flight: the network process must not stream on to nobody."""
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url + "/v1")
+    services.secrets.set("openai", "sk-network-test-2")
+    server.push(openai_stream([f"t{i} " for i in range(400)], delay=0.01), openai_stream(["still here"]))
+    provider = services.registry.get("openai")
+    request = ChatRequest(model="gpt-4o-mini", messages=(ChatMessage("user", "hi"),))
+    abandoned = asyncio.new_event_loop()
+    stream = provider.stream(request)
+    assert isinstance(abandoned.run_until_complete(anext(stream)), Started)
+    abandoned.run_until_complete(anext(stream))  # text is flowing
+    abandoned.close()  # gone, with the stream still open
+    assert server.posts()[0].disconnected.wait(5)  # the network process was told to stop
+    loop = asyncio.new_event_loop()
+    try:
+        events = loop.run_until_complete(_collect(provider.stream(request)))
+    finally:
+        loop.close()
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "still here"
+    del stream
+
+
+async def _collect(stream) -> list:
+    return [event async for event in stream]

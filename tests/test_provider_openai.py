@@ -29,7 +29,6 @@ from dataelan_desktop.core.providers.types import (
     Usage,
 )
 from tests.support.fake_openai import (
-    fake_openai_server,
     openai_dropped,
     openai_error,
     openai_malformed,
@@ -44,13 +43,6 @@ REQUEST = ChatRequest(
     system="Be brief.",
     params=GenerationParams(temperature=0.3, max_tokens=50),
 )
-
-
-@pytest.fixture
-def server():
-    s = fake_openai_server()
-    yield s
-    s.stop()
 
 
 @pytest.fixture

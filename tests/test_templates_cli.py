@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import cli_env, run_cli
-from tests.support.fake_openai import fake_openai_server, openai_stream
+from tests.support.fake_openai import openai_stream
 
 
 def _one_line_error(result) -> str:
@@ -19,11 +19,9 @@ def _one_line_error(result) -> str:
 
 
 @pytest.fixture
-def server():
-    made = fake_openai_server()
-    made.default = openai_stream(["Guten ", "Morgen"])
-    yield made
-    made.stop()
+def server(server):
+    server.default = openai_stream(["Guten ", "Morgen"])
+    return server
 
 
 def test_add_list_show_render_edit_and_remove(data_home: Path, tmp_path: Path):

@@ -12,7 +12,7 @@ from dataelan_desktop.core.db.models import MessageStatus
 from dataelan_desktop.core.providers.config import save_provider
 from tests.reliability.tally import TALLY
 from tests.support.cli import cli_env, run_cli
-from tests.support.fake_openai import fake_openai_server, openai_stream
+from tests.support.fake_openai import openai_stream
 
 
 def every_plane_sample() -> str:
@@ -37,11 +37,9 @@ INPUTS = {
 
 
 @pytest.fixture
-def server():
-    s = fake_openai_server()
-    s.default = openai_stream(["echo ", "done"])
-    yield s
-    s.stop()
+def server(server):
+    server.default = openai_stream(["echo ", "done"])
+    return server
 
 
 @pytest.mark.parametrize("kind", list(INPUTS))

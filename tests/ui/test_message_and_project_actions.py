@@ -8,21 +8,13 @@ from __future__ import annotations
 
 import threading
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
 from dataelan_desktop.core.providers.config import save_provider
-from tests.support.fake_openai import fake_openai_server, openai_stream
+from tests.support.fake_openai import openai_stream
 from tests.ui.conftest import wait_until
-
-
-@pytest.fixture
-def server():
-    s = fake_openai_server()
-    yield s
-    s.stop()
 
 
 def test_message_conversation_and_project_actions(window, qtbot, ui_run, services, server, monkeypatch):

@@ -50,9 +50,13 @@ class _Inbox:
         self.loop = loop
         self.queue: asyncio.Queue[tuple] = asyncio.Queue()
 
-    def deliver(self, message: tuple) -> None:  # reader thread
-        if not self.loop.is_closed():
+    def deliver(self, message: tuple) -> bool:  # reader thread
+        """False when the asking loop is closed: nobody will read this request's messages."""
+        try:
             self.loop.call_soon_threadsafe(self.queue.put_nowait, message)
+            return True
+        except RuntimeError:  # closed, perhaps between any check and this call
+            return False
 
 
 class NetworkHost:
@@ -121,6 +125,21 @@ class NetworkHost:
     def forget(self, request_id: int) -> None:
         self._routes.pop(request_id, None)
 
+    def _route(self, routes: dict, message: tuple) -> None:
+        route = routes.get(message[1])
+        if isinstance(route, _Inbox):
+            if not route.deliver(message):  # its loop is gone: stop streaming to nobody
+                routes.pop(message[1], None)
+                self.cancel(message[1])
+        elif route is not None:
+            routes.pop(message[1], None)
+            if route.done():  # the caller stopped waiting (a timeout)
+                return
+            if message[0] == "result":
+                route.set_result(message[2])
+            else:
+                route.set_exception(error_from_fields(message[2]))
+
     def _read(self, process, conn, routes: dict) -> None:
         """Pipe → the asking loop or future, on a thread so no loop ever blocks on the pipe."""
         while True:
@@ -128,15 +147,10 @@ class NetworkHost:
                 message = conn.recv()
             except (EOFError, OSError):
                 break
-            route = routes.get(message[1])
-            if isinstance(route, _Inbox):
-                route.deliver(message)
-            elif route is not None:
-                routes.pop(message[1], None)
-                if message[0] == "result":
-                    route.set_result(message[2])
-                else:
-                    route.set_exception(error_from_fields(message[2]))
+            try:
+                self._route(routes, message)
+            except Exception:  # this thread is the only reader: it must outlive any one message
+                log.exception("a message from the network process could not be handed on")
         process.join(timeout=5)
         died = (
             "died",
@@ -212,10 +226,11 @@ class NetworkHost:
                 # of, so that the next request finds the pool free (bounded: a stuck process
                 # must not hold up the stop)
                 self.cancel(request_id)
-                try:
-                    await asyncio.wait_for(_until_final(inbox), RELEASE_TIMEOUT)
-                except (TimeoutError, asyncio.CancelledError):
-                    pass
+                if _loop_running():  # closed by the garbage collector, it has no loop to wait on
+                    try:
+                        await asyncio.wait_for(_until_final(inbox), RELEASE_TIMEOUT)
+                    except (TimeoutError, asyncio.CancelledError):
+                        pass
             self.forget(request_id)
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -233,6 +248,14 @@ class NetworkHost:
             process.kill()
             process.join(timeout)
         conn.close()
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+        return True
+    except RuntimeError:
+        return False
 
 
 async def _until_final(inbox: _Inbox) -> None:
