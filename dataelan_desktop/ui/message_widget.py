@@ -202,19 +202,23 @@ class MessageWidget(QFrame):
             self.stream_view.setPlainText(text)
             self._streamed = len(text)
         elif len(text) > self._streamed:
-            cursor = self.stream_view.textCursor()
-            cursor.movePosition(QTextCursor.MoveOperation.End)
-            block = cursor.block()
-            cursor.insertText(text[self._streamed :])
-            self._streamed = len(text)
-            # lay the new lines out now: done lazily inside the next paint, their height would
-            # arrive mid-paint and cost a second repaint of the window
-            layout = self.stream_view.document().documentLayout()
-            while block.isValid():
-                layout.ensureBlockLayout(block)
-                block = block.next()
+            self._insert_tail(text)
         if self.status.property("state") != "streaming":
             self._set_status("streaming", self.view)
+
+    def _insert_tail(self, text: str) -> None:
+        """Add what ``text`` has beyond the ``_streamed`` characters already shown."""
+        cursor = self.stream_view.textCursor()
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        block = cursor.block()
+        cursor.insertText(text[self._streamed :])
+        self._streamed = len(text)
+        # lay the new lines out now: done lazily inside the next paint, their height would
+        # arrive mid-paint and cost a second repaint of the window
+        layout = self.stream_view.document().documentLayout()
+        while block.isValid():
+            layout.ensureBlockLayout(block)
+            block = block.next()
 
     def streamed_text(self) -> str:
         return self.stream_view.toPlainText()
@@ -228,8 +232,14 @@ class MessageWidget(QFrame):
         if len(text) > LONG_TEXT:
             # a very long message stays plain text: rich-text layout of it would stall the window
             self.body.setVisible(False)
+            shown = self.stream_view.toPlainText() if self.stream_view.isVisible() else ""
             self.stream_view.setVisible(True)
-            if self.stream_view.toPlainText() != text:
+            if shown and len(shown) == self._streamed and text.startswith(shown):
+                # the reply just finished: add its last words rather than lay 16,000+ characters
+                # out again (that stalled the window for 15-25 ms at the end of a long reply)
+                if len(text) > len(shown):
+                    self._insert_tail(text)
+            elif shown != text:
                 self.stream_view.setPlainText(text)
             self._streamed = len(text)
             self._code_blocks = []
