@@ -151,6 +151,7 @@ class NetworkHost:
                 self._route(routes, message)
             except Exception:  # this thread is the only reader: it must outlive any one message
                 log.exception("a message from the network process could not be handed on")
+        conn.close()  # this end of a dead process's pipe is of no more use
         process.join(timeout=5)
         died = (
             "died",
@@ -247,7 +248,7 @@ class NetworkHost:
         if process.is_alive():
             process.kill()
             process.join(timeout)
-        conn.close()
+        # the pipe is closed by its reader thread, which sees the end of the process
 
 
 def _loop_running() -> bool:
