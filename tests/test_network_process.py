@@ -176,3 +176,17 @@ def test_a_stream_left_by_a_closed_loop_is_stopped_and_the_next_one_works(servic
 
 async def _collect(stream) -> list:
     return [event async for event in stream]
+
+
+async def test_a_reply_streaming_when_its_provider_is_reconfigured_finishes(chat, server):
+    """Settings saved, or a local server detected, while a reply streams: the reply is not cut off."""
+    pieces = [f"t{i} " for i in range(100)]
+    server.push(openai_stream(pieces, delay=0.01), openai_stream(["new settings"]))
+    conversation = await chat.chat.start_conversation(model=MODEL)
+    generation = await chat.chat.send(conversation.id, "long please")
+    await asyncio.wait_for(_first_text(generation, 10), 10)
+    chat.registry.invalidate()  # every provider forgotten, as when local servers are detected
+    await generation.wait()
+    assert generation.status == MessageStatus.COMPLETE and generation.text == "".join(pieces)
+    ok = await (await chat.chat.send(conversation.id, "and now?")).wait()
+    assert ok.status == MessageStatus.COMPLETE and ok.text == "new settings"

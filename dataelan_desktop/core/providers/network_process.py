@@ -114,6 +114,9 @@ class _NetworkHost:
         self.loop = loop
         self.providers: dict[ProviderSpec, Any] = {}
         self.tasks: dict[int, asyncio.Task] = {}
+        #: streams in flight per provider object: a forgotten provider is closed when its last ends
+        self.streaming: dict[int, int] = {}
+        self.retired: dict[int, Any] = {}  # forgotten while streaming, by id()
 
     def send(self, message: tuple) -> None:
         try:
@@ -145,8 +148,11 @@ class _NetworkHost:
 
     async def stream(self, request_id: int, spec: ProviderSpec, request) -> None:
         outbox = _Outbox(self, request_id)
+        provider = None
         try:
-            async for event in self.provider(spec).stream(request):
+            provider = self.provider(spec)
+            self.streaming[id(provider)] = self.streaming.get(id(provider), 0) + 1
+            async for event in provider.stream(request):
                 outbox.add(event)
             outbox.flush()
             self.send(("end", request_id))
@@ -158,6 +164,15 @@ class _NetworkHost:
             self.send(("error", request_id, error_fields(error)))
         finally:
             self.tasks.pop(request_id, None)
+            if provider is not None:
+                await self._release(provider)
+
+    async def _release(self, provider) -> None:
+        left = self.streaming.pop(id(provider), 1) - 1
+        if left:
+            self.streaming[id(provider)] = left
+        elif id(provider) in self.retired:
+            await self.retired.pop(id(provider)).aclose()
 
     async def answer(self, op: str, request_id: int, spec: ProviderSpec) -> None:
         try:
@@ -166,9 +181,11 @@ class _NetworkHost:
             elif op == "warm_up":
                 self.provider(spec)
                 result = None
-            else:  # forget: close its connections; a later request builds it again
+            else:  # forget: a later request builds it again (its key or address changed)
                 provider = self.providers.pop(spec, None)
-                if provider is not None:
+                if provider is not None and self.streaming.get(id(provider)):
+                    self.retired[id(provider)] = provider  # a reply still streams through it
+                elif provider is not None:
                     await provider.aclose()
                 result = None
             self.send(("result", request_id, result))
