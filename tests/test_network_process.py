@@ -190,3 +190,53 @@ async def test_a_reply_streaming_when_its_provider_is_reconfigured_finishes(chat
     assert generation.status == MessageStatus.COMPLETE and generation.text == "".join(pieces)
     ok = await (await chat.chat.send(conversation.id, "and now?")).wait()
     assert ok.status == MessageStatus.COMPLETE and ok.text == "new settings"
+
+
+def test_building_a_provider_does_not_pause_replies_already_streaming(server, monkeypatch):
+    """The first use of another SDK (a second of imports) must not freeze a reply in flight."""
+    import time
+
+    from dataelan_desktop.core.providers import network_process
+    from dataelan_desktop.core.providers.spec import ProviderSpec
+
+    server.push(openai_stream([f"t{i} " for i in range(200)], delay=0.01))
+    sent: list[tuple[float, str, int]] = []
+
+    class Pipe:  # the app's end of the pipe, as seen by the network process
+        def send(self, message: tuple) -> None:
+            sent.append((time.monotonic(), message[0], message[1]))
+
+    real_build = network_process.build_provider
+
+    def build(spec):
+        if spec.name == "slow":  # an SDK import: a second of Python work
+            until = time.monotonic() + 1.0
+            while time.monotonic() < until:
+                pass
+        return real_build(spec)
+
+    monkeypatch.setattr(network_process, "build_provider", build)
+    loop = asyncio.new_event_loop()
+    host = network_process._NetworkHost(Pipe(), loop)
+    streaming = ProviderSpec(kind="openai_compatible", name="fast", base_url=server.base_url + "/v1")
+    slow = ProviderSpec(kind="openai_compatible", name="slow", base_url="http://127.0.0.1:9/v1")
+    request = ChatRequest(model="m", messages=(ChatMessage("user", "hi"),))
+
+    async def scenario() -> None:
+        host.dispatch(("stream", 1, streaming, request))
+        while not any(kind == "events" for _, kind, _ in sent):
+            await asyncio.sleep(0.01)
+        host.dispatch(("warm_up", 2, slow))
+        while not all(any(kind in ("end", "result") and i == n for _, kind, i in sent) for n in (1, 2)):
+            await asyncio.sleep(0.01)
+
+    try:
+        loop.run_until_complete(asyncio.wait_for(scenario(), 30))
+        loop.run_until_complete(host.close())
+    finally:
+        loop.close()
+    built = next(t for t, kind, i in sent if kind == "result" and i == 2)
+    began = built - 1.0
+    during = [t for t, kind, i in sent if kind == "events" and i == 1 and began <= t <= built]
+    gaps = [b - a for a, b in zip([began, *during], [*during, built], strict=True)]
+    assert len(during) >= 5 and max(gaps) < 0.25  # the reply kept coming while the other SDK loaded

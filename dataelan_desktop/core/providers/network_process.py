@@ -117,6 +117,7 @@ class _NetworkHost:
         #: streams in flight per provider object: a forgotten provider is closed when its last ends
         self.streaming: dict[int, int] = {}
         self.retired: dict[int, Any] = {}  # forgotten while streaming, by id()
+        self.building: dict[ProviderSpec, asyncio.Future] = {}  # providers being built, shared by askers
 
     def send(self, message: tuple) -> None:
         try:
@@ -124,11 +125,19 @@ class _NetworkHost:
         except (OSError, BrokenPipeError):  # the app is gone; the reader thread ends us
             pass
 
-    def provider(self, spec: ProviderSpec):
+    async def provider(self, spec: ProviderSpec):
+        """The provider for ``spec``, built on first use on a worker thread: importing an SDK takes
+        0.5-1 s, and on this loop it would pause every other reply streaming meanwhile."""
         if spec not in self.providers:
-            provider = build_provider(spec)
-            provider.warm_up()
-            self.providers[spec] = provider
+            building = self.building.get(spec)
+            if building is None:
+                building = self.loop.run_in_executor(None, _build_warm, spec)
+                self.building[spec] = building
+            try:
+                built = await building
+            finally:
+                self.building.pop(spec, None)
+            self.providers.setdefault(spec, built)
         return self.providers[spec]
 
     def dispatch(self, message: tuple) -> None:
@@ -150,7 +159,7 @@ class _NetworkHost:
         outbox = _Outbox(self, request_id)
         provider = None
         try:
-            provider = self.provider(spec)
+            provider = await self.provider(spec)
             self.streaming[id(provider)] = self.streaming.get(id(provider), 0) + 1
             async for event in provider.stream(request):
                 outbox.add(event)
@@ -177,9 +186,9 @@ class _NetworkHost:
     async def answer(self, op: str, request_id: int, spec: ProviderSpec) -> None:
         try:
             if op == "models":
-                result: Any = await self.provider(spec).list_models()
+                result: Any = await (await self.provider(spec)).list_models()
             elif op == "warm_up":
-                self.provider(spec)
+                await self.provider(spec)
                 result = None
             else:  # forget: a later request builds it again (its key or address changed)
                 provider = self.providers.pop(spec, None)
@@ -202,6 +211,12 @@ class _NetworkHost:
                 await provider.aclose()
             except Exception:  # leaving anyway
                 pass
+
+
+def _build_warm(spec: ProviderSpec):
+    provider = build_provider(spec)
+    provider.warm_up()
+    return provider
 
 
 def network_main(conn) -> None:
