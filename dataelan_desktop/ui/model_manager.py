@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -37,13 +35,6 @@ from ..core.services import Services
 from . import tasks
 
 COLUMNS = ("Name", "Architecture", "Parameters", "Quantisation", "Context", "Chat template", "Size", "Memory")
-T = TypeVar("T")
-
-
-def _in_worker(fn: Callable[[], T]) -> Awaitable[T]:
-    """File work (GGUF headers, downloads) on a worker thread, leaving the database thread free.
-    get_event_loop, not to_thread: qasync may step a task outside run_forever."""
-    return asyncio.get_event_loop().run_in_executor(None, fn)
 
 
 def _memory_needed(path: str, context: int) -> str:
@@ -189,7 +180,7 @@ class ModelManagerWindow(QWidget):
         async def load() -> list[tuple[LocalModel, str]]:
             rows = await self.services.db.in_thread(self.library.list)
             # the memory estimate reads each file's header: disk work as well
-            return await _in_worker(lambda: [(m, _memory_needed(m.path, context)) for m in rows])
+            return await tasks.in_worker(lambda: [(m, _memory_needed(m.path, context)) for m in rows])
 
         def show(listed: list[tuple[LocalModel, str]]) -> None:
             if seq == self._list_seq:  # a newer refresh (another change, context length) wins
@@ -271,7 +262,7 @@ class ModelManagerWindow(QWidget):
         def failed(error: BaseException) -> None:
             self.status.setText(f"Not added: {tasks.person_message(error)}")
 
-        return tasks.run(_in_worker(partial(self.library.add, path)), on_done=done, on_error=failed)
+        return tasks.run(tasks.in_worker(partial(self.library.add, path)), on_done=done, on_error=failed)
 
     def _choose_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -292,7 +283,7 @@ class ModelManagerWindow(QWidget):
                 f"Added {len(result.added)} model(s)." + (f" Skipped {skipped}" if skipped else "")
             )
 
-        tasks.run(_in_worker(partial(self.library.scan, Path(folder))), on_done=done, parent=self)
+        tasks.run(tasks.in_worker(partial(self.library.scan, Path(folder))), on_done=done, parent=self)
 
     def remove_selected(self) -> None:
         name = self.selected_name()
@@ -401,9 +392,9 @@ class ModelManagerWindow(QWidget):
         job = self.download
 
         async def fetch() -> LocalModel:
-            path = await _in_worker(job.run)
+            path = await tasks.in_worker(job.run)
             # registering reads the file's header and writes a row: also off the GUI thread
-            return await _in_worker(partial(self.library.add, path, origin="downloaded", sha256=sha256))
+            return await tasks.in_worker(partial(self.library.add, path, origin="downloaded", sha256=sha256))
 
         def done(row: LocalModel) -> None:
             self.refresh()

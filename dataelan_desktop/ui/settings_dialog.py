@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -132,12 +131,6 @@ class ProvidersPage(QWidget):
     def _in_db(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Awaitable[T]:
         return self.services.db.in_thread(fn, *args, **kwargs)
 
-    @staticmethod
-    def _in_worker(fn: Callable[[], T]) -> Awaitable[T]:
-        """Keyring calls go to a worker, not the database thread: an unlock prompt must not stall
-        the chat's writes. (get_event_loop, not to_thread: qasync may step a task outside run_forever.)"""
-        return asyncio.get_event_loop().run_in_executor(None, fn)
-
     def _update_buttons(self) -> None:
         # nothing acts on a half-filled form, and a save in flight cannot be started twice
         self.save_button.setEnabled(not (self._saving or self._loading))
@@ -153,7 +146,7 @@ class ProvidersPage(QWidget):
 
         async def load() -> tuple[list[str], bool]:
             configs = await self._in_db(self.services.registry.configs)
-            has_keyring = await self._in_worker(keyring_available)
+            has_keyring = await tasks.in_worker(keyring_available)
             return list(BUILTIN) + [c.name for c in configs if c.name not in BUILTIN], has_keyring
 
         def show(loaded: tuple[list[str], bool]) -> None:
@@ -218,7 +211,7 @@ class ProvidersPage(QWidget):
             env = env_var_for(name, cfg.api_key_env if cfg else None)
             # the keyring may wait for an unlock prompt: the form is usable meanwhile
             tasks.run(
-                self._in_worker(lambda: self.services.secrets.has_stored(name)),
+                tasks.in_worker(lambda: self.services.secrets.has_stored(name)),
                 on_done=lambda stored: show_key(stored, env),
                 on_error=lambda _error: show_key(False, env),
             )
@@ -277,7 +270,7 @@ class ProvidersPage(QWidget):
                 api_key_env=form.key_env,
             )
         if form.key:
-            await self._in_worker(
+            await tasks.in_worker(
                 lambda: self.services.secrets.set(form.name, form.key, form.key_env or None)
             )
 
@@ -325,7 +318,7 @@ class ProvidersPage(QWidget):
 
         async def forget() -> None:
             await self._in_db(remove_provider, self.services.db, name)
-            await self._in_worker(lambda: self.services.secrets.delete(name))
+            await tasks.in_worker(lambda: self.services.secrets.delete(name))
 
         def removed(_none: None) -> None:
             self._removing = False
@@ -372,7 +365,7 @@ class ProvidersPage(QWidget):
         async def ask() -> list[ModelInfo]:
             self.services.registry.invalidate(name)
             # building a provider reads its configuration and key, and may start the network process
-            provider = await self._in_worker(lambda: self.services.registry.get(name))
+            provider = await tasks.in_worker(lambda: self.services.registry.get(name))
             return await provider.list_models()
 
         def shown() -> bool:

@@ -23,6 +23,12 @@ def person_message(error: BaseException) -> str:
     return f"Something went wrong: {type(error).__name__}: {error}"
 
 
+def in_worker(fn: Callable[[], T]) -> Awaitable[T]:
+    """``fn()`` on a worker thread (keyring, file work), leaving the database thread free for the
+    chat's writes. get_event_loop, not to_thread: qasync may step a task outside run_forever."""
+    return asyncio.get_event_loop().run_in_executor(None, fn)
+
+
 def run(
     coro: Awaitable[T],
     *,
