@@ -51,7 +51,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check dataelan_desktop tests bench
 
 screenshots: $(STAMP) system-deps
-	QT_QPA_PLATFORM=offscreen $(PY) -m dataelan_desktop.ui.screenshots docs
+	QT_QPA_PLATFORM=offscreen $(PY) -m tools.screenshots docs
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

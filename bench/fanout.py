@@ -18,7 +18,7 @@ TOKENS = 200
 def run() -> list[Figure]:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     os.environ["DATAELAN_HOME"] = tempfile.mkdtemp(prefix="dataelan-bench-")
-    from dataelan_desktop.core.providers.config import save_provider
+    from dataelan_desktop.core.connections.store import save_provider
     from dataelan_desktop.core.services import build_services
     from dataelan_desktop.core.tester.runner import Comparison
     from tests.support.fake_openai import fake_openai_server, openai_stream

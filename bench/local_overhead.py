@@ -78,7 +78,7 @@ def _plain_generator(path: Path):
 
 async def _measure(path: Path) -> tuple[float, float, float, float]:
     """(plain t/s, plain TTFT, app t/s, app TTFT): medians, the two sides' runs interleaved."""
-    from dataelan_desktop.core.providers.local import LocalProvider
+    from dataelan_desktop.core.llamacpp.provider import LocalProvider
     from dataelan_desktop.core.providers.types import (
         ChatMessage,
         ChatRequest,

@@ -24,7 +24,7 @@ def run() -> list[Figure]:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from dataelan_desktop.core.db.models import Message
+    from dataelan_desktop.core.db.tables import Message
     from dataelan_desktop.core.services import build_services
     from dataelan_desktop.ui.main_window import MainWindow
 

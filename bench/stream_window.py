@@ -86,7 +86,7 @@ def _measure_against(app, base_url: str, baseline: PlainLoop) -> tuple[float, fl
     import qasync
     from PySide6.QtCore import QSettings
 
-    from dataelan_desktop.core.providers.config import save_provider
+    from dataelan_desktop.core.connections.store import save_provider
     from dataelan_desktop.core.services import build_services
     from dataelan_desktop.ui.main_window import MainWindow
 

@@ -60,7 +60,7 @@ async def _through_app(services) -> float:
 
 def run() -> list[Figure]:
     os.environ["DATAELAN_HOME"] = tempfile.mkdtemp(prefix="dataelan-bench-")
-    from dataelan_desktop.core.providers.config import save_provider
+    from dataelan_desktop.core.connections.store import save_provider
     from dataelan_desktop.core.services import build_services
 
     from .loopback_server import loopback_server

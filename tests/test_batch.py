@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dataelan_desktop.core.providers.config import save_provider
+from dataelan_desktop.core.connections.store import save_provider
 from dataelan_desktop.core.tester.batch import BatchPrompt, BatchRun, load_prompts
 from tests.support.cli import cli_env, run_cli
 from tests.support.fake_openai import openai_stream

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from dataelan_desktop.core.chat.service import Attachment
-from dataelan_desktop.core.db.models import MessageStatus
+from dataelan_desktop.core.db.tables import MessageStatus
 from dataelan_desktop.core.providers.retry import RetryPolicy
 from tests.support.fake_openai import openai_dropped, openai_error, openai_stream
 

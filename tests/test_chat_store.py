@@ -6,7 +6,7 @@ import pytest
 
 from dataelan_desktop.core.changes import Changes
 from dataelan_desktop.core.chat.store import NotFoundError, automatic_title
-from dataelan_desktop.core.db.models import Message
+from dataelan_desktop.core.db.tables import Message
 
 
 def _message(services, conversation_id, role, text, parent=None):

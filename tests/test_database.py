@@ -67,7 +67,7 @@ def test_a_database_behind_the_code_is_backed_up_before_migrating(data_home: Pat
 
 def test_interrupted_replies_of_dead_processes_are_marked_on_open(data_home: Path):
     from dataelan_desktop.core.chat import ChatStore
-    from dataelan_desktop.core.db.models import Message
+    from dataelan_desktop.core.db.tables import Message
 
     db = open_database()
     conversation = ChatStore(db).create_conversation()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dataelan_desktop.core.models.download import Download, DownloadError, DownloadStopped
+from dataelan_desktop.core.gguf.download import Download, DownloadError, DownloadStopped
 from tests.support.fake_hub import FakeHub
 
 REPO, FILE = "tester/tiny-GGUF", "tiny-chat.gguf"
@@ -25,7 +25,7 @@ def hub(tiny_gguf, monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     import huggingface_hub.constants as constants
 
-    from dataelan_desktop.core.models import download
+    from dataelan_desktop.core.gguf import download
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(download, "CHUNK_SIZE", 16 * 1024)  # the test file is small: read it in many pieces

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dataelan_desktop.core.models.gguf_info import estimate_memory, read_gguf_info, validate_gguf
+from dataelan_desktop.core.gguf.info import estimate_memory, read_gguf_info, validate_gguf
 from dataelan_desktop.core.providers.errors import ModelFileError
 from tests.support import tiny_gguf
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from dataelan_desktop.core.llamacpp.provider import LocalProvider
 from dataelan_desktop.core.providers.errors import ModelFileError, UnavailableError
-from dataelan_desktop.core.providers.local import LocalProvider
 from dataelan_desktop.core.providers.types import (
     ChatMessage,
     ChatRequest,

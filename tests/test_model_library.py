@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dataelan_desktop.core.models.library import ModelLibrary
+from dataelan_desktop.core.gguf.library import ModelLibrary
 from dataelan_desktop.core.providers.errors import ModelFileError
 from tests.support import tiny_gguf as writers
 from tests.support.cli import cli_env, run_cli

@@ -13,9 +13,9 @@ import signal
 
 import pytest
 
-from dataelan_desktop.core.db.models import MessageStatus
+from dataelan_desktop.core.db.tables import MessageStatus
+from dataelan_desktop.core.network.process import coalesce
 from dataelan_desktop.core.providers.errors import RateLimitedError
-from dataelan_desktop.core.providers.network_process import coalesce
 from dataelan_desktop.core.providers.retry import RetryPolicy
 from dataelan_desktop.core.providers.types import (
     ChatMessage,
@@ -127,8 +127,8 @@ def test_runs_of_text_are_joined_and_everything_else_kept_in_order():
 
 
 def test_a_bug_in_the_network_process_is_reported_and_its_traceback_logged(services, caplog):
+    from dataelan_desktop.core.network.spec import ProviderSpec
     from dataelan_desktop.core.providers.errors import ProviderError
-    from dataelan_desktop.core.providers.spec import ProviderSpec
 
     broken = ProviderSpec(kind="openai_compatible", name="nowhere")  # no address: build_provider asserts
     with caplog.at_level("ERROR"), pytest.raises(ProviderError) as raised:
@@ -138,7 +138,7 @@ def test_a_bug_in_the_network_process_is_reported_and_its_traceback_logged(servi
 
 
 async def test_closing_does_not_wait_on_a_stuck_network_process(chat, monkeypatch):
-    from dataelan_desktop.core.providers import network_host
+    from dataelan_desktop.core.network import client as network_host
 
     await asyncio.to_thread(chat.registry.get, "openai")  # the process runs, the provider is built there
     monkeypatch.setattr(network_host, "CLOSE_TIMEOUT", 0.5)
@@ -196,8 +196,8 @@ def test_building_a_provider_does_not_pause_replies_already_streaming(server, mo
     """The first use of another SDK (a second of imports) must not freeze a reply in flight."""
     import time
 
-    from dataelan_desktop.core.providers import network_process
-    from dataelan_desktop.core.providers.spec import ProviderSpec
+    from dataelan_desktop.core.network import process as network_process
+    from dataelan_desktop.core.network.spec import ProviderSpec
 
     server.push(openai_stream([f"t{i} " for i in range(200)], delay=0.01))
     sent: list[tuple[float, str, int]] = []

@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from dataelan_desktop.core.db.models import MessageStatus
-from dataelan_desktop.core.models.library import ModelLibrary
+from dataelan_desktop.core.db.tables import MessageStatus
+from dataelan_desktop.core.gguf.library import ModelLibrary
 
 LOOPBACK = ("127.", "::1", "localhost")
 

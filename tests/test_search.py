@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dataelan_desktop.core.db.models import Message
+from dataelan_desktop.core.db.tables import Message
 from dataelan_desktop.core.search import MARK_START, fts_query, search_messages
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dataelan_desktop.core.providers.config import save_provider
+from dataelan_desktop.core.connections.store import save_provider
 from dataelan_desktop.core.tester.history import continue_in_chat, get_run, record_vote, save_run, votes
 from dataelan_desktop.core.tester.prices import estimate_cost
 from dataelan_desktop.core.tester.ratings import Vote, bradley_terry, elo, leaderboard

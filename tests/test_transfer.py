@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dataelan_desktop.core.db.models import Message
+from dataelan_desktop.core.db.tables import Message
 from dataelan_desktop.core.transfer import ImportFormatError, export_conversation, export_project, import_file
 from tests.support.cli import cli_env, run_cli
 

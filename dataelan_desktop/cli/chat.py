@@ -6,11 +6,11 @@ import asyncio
 import signal
 import sys
 
-from ..core.db.models import MessageStatus
-from ..core.providers.registry import parse_model_ref
+from ..core.connections.registry import parse_model_ref
+from ..core.db.tables import MessageStatus
 from ..core.providers.types import GenerationParams, ReasoningDelta, TextDelta
 from .common import fail, out, run_async, services
-from .templates_cmd import add_var_option, fill, parse_vars
+from .templates import add_var_option, fill, parse_vars
 
 
 def register(sub) -> None:
@@ -83,7 +83,7 @@ def cmd_chat(args) -> int:
     ref = parse_model_ref(model)
     s.registry.get(ref.provider)  # unknown provider or missing key: fail before saving anything
     if ref.provider == "local":  # a missing or broken GGUF too, from its header alone
-        from ..core.models.gguf_info import validate_gguf
+        from ..core.gguf.info import validate_gguf
 
         validate_gguf(s.registry.local().resolve(ref.model).path)
     params = GenerationParams(temperature=args.temperature, max_tokens=args.max_tokens)

@@ -12,13 +12,13 @@ from .common import CliError, close_services
 #: command modules, each with ``register(subparsers)``; one file per command group
 COMMAND_MODULES = (
     "chat",
-    "providers_cmd",
-    "keys_cmd",
-    "models_cmd",
-    "history_cmd",
-    "transfer_cmd",
-    "compare_cmd",
-    "templates_cmd",
+    "providers",
+    "keys",
+    "models",
+    "history",
+    "transfer",
+    "tester",
+    "templates",
 )
 
 

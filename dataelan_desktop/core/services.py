@@ -13,8 +13,8 @@ from pathlib import Path
 from . import paths
 from .changes import ChangeBus
 from .chat import ChatService, ChatStore
+from .connections.registry import ProviderRegistry
 from .db import Database, open_database
-from .providers.registry import ProviderRegistry
 from .secrets import RedactingFilter, SecretStore, default_store
 from .templates import TemplateStore
 

@@ -37,7 +37,7 @@ from .welcome import WelcomePanel
 # The window is shown before the database layer (SQLAlchemy, ~0.2 s of imports) is loaded:
 # modules that need it are imported where they are used, after the services are attached.
 if TYPE_CHECKING:
-    from ..core.db.models import Conversation
+    from ..core.db.tables import Conversation
     from ..core.services import Services
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ PAINT_INTERVAL_MS = 33  # ~30 Hz: streaming text is coalesced and painted at dis
 
 def _conversation_views(session, conversation_id: str) -> tuple[Conversation, list[MessageView]]:
     """Runs on the database thread: the visible branch as plain view objects."""
-    from ..core.db.models import Conversation
+    from ..core.db.tables import Conversation
 
     conversation = session.get(Conversation, conversation_id)
     messages = [m for m in conversation.messages if m.deleted_at is None]
@@ -333,7 +333,7 @@ class MainWindow(QMainWindow):
             self.probe_local_servers()
 
     def probe_local_servers(self, servers=None) -> asyncio.Task:
-        from ..core.local_servers import KNOWN_SERVERS, probe_local_servers
+        from ..core.connections.discovery import KNOWN_SERVERS, probe_local_servers
 
         return tasks.run(probe_local_servers(servers or KNOWN_SERVERS), on_done=self.welcome.show_found)
 
@@ -607,7 +607,7 @@ class MainWindow(QMainWindow):
 
     def open_hit(self, hit) -> None:
         def show_branch(s):
-            from ..core.db.models import Conversation
+            from ..core.db.tables import Conversation
 
             conversation = s.get(Conversation, hit.conversation_id)
             if conversation is not None:
@@ -727,7 +727,7 @@ class MainWindow(QMainWindow):
             self.use_local_model(Path(path))
 
     def use_local_model(self, path: Path) -> None:
-        from ..core.models.gguf_info import validate_gguf
+        from ..core.gguf.info import validate_gguf
 
         def ok(info) -> None:
             ref = f"local:{path}"
@@ -745,7 +745,7 @@ class MainWindow(QMainWindow):
         tasks.run(asyncio.to_thread(validate_gguf, path), on_done=ok, on_error=bad)
 
     def connect_server(self, server) -> None:
-        from ..core.providers.config import save_provider
+        from ..core.connections.store import save_provider
 
         if server is None:
             self.open_settings()

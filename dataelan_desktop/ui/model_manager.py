@@ -26,11 +26,11 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.changes import Changes
-from ..core.db.models import LocalModel
-from ..core.models.catalog import load_catalog
-from ..core.models.download import Download, DownloadStopped
-from ..core.models.gguf_info import estimate_memory, human_bytes, read_gguf_info
-from ..core.models.library import ModelLibrary
+from ..core.db.tables import LocalModel
+from ..core.gguf.catalog import load_catalog
+from ..core.gguf.download import Download, DownloadStopped
+from ..core.gguf.info import estimate_memory, human_bytes, read_gguf_info
+from ..core.gguf.library import ModelLibrary
 from ..core.services import Services
 from . import tasks
 
@@ -150,8 +150,8 @@ class ModelManagerWindow(QWidget):
         self.services.registry.local().idle_unload_seconds = minutes * 60
 
     def detect_servers(self, servers=None) -> asyncio.Task:
-        from ..core.local_servers import KNOWN_SERVERS, FoundServer, probe_local_servers
-        from ..core.providers.config import save_provider
+        from ..core.connections.discovery import KNOWN_SERVERS, FoundServer, probe_local_servers
+        from ..core.connections.store import save_provider
 
         def add_new(found_servers: list[FoundServer]) -> None:  # on the database thread
             for server in found_servers:

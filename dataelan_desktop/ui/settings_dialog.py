@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
 
 from ..core import paths
 from ..core.changes import Changes
-from ..core.db.models import ProviderConfig, ProviderKind
-from ..core.providers.config import remove_provider, save_provider
-from ..core.providers.registry import BUILTIN
+from ..core.connections.registry import BUILTIN
+from ..core.connections.store import remove_provider, save_provider
+from ..core.db.tables import ProviderConfig, ProviderKind
 from ..core.providers.types import ModelInfo
 from ..core.secrets import NoKeyringError, env_var_for, keyring_available
 from ..core.services import Services

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from dataelan_desktop.core.chat.service import Attachment
-from dataelan_desktop.core.db.models import MessageStatus
-from dataelan_desktop.core.providers.config import save_provider
+from dataelan_desktop.core.connections.store import save_provider
+from dataelan_desktop.core.db.tables import MessageStatus
 from tests.reliability.tally import TALLY
 from tests.support.cli import cli_env, run_cli
 from tests.support.fake_openai import openai_stream

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from dataelan_desktop.core.db.models import MessageStatus
-from dataelan_desktop.core.providers.config import save_provider
+from dataelan_desktop.core.connections.store import save_provider
+from dataelan_desktop.core.db.tables import MessageStatus
 from dataelan_desktop.core.providers.retry import RetryPolicy
 from tests.reliability.tally import TALLY
 from tests.support import fake_anthropic as fa

@@ -83,7 +83,7 @@ def window(qloop, qtbot, services, qsettings):
 @pytest.fixture
 def two_servers(services):
     """Two loopback OpenAI-wire servers saved as providers "one" (a little slower) and "two"."""
-    from dataelan_desktop.core.providers.config import save_provider
+    from dataelan_desktop.core.connections.store import save_provider
     from tests.support.fake_openai import fake_openai_server, openai_stream
 
     first, second = fake_openai_server(), fake_openai_server()

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QInputDialog
 
-from dataelan_desktop.core.providers.config import save_provider
+from dataelan_desktop.core.connections.store import save_provider
 from tests.support.fake_openai import openai_stream
 from tests.ui.conftest import wait_until
 

@@ -51,7 +51,7 @@ def _recording(calls: list[Call], what: str, fn: Callable) -> Callable:
 def test_providers_and_models_do_no_database_or_keyring_work_on_the_gui_thread(
     window, qtbot, ui_run, services, memory_keyring, tiny_gguf, monkeypatch
 ):
-    from dataelan_desktop.core.local_servers import FoundServer
+    from dataelan_desktop.core.connections.discovery import FoundServer
 
     calls: list[Call] = []
     # every database call goes through this instance's call(); every keyring one through the backend

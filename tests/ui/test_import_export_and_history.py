@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from dataelan_desktop.core.db.models import Message
+from dataelan_desktop.core.db.tables import Message
 from tests.ui.conftest import wait_until
 
 CHATGPT = Path(__file__).parents[1] / "data" / "chatgpt_export" / "conversations.json"

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QTextCursor
 from PySide6.QtWidgets import QMessageBox
 
-from dataelan_desktop.core.providers.config import save_provider
+from dataelan_desktop.core.connections.store import save_provider
 from dataelan_desktop.core.tester.batch import BatchPrompt, BatchRun
 from dataelan_desktop.core.tester.history import runs
 from tests.support.fake_openai import fake_openai_server, openai_stream

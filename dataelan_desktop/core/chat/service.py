@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from ..changes import Changes
+from ..connections.registry import ProviderRegistry, parse_model_ref
 from ..db.engine import this_process
-from ..db.models import Conversation, Message, MessageStatus, Project, utcnow
+from ..db.tables import Conversation, Message, MessageStatus, Project, utcnow
 from ..providers.errors import ProviderError
-from ..providers.registry import ProviderRegistry, parse_model_ref
 from ..providers.retry import RetryPolicy, stream_with_retries
 from ..providers.types import (
     ChatMessage,

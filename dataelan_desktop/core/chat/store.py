@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ..changes import ChangeBus, Changes
 from ..db import Database
-from ..db.models import Conversation, Message, Project
+from ..db.tables import Conversation, Message, Project
 from .tree import Branching, branching_of, visible_path
 
 TITLE_LENGTH = 60

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the window imports this module before the database layer is loaded
-    from ..db.models import Message
+    from ..db.tables import Message
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .. import paths
 from .migrations import SCHEMA_HEAD
-from .models import Message, MessageStatus
+from .tables import Message, MessageStatus
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

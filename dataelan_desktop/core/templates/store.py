@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..changes import ChangeBus, Changes
 from ..db import Database
-from ..db.models import PromptTemplate
+from ..db.tables import PromptTemplate
 from .render import RenderedPrompt, TemplateError, Variable, render_parts, template_variables
 
 log = logging.getLogger(__name__)

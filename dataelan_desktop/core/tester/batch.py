@@ -19,9 +19,9 @@ from typing import Any
 
 from sqlalchemy.orm.attributes import flag_modified
 
+from ..connections.registry import ProviderRegistry
 from ..db import Database
-from ..db.models import TesterRun
-from ..providers.registry import ProviderRegistry
+from ..db.tables import TesterRun
 from ..templates.render import TemplateError, render_text
 from .runner import Comparison
 

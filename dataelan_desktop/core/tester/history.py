@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from ..chat.store import ChatStore
 from ..db import Database
-from ..db.models import Conversation, Message, TesterRun, TesterVote
+from ..db.tables import Conversation, Message, TesterRun, TesterVote
 from .ratings import Vote, score
 from .runner import ColumnResult
 

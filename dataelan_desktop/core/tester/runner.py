@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 
+from ..connections.registry import ProviderRegistry, parse_model_ref
 from ..providers.errors import ProviderError
-from ..providers.registry import ProviderRegistry, parse_model_ref
 from ..providers.retry import RetryPolicy, stream_with_retries
 from ..providers.types import (
     ChatMessage,

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from ..chat.store import ChatStore
-from ..db.models import Conversation, Message
+from ..db.tables import Conversation, Message
 
 FORMAT_NAME = "dataelan"
 FORMAT_VERSION = 1

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ..chat.store import ChatStore
-from ..db.models import Conversation, Message, MessageStatus, Project, new_id
+from ..db.tables import Conversation, Message, MessageStatus, Project, new_id
 
 MAX_IMPORT_BYTES = 512 * 1024 * 1024
 

@@ -35,7 +35,7 @@ from ...core.tester.runner import ColumnResult, Comparison, cheapest, fastest
 from .. import tasks
 
 if TYPE_CHECKING:
-    from ...core.db.models import TesterRun
+    from ...core.db.tables import TesterRun
     from ...core.tester.batch import BatchRun
     from ...core.tester.ratings import Vote
 

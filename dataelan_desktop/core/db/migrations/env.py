@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from dataelan_desktop.core.db.models import Base
+from dataelan_desktop.core.db.tables import Base
 
 target_metadata = Base.metadata
 

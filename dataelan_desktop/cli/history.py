@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..core.db.models import MessageStatus
+from ..core.db.tables import MessageStatus
 from .common import out, services
 
 

@@ -57,7 +57,7 @@ class ModelHost:
         return self._process is not None and self._process.is_alive()
 
     async def start(self, progress: Callable[[str], None] | None = None) -> None:
-        from .host_process import host_main
+        from .process import host_main
 
         self._loop = asyncio.get_event_loop()
         parent, child = self._ctx.Pipe(duplex=True)

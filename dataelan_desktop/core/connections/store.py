@@ -7,8 +7,8 @@ from urllib.parse import urlparse
 from sqlalchemy import select
 
 from ..db import Database
-from ..db.models import ProviderConfig, ProviderKind, utcnow
-from .errors import ConfigurationError
+from ..db.tables import ProviderConfig, ProviderKind, utcnow
+from ..providers.errors import ConfigurationError
 from .registry import validate_provider_name
 
 

@@ -17,11 +17,11 @@ import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
-from . import errors
-from .base import Provider
-from .errors import ProviderError, UnavailableError
+from ..providers import errors
+from ..providers.base import Provider
+from ..providers.errors import ProviderError, UnavailableError
+from ..providers.types import ChatRequest, ModelInfo, StreamEvent
 from .spec import ProviderSpec
-from .types import ChatRequest, ModelInfo, StreamEvent
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class NetworkHost:
         """Start the process if it is not running (called with the lock held)."""
         if self.alive:
             return
-        from .network_process import network_main
+        from .process import network_main
 
         parent, child = self._ctx.Pipe(duplex=True)
         process = self._ctx.Process(target=network_main, args=(child,), name="dataelan-network", daemon=True)

@@ -34,7 +34,7 @@ def parse_lines(lines):
 
 def seed(services) -> str:
     """A sample project with a few conversations; returns the one to show."""
-    from ..core.db.models import Message, MessageStatus
+    from dataelan_desktop.core.db.tables import Message, MessageStatus
 
     store = services.store
     project = store.create_project(
@@ -116,8 +116,8 @@ def main(out_dir: str = "docs") -> int:
     from PySide6.QtCore import QSettings, Qt
     from PySide6.QtWidgets import QApplication
 
-    from ..core.services import build_services
-    from .main_window import MainWindow
+    from dataelan_desktop.core.services import build_services
+    from dataelan_desktop.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv)
     loop = qasync.QEventLoop(app)
@@ -158,10 +158,10 @@ def main(out_dir: str = "docs") -> int:
 
     async def shoot_tools() -> None:
         """The template library and the model tester with a comparison reopened from its history."""
-        from ..core.tester.history import save_run
-        from ..core.tester.runner import ColumnResult
-        from .templates_dialog import TemplatesWindow
-        from .tester import TesterWindow
+        from dataelan_desktop.core.tester.history import save_run
+        from dataelan_desktop.core.tester.runner import ColumnResult
+        from dataelan_desktop.ui.templates_dialog import TemplatesWindow
+        from dataelan_desktop.ui.tester import TesterWindow
 
         os.environ["DATAELAN_HOME"] = home
         settings.setValue("appearance/theme", "light")

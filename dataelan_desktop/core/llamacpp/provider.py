@@ -12,10 +12,19 @@ from typing import Any
 from sqlalchemy import select
 
 from ..db import Database
-from ..db.models import LocalModel, ModelProfile
-from .base import Provider
-from .errors import ModelFileError
-from .types import ChatRequest, Finished, ModelInfo, Started, StopReason, StreamEvent, TextDelta, Usage
+from ..db.tables import LocalModel, ModelProfile
+from ..providers.base import Provider
+from ..providers.errors import ModelFileError
+from ..providers.types import (
+    ChatRequest,
+    Finished,
+    ModelInfo,
+    Started,
+    StopReason,
+    StreamEvent,
+    TextDelta,
+    Usage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +90,8 @@ class LocalProvider(Provider):
 
     async def load(self, model: str, progress: Callable[[str], None] | None = None):
         """Load (or reuse) the model's host; validates the file from its header first."""
-        from ..local.host_client import ModelHost
-        from ..models.gguf_info import validate_gguf
+        from ..gguf.info import validate_gguf
+        from .client import ModelHost
 
         resolved = await asyncio.to_thread(self.resolve, model)
         if progress:

@@ -16,9 +16,9 @@ from sqlalchemy import select
 from .. import paths
 from ..changes import Changes
 from ..db import Database
-from ..db.models import LocalModel, ModelProfile, utcnow
+from ..db.tables import LocalModel, ModelProfile, utcnow
 from ..providers.errors import ModelFileError
-from .gguf_info import GGUFInfo, split_parts, validate_gguf
+from .info import GGUFInfo, split_parts, validate_gguf
 
 SPLIT = re.compile(r"^(.*)-(\d{5})-of-(\d{5})\.gguf$")
 

@@ -6,7 +6,7 @@ import sys
 
 from ..core.providers.types import GenerationParams
 from .common import fail, out, run_async, services
-from .templates_cmd import add_var_option, fill, parse_vars
+from .templates import add_var_option, fill, parse_vars
 
 
 def register(sub) -> None:
@@ -124,7 +124,7 @@ def cmd_compare(args) -> int:
         prompt = rendered.prompt
         system = args.system if args.system is not None else rendered.system
     for model in args.model:
-        from ..core.providers.registry import parse_model_ref
+        from ..core.connections.registry import parse_model_ref
 
         s.registry.get(parse_model_ref(model).provider)  # unknown provider or missing key: say so now
     params = GenerationParams(temperature=args.temperature, max_tokens=args.max_tokens)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from ..core.changes import Changes
-from ..core.db.models import ProviderKind
-from ..core.providers.config import normalise_base_url, remove_provider, save_provider
-from ..core.providers.registry import BUILTIN
+from ..core.connections.registry import BUILTIN
+from ..core.connections.store import normalise_base_url, remove_provider, save_provider
+from ..core.db.tables import ProviderKind
 from ..core.secrets import env_var_for
 from .common import fail, out, services
 

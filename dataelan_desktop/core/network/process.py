@@ -29,9 +29,9 @@ import time
 import traceback
 from typing import Any
 
-from .errors import ProviderError
+from ..providers.errors import ProviderError
+from ..providers.types import ReasoningDelta, TextDelta
 from .spec import ProviderSpec, build_provider
-from .types import ReasoningDelta, TextDelta
 
 SEND_INTERVAL = 0.004  # seconds; below a display frame, above the pipe's per-message cost
 EXIT_GRACE = 2.0  # seconds to close connections after the app went away

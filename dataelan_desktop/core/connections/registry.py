@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from ..db import Database
-from ..db.models import ProviderConfig, ProviderKind
+from ..db.tables import ProviderConfig, ProviderKind
+from ..network.client import HostedProvider, NetworkHost, shared_host
+from ..network.spec import DEFAULT_STALL_TIMEOUT, ProviderSpec
+from ..providers.base import Provider
+from ..providers.errors import ConfigurationError, ProviderError
+from ..providers.types import ModelInfo
 from ..secrets import SecretStore, default_store, env_var_for
-from .base import Provider
-from .errors import ConfigurationError, ProviderError
-from .network_host import HostedProvider, NetworkHost, shared_host
-from .spec import DEFAULT_STALL_TIMEOUT, ProviderSpec
-from .types import ModelInfo
 
 BUILTIN = {"openai": ProviderKind.OPENAI, "anthropic": ProviderKind.ANTHROPIC}
 LOCAL = "local"
@@ -116,7 +116,7 @@ class ProviderRegistry:
 
     def local(self) -> Provider:
         if self._local is None:
-            from .local import LocalProvider
+            from ..llamacpp.provider import LocalProvider
 
             self._local = LocalProvider(self.db)
         return self._local

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .base import Provider
+from ..providers.base import Provider
 
 DEFAULT_STALL_TIMEOUT = 60.0  # seconds a stream may stay silent before it counts as stalled
 
@@ -26,18 +26,18 @@ def build_provider(spec: ProviderSpec) -> Provider:
     """The SDK-backed provider ``spec`` describes (imports its SDK)."""
     # compared as text: the network process has no use for the database's modules
     if spec.kind == "openai":
-        from .openai_provider import OpenAIProvider
+        from ..providers.openai_provider import OpenAIProvider
 
         return OpenAIProvider(
             name=spec.name, api_key=spec.api_key, base_url=spec.base_url, stall_timeout=spec.stall_timeout
         )
     if spec.kind == "anthropic":
-        from .anthropic_provider import AnthropicProvider
+        from ..providers.anthropic_provider import AnthropicProvider
 
         return AnthropicProvider(
             name=spec.name, api_key=spec.api_key, base_url=spec.base_url, stall_timeout=spec.stall_timeout
         )
-    from .openai_compatible import OpenAICompatibleProvider
+    from ..providers.openai_compatible import OpenAICompatibleProvider
 
     assert spec.base_url, "the registry refuses a compatible provider without a base URL"
     return OpenAICompatibleProvider(

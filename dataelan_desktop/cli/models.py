@@ -57,7 +57,7 @@ def register(sub) -> None:
 
 
 def _library():
-    from ..core.models.library import ModelLibrary
+    from ..core.gguf.library import ModelLibrary
 
     s = services()
     return ModelLibrary(s.db, s.bus)
@@ -82,7 +82,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_inspect(args) -> int:
-    from ..core.models.gguf_info import estimate_memory, human_bytes, validate_gguf
+    from ..core.gguf.info import estimate_memory, human_bytes, validate_gguf
 
     info = validate_gguf(Path(args.path))
     n_ctx = args.context or min(info.context_length or 4096, 4096)
@@ -163,7 +163,7 @@ def cmd_settings(args) -> int:
 
 
 def cmd_catalog(_args) -> int:
-    from ..core.models.catalog import load_catalog
+    from ..core.gguf.catalog import load_catalog
 
     for e in load_catalog():
         memory = f"~{e.memory_gb:g} GB RAM" if e.memory_gb else ""
@@ -173,8 +173,8 @@ def cmd_catalog(_args) -> int:
 
 
 def cmd_download(args) -> int:
-    from ..core.models.catalog import find
-    from ..core.models.download import Download
+    from ..core.gguf.catalog import find
+    from ..core.gguf.download import Download
 
     if args.catalog_id:
         entry = find(args.catalog_id)
