@@ -67,7 +67,9 @@ async def test_normal_stream_text_usage_and_stop_reason(server, provider):
     assert isinstance(events[0], Started) and isinstance(events[-1], Finished)
     assert text_of(events) == "Hello, world"
     assert [e.text for e in events if isinstance(e, ReasoningDelta)] == ["thinking…"]
-    assert Usage(input_tokens=12, output_tokens=3) in events
+    (usage,) = [e for e in events if isinstance(e, Usage)]  # one, at the end, with the server's counts
+    assert (usage.input_tokens, usage.output_tokens, usage.estimated) == (12, 3, False)
+    assert usage.generating_seconds is not None and usage.generating_seconds >= 0
     assert events[-1].stop_reason is StopReason.END
     sent = server.posts()[0]
     assert sent.headers["authorization"] == f"Bearer {KEY}"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from dataelan_desktop.core.changes import Changes
+from dataelan_desktop.core.db.migrations import SCHEMA_HEAD
 from dataelan_desktop.core.templates import (
     TemplateError,
     TemplateStore,
@@ -210,10 +211,7 @@ def test_a_0002_database_is_backed_up_migrated_and_keeps_its_rows(data_home: Pat
     db = open_database()
     try:
         with db.engine.connect() as con:
-            assert (
-                con.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
-                == "0003_templates"
-            )
+            assert con.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one() == SCHEMA_HEAD
         assert [p.name for p in ChatStore(db).projects()] == ["Kept"] and ChatStore(db).projects()[
             0
         ].id == project.id
@@ -224,6 +222,6 @@ def test_a_0002_database_is_backed_up_migrated_and_keeps_its_rows(data_home: Pat
     finally:
         db.close()
     backups = list_backups(path)
-    assert len(backups) == 1 and "before-0003_templates" in backups[0].name
+    assert len(backups) == 1 and f"before-{SCHEMA_HEAD}" in backups[0].name
     with sqlite3.connect(backups[0]) as con:
         assert con.execute("SELECT version_num FROM alembic_version").fetchone() == ("0002_tester",)

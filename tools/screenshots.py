@@ -158,8 +158,8 @@ def main(out_dir: str = "docs") -> int:
 
     async def shoot_tools() -> None:
         """The template library and the model tester with a comparison reopened from its history."""
+        from dataelan_desktop.core.providers.reply import Reply
         from dataelan_desktop.core.tester.history import save_run
-        from dataelan_desktop.core.tester.runner import ColumnResult
         from dataelan_desktop.ui.templates_dialog import TemplatesWindow
         from dataelan_desktop.ui.tester import TesterWindow
 
@@ -177,14 +177,17 @@ def main(out_dir: str = "docs") -> int:
         templates.grab().save(str(out / "templates.png"))
         templates.close()
 
+        def column(model: str, text: str, ttft: float, total: float, tokens: tuple[int, int], stop: str):
+            return Reply(model, text, "complete", ttft_ms=ttft, duration_ms=total, generation_ms=total - ttft,
+                         input_tokens=tokens[0], output_tokens=tokens[1], stop_reason=stop)  # fmt: skip
+
         columns = [
-            ColumnResult("openai:gpt-4o-mini", SAMPLE_REPLIES[0], "complete", None, 412.0, 2380.0, 31, 118, "stop",
-                         0.0000755),
-            ColumnResult("anthropic:claude-3-5-haiku-latest", SAMPLE_REPLIES[1], "complete", None, 655.0, 3120.0, 33,
-                         131, "end_turn", 0.000550),
-            ColumnResult("local:qwen2.5-0.5b-instruct", SAMPLE_REPLIES[2], "complete", None, 95.0, 4020.0, 40, 142,
-                         "stop", 0.0),
-        ]  # fmt: skip
+            column("openai:gpt-4o-mini", SAMPLE_REPLIES[0], 412.0, 2380.0, (31, 118), "stop"),
+            column(
+                "anthropic:claude-3-5-haiku-latest", SAMPLE_REPLIES[1], 655.0, 3120.0, (33, 131), "end_turn"
+            ),
+            column("local:qwen2.5-0.5b-instruct", SAMPLE_REPLIES[2], 95.0, 4020.0, (40, 142), "stop"),
+        ]
         save_run(services.db, "Explain how tides work to a curious 12-year-old.", columns,
                  settings={"template": "Explain simply", "order": [0, 1, 2]})  # fmt: skip
         tester = TesterWindow(services)

@@ -31,6 +31,9 @@ def register(sub) -> None:
     p.add_argument("-t", "--temperature", type=float)
     p.add_argument("--max-tokens", type=int)
     p.add_argument("--show-reasoning", action="store_true", help="print reasoning text to stderr")
+    p.add_argument(
+        "--stats", action="store_true", help="print the reply's tokens, speed and timing to stderr"
+    )
     p.set_defaults(func=cmd_chat)
 
 
@@ -105,6 +108,11 @@ async def _chat(s, conversation, project_id, args, prompt, system, model, params
         loop.add_signal_handler(signal.SIGINT, generation.stop)
     except (NotImplementedError, RuntimeError):  # Windows: KeyboardInterrupt still ends the run
         pass
+    for stream in (sys.stdout, sys.stderr):
+        # a terminal that cannot show a character gets "?", not a traceback that ends the reply
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
     wrote_newline = True
     async for event in generation.events():
         if isinstance(event, TextDelta):
@@ -117,6 +125,10 @@ async def _chat(s, conversation, project_id, args, prompt, system, model, params
     await generation.wait()
     if not wrote_newline:
         out()
+    if args.stats:
+        print(generation.stats(), file=sys.stderr)
+    if generation.save_error:
+        fail(generation.save_error)  # one line; the text is kept in the recovery file it names
     if generation.status == MessageStatus.FAILED:
         fail(generation.error or "the reply failed")  # one line; the exchange is saved in history
     print(f"[conversation {conversation.id}]", file=sys.stderr)

@@ -50,21 +50,12 @@ def register(sub) -> None:
     cont.set_defaults(func=cmd_continue)
 
 
-def _fmt(value, pattern: str, missing: str = "-") -> str:
-    return missing if value is None else pattern.format(value)
-
-
-def print_table(columns, labels: list[str], fastest: int | None, cheapest: int | None) -> None:
-    out(
-        f"\n{'':<3}{'model':<34} {'status':<9} {'first token':>11} {'tokens/s':>9} {'total':>8} {'in':>6} {'out':>6} {'cost $':>9}  stop"
-    )
-    for i, (c, label) in enumerate(zip(columns, labels, strict=True)):
+def print_stats(columns, labels: list[str], fastest: int | None, cheapest: int | None) -> None:
+    """Each column's stats line, as the tester window shows it, marked when fastest or cheapest."""
+    out()
+    for i, (column, label) in enumerate(zip(columns, labels, strict=True)):
         marks = ("⚡" if i == fastest else "") + ("$" if i == cheapest else "")
-        out(
-            f"{marks:<3}{label[:34]:<34} {c.status:<9} {_fmt(c.ttft_ms, '{:.0f} ms'):>11} {_fmt(c.tokens_per_second, '{:.1f}'):>9} "
-            f"{_fmt(c.total_ms and c.total_ms / 1000, '{:.2f} s'):>8} {_fmt(c.input_tokens, '{}'):>6} {_fmt(c.output_tokens, '{}'):>6} "
-            f"{_fmt(c.cost, '{:.5f}'):>9}  {c.stop_reason or (c.error or '')[:60]}"
-        )
+        out(f"{marks:<3}{label}: {column.stats()}")
 
 
 def cmd_batch(args) -> int:
@@ -139,7 +130,9 @@ def cmd_compare(args) -> int:
         if column.status in ("complete", "failed", "stopped"):
             label = labels[order.index(index)]
             print(
-                f"[{label}] {column.status} after {column.total_ms / 1000:.2f} s", file=sys.stderr, flush=True
+                f"[{label}] {column.status} after {column.duration_ms / 1000:.2f} s",
+                file=sys.stderr,
+                flush=True,
             )
 
     comparison.on_update = progress
@@ -159,7 +152,7 @@ def cmd_compare(args) -> int:
         out(column.text if column.text else f"({column.status}{': ' + column.error if column.error else ''})")
     fastest = comparison.fastest()
     cheapest = comparison.cheapest()
-    print_table(
+    print_stats(
         shown,
         labels,
         order.index(fastest) if fastest is not None else None,
@@ -186,18 +179,18 @@ def cmd_history(_args) -> int:
 
 
 def cmd_show(args) -> int:
+    from ..core.providers.reply import Reply
     from ..core.tester.history import get_run
-    from ..core.tester.runner import ColumnResult
 
     run = get_run(services().db, args.run_id)
     if run.settings.get("template"):
         out(f"template: {run.settings['template']}")
     out(f"prompt: {run.prompt}")
-    columns = [ColumnResult.from_record(c) for c in run.columns]
+    columns = [Reply.from_record(c) for c in run.columns]
     order = run.settings.get("order") or list(range(len(columns)))
     for i in order:
         out(f"\n===== {columns[i].model} =====\n{columns[i].text}")
-    print_table([columns[i] for i in order], [columns[i].model for i in order], None, None)
+    print_stats([columns[i] for i in order], [columns[i].model for i in order], None, None)
     return 0
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from . import paths
 from .changes import ChangeBus
 from .chat import ChatService, ChatStore
+from .chat.unsaved import restore_unsaved
 from .connections.registry import ProviderRegistry
 from .db import Database, open_database
 from .secrets import RedactingFilter, SecretStore, default_store
@@ -42,6 +43,7 @@ def build_services(db_path: Path | str | None = None, secrets: SecretStore | Non
     db = open_database(db_path)
     bus = ChangeBus()
     store = ChatStore(db, bus)
+    restore_unsaved(store)  # replies whose last save failed last time (see chat/unsaved.py)
     registry = ProviderRegistry(db, secrets)
     return Services(
         db=db,

@@ -59,7 +59,8 @@ def _conversation_views(session, conversation_id: str) -> tuple[Conversation, li
             MessageView(
                 id=m.id, role=m.role, content=m.content, status=m.status, model=m.model, error=m.error,
                 input_tokens=m.input_tokens, output_tokens=m.output_tokens, ttft_ms=m.ttft_ms,
-                duration_ms=m.duration_ms, branch_index=ids.index(m.id) + 1, branch_count=len(ids),
+                duration_ms=m.duration_ms, generation_ms=m.generation_ms, usage_estimated=m.usage_estimated,
+                stop_reason=m.stop_reason, branch_index=ids.index(m.id) + 1, branch_count=len(ids),
                 attachments=tuple(a.get("name", "file") for a in m.attachments or []),
             )
         )  # fmt: skip

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core.providers.reply import cost_of, format_stats
 from .markdown import COPY_SCHEME, MarkdownRenderer, plain_html
 
 LONG_TEXT = 16_000  # characters above which a message is shown as plain text
@@ -49,13 +50,9 @@ class MessageView:
     branch_index: int = 1
     branch_count: int = 1
     attachments: tuple[str, ...] = ()
-
-    @property
-    def tokens_per_second(self) -> float | None:
-        if not self.output_tokens or self.duration_ms is None or self.ttft_ms is None:
-            return None
-        span = (self.duration_ms - self.ttft_ms) / 1000
-        return self.output_tokens / span if span > 0 else None
+    generation_ms: float | None = None
+    usage_estimated: bool = False
+    stop_reason: str | None = None
 
 
 class MessageWidget(QFrame):
@@ -164,20 +161,7 @@ class MessageWidget(QFrame):
         return self.view.model or "Assistant"
 
     def _stats_text(self) -> str:
-        v = self.view
-        parts = []
-        if v.input_tokens is not None or v.output_tokens is not None:
-            parts.append(
-                f"{v.input_tokens if v.input_tokens is not None else '?'} tokens in · "
-                f"{v.output_tokens if v.output_tokens is not None else '?'} out"
-            )
-        if v.ttft_ms is not None:
-            parts.append(f"first token {v.ttft_ms:.0f} ms")
-        if v.tokens_per_second:
-            parts.append(f"{v.tokens_per_second:.1f} tokens/s")
-        if v.duration_ms is not None:
-            parts.append(f"{v.duration_ms / 1000:.1f} s")
-        return "  ·  ".join(parts) or "No measurements for this reply."
+        return format_stats(self.view, cost=cost_of(self.view.model, self.view))
 
     def _toggle_stats(self) -> None:
         self.stats.setText(self._stats_text())

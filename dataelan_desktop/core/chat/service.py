@@ -1,45 +1,45 @@
 """Sending a message and streaming the reply into the database.
 
 Nothing is lost: the user's message is committed before the request goes out; the
-reply is a row from the start, flushed while it streams, and ends marked complete,
-stopped, interrupted (by recovery after a crash) or failed.
+reply is a row from the start, saved while it streams (on a timer, so that a pause keeps
+what was shown, and at once when much arrives), and ends marked complete, stopped,
+interrupted (by recovery after a crash) or failed. A last save the database refuses is
+tried again, then kept in a recovery file (see :mod:`.unsaved`); either way the end of the
+stream is always announced. Every write goes through :class:`ChatStore`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy.orm import Session
 
-from ..changes import Changes
 from ..connections.registry import ProviderRegistry, parse_model_ref
 from ..db.engine import this_process
-from ..db.tables import Conversation, Message, MessageStatus, Project, utcnow
-from ..providers.errors import ProviderError
-from ..providers.retry import RetryPolicy, stream_with_retries
+from ..db.tables import Conversation, Message, Project
+from ..providers.reply import Reply, fold
+from ..providers.retry import RetryPolicy, build_then_stream
 from ..providers.types import (
     ChatMessage,
     ChatRequest,
-    Finished,
     GenerationParams,
     ReasoningDelta,
-    StopReason,
     StreamEvent,
     TextDelta,
-    ToolCall,
-    Usage,
 )
-from .store import ChatStore, NotFoundError, _get, automatic_title
+from . import unsaved
+from .store import ChatStore, NotFoundError, _get
 from .tree import path_to
 
 log = logging.getLogger(__name__)
 
-FLUSH_INTERVAL = 0.25  # seconds between writes of a streaming reply
-YIELD_EVERY = 0.004  # seconds of stream processing before the event loop gets a turn
+FLUSH_INTERVAL = 0.25  # seconds: text shown longer ago than this is on disk, pause or no pause
+FLUSH_SIZE = 16_384  # characters not yet saved that are written at once, before the timer
+SAVE_RETRY_DELAYS = (0.5, 2.0, 5.0)  # seconds between the tries of a reply's last save
 
 
 @dataclass(frozen=True)
@@ -56,59 +56,21 @@ def render_user_content(text: str, attachments: Sequence[dict]) -> str:
     return "\n\n".join([*parts, text])
 
 
-@dataclass
-class Generation:
-    """A reply being generated. Read ``text`` at any time; iterate :meth:`events`; :meth:`stop`."""
+class Generation(Reply):
+    """A reply being generated into a conversation. Read ``text`` at any time; iterate
+    :meth:`events`; :meth:`stop`; ``save_error`` says (in one line) when its last save failed."""
 
-    conversation_id: str
-    message_id: str
-    user_message_id: str | None
-    model: str
-    reasoning: str = ""
-    status: str = MessageStatus.STREAMING
-    error: str | None = None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    stop_reason: str | None = None
-    started_at: float = field(default_factory=time.perf_counter)
-    first_token_at: float | None = None
-    finished_at: float | None = None
-    task: asyncio.Task | None = None
-    _queues: list[asyncio.Queue] = field(default_factory=list)
-    _stop_requested: bool = False
-    #: text arrives in pieces; ``text`` joins them only when read (a window reads it 30 times a
-    #: second), where ``str +=`` on an attribute would copy the whole reply for every token
-    _pieces: list[str] = field(default_factory=list)
-    _joined: str = ""
-
-    @property
-    def text(self) -> str:
-        if self._pieces:
-            self._joined += "".join(self._pieces)
-            self._pieces.clear()
-        return self._joined
-
-    def append_text(self, piece: str) -> None:
-        self._pieces.append(piece)
-
-    @property
-    def done(self) -> bool:
-        return self.status != MessageStatus.STREAMING
-
-    @property
-    def ttft_ms(self) -> float | None:
-        return None if self.first_token_at is None else (self.first_token_at - self.started_at) * 1000
-
-    @property
-    def duration_ms(self) -> float | None:
-        return None if self.finished_at is None else (self.finished_at - self.started_at) * 1000
-
-    @property
-    def tokens_per_second(self) -> float | None:
-        if not self.output_tokens or self.first_token_at is None or self.finished_at is None:
-            return None
-        span = self.finished_at - self.first_token_at
-        return self.output_tokens / span if span > 0 else None
+    def __init__(self, conversation_id: str, message_id: str, user_message_id: str | None, model: str):
+        super().__init__(model)
+        self.begin()
+        self.conversation_id = conversation_id
+        self.message_id = message_id
+        self.user_message_id = user_message_id
+        self.task: asyncio.Task | None = None
+        self.save_error: str | None = None
+        self._queues: list[asyncio.Queue] = []
+        self._stop_requested = False
+        self._ended = False  # the end was announced: the reply is final and saved (or kept)
 
     def stop(self) -> None:
         """Stop generating; the text so far is kept and the reply marked stopped."""
@@ -128,10 +90,11 @@ class Generation:
         return self
 
     async def events(self) -> AsyncIterator[StreamEvent | None]:
-        """Every stream event from now on; ends (with ``None`` consumed) when the reply is final."""
+        """Every stream event from now on, its text printable; ends when the reply is final and saved
+        (or kept: see ``save_error``)."""
         queue: asyncio.Queue = asyncio.Queue()
         self._queues.append(queue)
-        if self.done:
+        if self._ended:
             return
         try:
             while True:
@@ -143,8 +106,69 @@ class Generation:
             self._queues.remove(queue)
 
     def _emit(self, event: StreamEvent | None) -> None:
+        self._ended = self._ended or event is None
         for queue in self._queues:
             queue.put_nowait(event)
+
+
+class _PartialSaves:
+    """Writes a streaming reply's text as it grows: at most every ``interval`` seconds, on a timer (a
+    server that pauses must not leave shown text unsaved), and at once when ``size`` characters
+    wait. One write at a time; a failed one is tried again with the next."""
+
+    def __init__(self, service: ChatService, g: Generation):
+        self.service, self.g = service, g
+        self.loop = asyncio.get_running_loop()
+        self.last = self.loop.time()
+        self.saved = 0  # characters of text on disk
+        self.dirty = False
+        self.timer: asyncio.TimerHandle | None = None
+        self.writing: asyncio.Task | None = None
+
+    def grew(self) -> None:
+        self.dirty = True
+        if self.writing is not None and not self.writing.done():
+            return  # it looks again when it is done
+        if self.g.length - self.saved >= self.service.flush_size:
+            self._write_now()
+        elif self.timer is None:
+            when = max(self.loop.time(), self.last + self.service.flush_interval)
+            self.timer = self.loop.call_at(when, self._write_now)
+
+    def _write_now(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.writing = asyncio.ensure_future(self._write())
+
+    async def _write(self) -> None:
+        g = self.g
+        text, reasoning = g.text, g.reasoning  # joined here, on the loop's thread
+        self.dirty, self.last = False, self.loop.time()
+        try:
+            await self.service.db.in_thread(
+                self.service.store.save_partial_reply, g.message_id, text, reasoning
+            )
+            self.saved = len(text)
+        except Exception as error:  # the database is busy or full: the next write tries again
+            log.warning("could not save the streaming reply %s yet: %s", g.message_id, error)
+        if self.dirty and not g.done:
+            self.dirty = False
+            self.grew()
+
+    async def close(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.writing is not None:
+            await asyncio.gather(self.writing, return_exceptions=True)
+
+
+def _reason(error: BaseException) -> str:
+    """A failed write in a few words ("database is locked", "database or disk is full")."""
+    cause = getattr(error, "orig", None) or error
+    text = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    return text[:160]
 
 
 class ChatService:
@@ -157,12 +181,16 @@ class ChatService:
         *,
         retry: RetryPolicy = RetryPolicy(),
         flush_interval: float = FLUSH_INTERVAL,
+        flush_size: int = FLUSH_SIZE,
+        save_retry_delays: Sequence[float] = SAVE_RETRY_DELAYS,
     ):
         self.store = store
         self.db = store.db
         self.registry = registry
         self.retry = retry
         self.flush_interval = flush_interval
+        self.flush_size = flush_size
+        self.save_retry_delays = tuple(save_retry_delays)
         self.active: dict[str, Generation] = {}  # by assistant message id
         self.on_generation: list[Callable[[Generation], None]] = []
 
@@ -199,24 +227,9 @@ class ChatService:
         model_ref = await self._resolve_model(conversation_id, model)
         attached = [{"name": a.name, "text": a.text} for a in attachments]
 
-        def add_user(s: Session) -> str:
-            conversation = _get(s, Conversation, conversation_id)
-            parent = self._leaf_id(s, conversation) if parent_id is ... else parent_id
-            message = Message(
-                conversation_id=conversation_id,
-                parent_id=parent,
-                role="user",
-                content=text,
-                attachments=attached,
-            )
-            s.add(message)
-            s.flush()
-            conversation.current_leaf_id = message.id
-            conversation.model = model_ref
-            return message.id
-
-        user_id = await self.db.run(add_user)
-        self.store.bus.publish(Changes(messages=frozenset({conversation_id}), conversation_list=True))
+        user_id = await self.db.in_thread(
+            self.store.add_user_message, conversation_id, text, attached, model_ref, parent_id
+        )
         return await self._generate(conversation_id, user_id, model_ref, params)
 
     async def regenerate(
@@ -274,14 +287,6 @@ class ChatService:
             raise ValueError("Choose a model first (for example openai:gpt-4o-mini or local:model.gguf).")
         return found
 
-    @staticmethod
-    def _leaf_id(s: Session, conversation: Conversation) -> str | None:
-        from .tree import visible_path
-
-        messages = [m for m in conversation.messages if m.deleted_at is None]
-        path = visible_path(messages, conversation.current_leaf_id)
-        return path[-1].id if path else None
-
     def _build_request(
         self, s: Session, conversation_id: str, parent_id: str | None, model_id: str, params
     ) -> ChatRequest:
@@ -309,133 +314,64 @@ class ChatService:
         self, conversation_id: str, parent_id: str | None, model_ref: str, params: GenerationParams | None
     ) -> Generation:
         ref = parse_model_ref(model_ref)
-
-        def prepare(s: Session) -> tuple[str, ChatRequest]:
-            request = self._build_request(s, conversation_id, parent_id, ref.model, params)
-            reply = Message(
-                conversation_id=conversation_id,
-                parent_id=parent_id,
-                role="assistant",
-                content="",
-                status=MessageStatus.STREAMING,
-                model=model_ref,
-                stream_owner=this_process(),
-            )
-            s.add(reply)
-            s.flush()
-            _get(s, Conversation, conversation_id).current_leaf_id = reply.id
-            return reply.id, request
-
-        reply_id, request = await self.db.run(prepare)
-        generation = Generation(
-            conversation_id=conversation_id, message_id=reply_id, user_message_id=parent_id, model=model_ref
+        request = await self.db.run(
+            lambda s: self._build_request(s, conversation_id, parent_id, ref.model, params)
         )
+        reply_id = await self.db.in_thread(
+            self.store.begin_reply, conversation_id, parent_id, model_ref, this_process()
+        )
+        generation = Generation(conversation_id, reply_id, parent_id, model_ref)
         self.active[reply_id] = generation
         generation.task = asyncio.create_task(self._run(generation, ref.provider, request))
-        self.store.bus.publish(Changes(messages=frozenset({conversation_id})))
         for listener in self.on_generation:
             listener(generation)
         return generation
 
     async def _run(self, g: Generation, provider_name: str, request: ChatRequest) -> None:
-        last_flush = last_yield = time.monotonic()
-        flushing: asyncio.Task | None = None
+        saves = _PartialSaves(self, g)
+
+        def shown(event: StreamEvent) -> None:
+            g._emit(event)
+            if type(event) is TextDelta or type(event) is ReasoningDelta:
+                saves.grew()
+
         try:
-            # building a provider imports its SDK (anthropic alone takes ~1 s): not on the loop's thread
-            provider = await asyncio.to_thread(self.registry.get, provider_name)
-            async for event in stream_with_retries(provider, request, self.retry):
-                if isinstance(event, TextDelta):
-                    if g.first_token_at is None:
-                        g.first_token_at = time.perf_counter()
-                    g.append_text(event.text)
-                elif isinstance(event, ReasoningDelta):
-                    if g.first_token_at is None:
-                        g.first_token_at = time.perf_counter()
-                    g.reasoning += event.text
-                elif isinstance(event, Usage):
-                    g.input_tokens = event.input_tokens if event.input_tokens is not None else g.input_tokens
-                    g.output_tokens = (
-                        event.output_tokens if event.output_tokens is not None else g.output_tokens
-                    )
-                elif isinstance(event, Finished):
-                    g.stop_reason = str(event.stop_reason)
-                elif isinstance(event, ToolCall):
-                    pass  # tools are not wired into chat yet; the event still reaches listeners
-                g._emit(event)
-                now = time.monotonic()
-                if now - last_flush >= self.flush_interval and (flushing is None or flushing.done()):
-                    last_flush = now
-                    flushing = asyncio.create_task(self._flush(g))
-                if now - last_yield >= YIELD_EVERY:
-                    # a fast stream arrives already buffered and never suspends on its own;
-                    # hand the loop back so the window keeps painting and answering
-                    last_yield = now
-                    await asyncio.sleep(0)
-            g.status = MessageStatus.COMPLETE
-        except asyncio.CancelledError:
-            g.status = MessageStatus.STOPPED
-            g.stop_reason = str(StopReason.CANCELLED)
-        except ProviderError as error:
-            # servers sometimes echo the key back in their error text: never save or show it
-            g.status, g.error = MessageStatus.FAILED, self.registry.secrets.redact(str(error))
-        except Exception as error:  # a bug must still leave the reply in a final state
-            log.exception("generation failed")
-            g.status, g.error = MessageStatus.FAILED, f"Unexpected error: {type(error).__name__}: {error}"
+            events = build_then_stream(partial(self.registry.get, provider_name), request, self.retry)
+            await fold(g, events, shown, self.registry.secrets.redact)
         finally:
-            g.finished_at = time.perf_counter()
-            if flushing is not None:
-                await asyncio.gather(flushing, return_exceptions=True)
-            await asyncio.shield(self._finish(g))
+            try:
+                await asyncio.shield(self._save_final(g, saves))
+            finally:
+                self.active.pop(g.message_id, None)
+                g._emit(None)  # always: a caller waiting on the events must never wait for ever
 
-    async def _flush(self, g: Generation) -> None:
-        text, reasoning = g.text, g.reasoning
-
-        def write(s: Session) -> None:
-            message = s.get(Message, g.message_id)
-            if message is not None and message.status == MessageStatus.STREAMING:
-                message.content, message.reasoning = text, reasoning or None
-
-        await self.db.run(write)
-
-    async def _finish(self, g: Generation) -> None:
-        text = g.text  # joined here, on the loop's thread
-
-        def write(s: Session) -> bool:
-            message = s.get(Message, g.message_id)
-            message.content = text
-            message.reasoning = g.reasoning or None
-            message.status = g.status
-            message.error = g.error
-            message.stop_reason = g.stop_reason
-            message.input_tokens = g.input_tokens
-            message.output_tokens = g.output_tokens
-            message.ttft_ms = g.ttft_ms
-            message.duration_ms = g.duration_ms
-            message.stream_owner = None
-            conversation = s.get(Conversation, g.conversation_id)
-            retitled = False
-            if (
-                conversation.title_is_automatic
-                and conversation.title == "New conversation"
-                and g.user_message_id
-            ):
-                user = s.get(Message, g.user_message_id)
-                if user is not None:
-                    conversation.title = automatic_title(user.content)
-                    retitled = True
-            conversation.updated_at = utcnow()
-            return retitled
-
+    async def _save_final(self, g: Generation, saves: _PartialSaves) -> None:
+        """The finished reply into its row, tried again while the database refuses; kept in a
+        recovery file when it never accepts (``g.save_error`` then says so in one line)."""
+        await saves.close()
+        _ = g.text, g.reasoning  # joined here, on the loop's thread: the store reads them on its own
+        error: Exception | None = None
+        for delay in (*self.save_retry_delays, None):
+            try:
+                await self.db.in_thread(self.store.finish_reply, g.message_id, g, g.user_message_id)
+                return
+            except NotFoundError:
+                return  # deleted while it streamed: nothing to keep
+            except Exception as failure:  # locked, full, or a value SQLite refuses
+                error = failure
+                log.warning("could not save reply %s: %s", g.message_id, failure)
+            if delay is not None:
+                await asyncio.sleep(delay)
+        reason = _reason(error) if error is not None else "unknown"
         try:
-            retitled = await self.db.run(write)
-        except NotFoundError:
-            retitled = False
-        self.active.pop(g.message_id, None)
-        g._emit(None)
-        self.store.bus.publish(
-            Changes(
-                messages=frozenset({g.conversation_id}),
-                conversations=frozenset({g.conversation_id}),
-                conversation_list=retitled,
+            path = await asyncio.to_thread(unsaved.keep, g.message_id, ChatStore.reply_fields(g))
+        except Exception as failure:
+            g.save_error = (
+                f"The reply could not be saved ({reason}), nor kept in the data folder ({_reason(failure)})."
             )
-        )
+        else:
+            g.save_error = (
+                f"The reply could not be saved ({reason}); it is kept in {path} "
+                "and will be restored the next time Dataelan starts."
+            )
+        log.error("%s", g.save_error)

@@ -90,6 +90,10 @@ class Message(Stamped, Base):
     output_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
     ttft_ms: Mapped[float | None] = mapped_column(default=None)
     duration_ms: Mapped[float | None] = mapped_column(default=None)
+    #: first to last output token, timed where the tokens were made (the speed shown comes from it)
+    generation_ms: Mapped[float | None] = mapped_column(default=None)
+    #: output_tokens was counted from what arrived: the server reported no usage
+    usage_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
     #: attached text files: [{"name": ..., "text": ...}]
     attachments: Mapped[list[Any]] = mapped_column(JSON, default=list)
     #: "host:pid" of the process writing a streaming reply, to tell live from interrupted

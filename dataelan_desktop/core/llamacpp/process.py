@@ -5,7 +5,8 @@ Protocol over a ``multiprocessing`` pipe (plain dicts, pickled):
 parent → host   ``{"op": "generate", "messages": [...], "params": {...}}`` · ``{"op": "quit"}``
 host → parent   ``{"ev": "loaded", "n_ctx", "template_source"}`` · ``{"ev": "load_failed", "error"}``
                 ``{"ev": "started", "prompt_tokens"}`` · ``{"ev": "text", "text"}``
-                ``{"ev": "done", "finish", "prompt_tokens", "completion_tokens"}`` · ``{"ev": "error", "error"}``
+                ``{"ev": "done", "finish", "prompt_tokens", "completion_tokens", "first_token_at",
+                "last_token_at"}`` (this process's perf_counter) · ``{"ev": "error", "error"}``
 
 Cancellation is a shared ``Event`` checked between tokens, so a stop lands within one token.
 """
@@ -83,6 +84,7 @@ def generate(llm, fmt, request: dict[str, Any], send, cancelled) -> None:
     is_end = getattr(llm._model, "token_is_eog", None) or (lambda t: t == llm.token_eos())
     hold = max((len(s) - 1 for s in stops), default=0)  # a tail that could still become a stop string
     last_send = 0.0
+    first_at = last_at = None  # when the first and the last counted token were made: the speed shown
     generator = llm.generate(
         tokens,
         temp=float(params["temperature"]) if params.get("temperature") is not None else 0.8,
@@ -100,6 +102,8 @@ def generate(llm, fmt, request: dict[str, Any], send, cancelled) -> None:
                 finish = "stop"
                 break
             count += 1
+            last_at = time.perf_counter()
+            first_at = first_at or last_at
             text += decoder.decode(llm.detokenize([token]))
             found = [i for s in stops if (i := text.find(s, max(0, emitted - len(s)))) >= 0]
             if found:
@@ -121,7 +125,8 @@ def generate(llm, fmt, request: dict[str, Any], send, cancelled) -> None:
     del cut_at_stop
     if len(text) > emitted:
         send({"ev": "text", "text": text[emitted:]})
-    send({"ev": "done", "finish": finish, "prompt_tokens": len(tokens), "completion_tokens": count})
+    send({"ev": "done", "finish": finish, "prompt_tokens": len(tokens), "completion_tokens": count,
+          "first_token_at": first_at, "last_token_at": last_at})  # fmt: skip
 
 
 def _redirect_native_output() -> None:

@@ -189,9 +189,11 @@ class LocalProvider(Provider):
                 elif kind == "text":
                     yield TextDelta(event["text"])
                 elif kind == "done":
+                    first, last = event.get("first_token_at"), event.get("last_token_at")
                     yield Usage(
                         input_tokens=event.get("prompt_tokens", prompt_tokens),
                         output_tokens=event["completion_tokens"],
+                        generating_seconds=last - first if first is not None and last is not None else None,
                     )
                     yield Finished(FINISH.get(event["finish"], StopReason.OTHER))
         finally:

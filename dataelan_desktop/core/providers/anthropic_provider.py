@@ -6,7 +6,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from .base import Provider
+from .base import OutputClock, Provider
 from .errors import ProviderError, UnavailableError
 from .http_errors import (
     body_message,
@@ -27,7 +27,6 @@ from .types import (
     StreamEvent,
     TextDelta,
     ToolCall,
-    Usage,
 )
 
 DEFAULT_MAX_TOKENS = 4096  # the API requires max_tokens; this suits any current model
@@ -150,6 +149,8 @@ class AnthropicProvider(Provider):
             stream = await self._client.messages.create(**self._payload(request))
             yield Started(model=request.model)
             input_tokens: int | None = None
+            output_tokens: int | None = None
+            clock = OutputClock()
             stop: StopReason | None = None
             tools: dict[int, dict[str, str]] = {}
             async for event in stream:
@@ -168,6 +169,7 @@ class AnthropicProvider(Provider):
                         "arguments": "",
                     }
                 elif kind == "content_block_delta":
+                    clock.tick()
                     delta = event.delta
                     if delta.type == "text_delta":
                         yield TextDelta(delta.text)
@@ -178,13 +180,14 @@ class AnthropicProvider(Provider):
                 elif kind == "message_delta":
                     if event.delta.stop_reason:
                         stop = STOP_REASONS.get(event.delta.stop_reason, StopReason.OTHER)
-                    yield Usage(input_tokens=input_tokens, output_tokens=event.usage.output_tokens)
+                    output_tokens = event.usage.output_tokens
                 elif kind == "message_stop":
                     break
             if stop is None:
                 raise dropped(self.name)
             for tool in tools.values():
                 yield ToolCall(id=tool["id"], name=tool["name"], arguments=tool["arguments"] or "{}")
+            yield clock.usage(input_tokens, output_tokens)
             yield Finished(stop_reason=stop)
         except ProviderError:
             raise

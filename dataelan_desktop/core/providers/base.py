@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 
-from .types import ChatRequest, ModelInfo, StreamEvent
+from .types import ChatRequest, ModelInfo, StreamEvent, Usage
 
 
 def warm_up_http_stack() -> None:
@@ -17,6 +18,36 @@ def warm_up_http_stack() -> None:
         pass
 
 
+class OutputClock:
+    """A stream's output timed where it is received from the server (the network process), one tick
+    per delta: the generating side's view of speed, before any pipe bunches the deltas together."""
+
+    __slots__ = ("first", "last", "deltas")
+
+    def __init__(self) -> None:
+        self.first: float | None = None
+        self.last: float | None = None
+        self.deltas = 0
+
+    def tick(self) -> None:
+        now = time.perf_counter()
+        if self.first is None:
+            self.first = now
+        self.last = now
+        self.deltas += 1
+
+    def usage(self, input_tokens: int | None, output_tokens: int | None) -> Usage:
+        """The stream's usage: the server's counts when it sent them, else the deltas counted, marked
+        estimated (servers such as llama.cpp's, Ollama and LM Studio send one token per delta)."""
+        estimated = output_tokens is None and self.deltas > 0
+        return Usage(
+            input_tokens=input_tokens,
+            output_tokens=self.deltas if estimated else output_tokens,
+            generating_seconds=None if self.first is None else self.last - self.first,
+            estimated=estimated,
+        )
+
+
 class Provider(ABC):
     """Turns a :class:`ChatRequest` into an async stream of typed events.
 
@@ -24,7 +55,8 @@ class Provider(ABC):
 
     * ``stream`` yields ``Started`` first, then any number of ``TextDelta`` /
       ``ReasoningDelta`` / ``ToolCall`` / ``Usage`` events, then exactly one
-      ``Finished``.
+      ``Finished``. The last ``Usage`` carries ``generating_seconds`` timed on the generating
+      side (see :class:`OutputClock`) and, where the server sent no counts, an estimate.
     * Failures are raised as :class:`~.errors.ProviderError` subclasses, never as SDK
       exceptions.
     * Cancellation: the caller cancels its task or closes the iterator

@@ -6,7 +6,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from .base import Provider
+from .base import OutputClock, Provider
 from .errors import ProviderError, UnavailableError
 from .http_errors import body_message, dropped, error_for_status, malformed, stalled, unexpected
 from .types import (
@@ -19,7 +19,6 @@ from .types import (
     StreamEvent,
     TextDelta,
     ToolCall,
-    Usage,
 )
 
 FINISH_REASONS = {
@@ -147,17 +146,19 @@ class OpenAIProvider(Provider):
             yield Started(model=request.model)
             finish: StopReason | None = None
             tool_parts: dict[int, dict[str, str]] = {}
-            usage_seen = False
+            clock = OutputClock()
+            input_tokens: int | None = None
+            output_tokens: int | None = None
             async for chunk in stream:
                 if getattr(chunk, "usage", None) is not None:
-                    usage_seen = True
-                    yield Usage(
-                        input_tokens=chunk.usage.prompt_tokens, output_tokens=chunk.usage.completion_tokens
-                    )
+                    input_tokens = chunk.usage.prompt_tokens
+                    output_tokens = chunk.usage.completion_tokens
                 for choice in chunk.choices or []:
                     delta = choice.delta
                     if delta is not None:
                         reasoning = _reasoning_of(delta)
+                        if reasoning or delta.content or delta.tool_calls:
+                            clock.tick()
                         if reasoning:
                             yield ReasoningDelta(reasoning)
                         if delta.content:
@@ -176,7 +177,8 @@ class OpenAIProvider(Provider):
                 raise dropped(self.name)
             for part in tool_parts.values():
                 yield ToolCall(id=part["id"], name=part["name"], arguments=part["arguments"])
-            del usage_seen
+            # usage was asked for (stream_options); llama.cpp's server and others send none
+            yield clock.usage(input_tokens, output_tokens)
             yield Finished(stop_reason=finish)
         except ProviderError:
             raise

@@ -8,8 +8,10 @@ repeat or contradict what the person already read.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -50,6 +52,7 @@ async def stream_with_retries(
 ) -> AsyncIterator[StreamEvent]:
     attempt = 0
     started_sent = False
+    began = time.monotonic()
     while True:
         attempt += 1
         shown_anything = False
@@ -67,6 +70,8 @@ async def stream_with_retries(
         except ProviderError as error:
             wait = None if shown_anything else policy.delay(attempt, error)
             if wait is None:
+                if attempt > 1:
+                    raise _after_tries(error, attempt, time.monotonic() - began) from error
                 raise
             log.info("retrying %s after %.2fs (try %d): %s", provider.name, wait, attempt + 1, error)
             if on_retry is not None:
@@ -76,3 +81,29 @@ async def stream_with_retries(
             aclose = getattr(stream, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+
+async def build_then_stream(
+    build: Callable[[], Provider], request: ChatRequest, policy: RetryPolicy = RetryPolicy()
+) -> AsyncIterator[StreamEvent]:
+    """Build the provider off the loop's thread (the first use imports its SDK: anthropic alone takes
+    about a second), then stream from it with retries; a failure to build ends the stream as any other."""
+    provider = await asyncio.to_thread(build)
+    async for event in stream_with_retries(provider, request, policy):
+        yield event
+
+
+def _after_tries(error: ProviderError, tries: int, seconds: float) -> ProviderError:
+    """The last failure, saying how long the person waited in all: "sent nothing for 60 s" after three
+    tries of a stalled server was three minutes of waiting, not one."""
+    told = copy.copy(error)
+    told.message = f"{error.message} Tried {tries} times over {_duration(seconds)} in all."
+    told.args = (told.message,)
+    return told
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s" if rest else f"{minutes} min"

@@ -98,6 +98,12 @@ class ToolCall:
 class Usage:
     input_tokens: int | None = None
     output_tokens: int | None = None
+    #: seconds from the first output token to the last, timed where the tokens were made or first
+    #: received (the model process, the network process): arrival times in the app are bunched by
+    #: the pipe, and a rate taken from them can exceed anything the model did
+    generating_seconds: float | None = None
+    #: ``output_tokens`` was counted from the deltas that arrived: the server reported no usage
+    estimated: bool = False
 
 
 @dataclass(frozen=True)

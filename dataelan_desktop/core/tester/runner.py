@@ -3,70 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from functools import partial
 
 from ..connections.registry import ProviderRegistry, parse_model_ref
-from ..providers.errors import ProviderError
-from ..providers.retry import RetryPolicy, stream_with_retries
-from ..providers.types import (
-    ChatMessage,
-    ChatRequest,
-    Finished,
-    GenerationParams,
-    ReasoningDelta,
-    TextDelta,
-    Usage,
-)
-from .prices import estimate_cost
+from ..providers.reply import Reply, fold
+from ..providers.retry import RetryPolicy, build_then_stream
+from ..providers.types import ChatMessage, ChatRequest, GenerationParams
+
+#: a column of a comparison is a reply like any other (the tester's windows still use this name)
+ColumnResult = Reply
 
 
-@dataclass
-class ColumnResult:
-    model: str
-    text: str = ""
-    status: str = "waiting"  # waiting | streaming | complete | stopped | failed
-    error: str | None = None
-    ttft_ms: float | None = None
-    total_ms: float | None = None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    stop_reason: str | None = None
-    cost: float | None = None
-    started_at: float = field(default=0.0, repr=False)
-    finished_at: float | None = field(default=None, repr=False)
-
-    @property
-    def tokens_per_second(self) -> float | None:
-        if not self.output_tokens or self.ttft_ms is None or self.total_ms is None:
-            return None
-        span = (self.total_ms - self.ttft_ms) / 1000
-        return self.output_tokens / span if span > 0 else None
-
-    def record(self) -> dict:
-        data = asdict(self)
-        data.pop("started_at")
-        data.pop("finished_at")
-        data["tokens_per_second"] = self.tokens_per_second
-        return data
-
-    @classmethod
-    def from_record(cls, data: dict) -> ColumnResult:
-        """A saved column again (a reopened run shows the same measurements as a live one)."""
-        saved = {f.name for f in fields(cls)} - {"started_at", "finished_at"}
-        return cls(**{k: v for k, v in data.items() if k in saved})
-
-
-def fastest(columns: Sequence[ColumnResult]) -> int | None:
+def fastest(columns: Sequence[Reply]) -> int | None:
     """Index of the completed column that finished soonest."""
     done = [
-        (c.total_ms, i) for i, c in enumerate(columns) if c.status == "complete" and c.total_ms is not None
+        (c.duration_ms, i)
+        for i, c in enumerate(columns)
+        if c.status == "complete" and c.duration_ms is not None
     ]
     return min(done)[1] if done else None
 
 
-def cheapest(columns: Sequence[ColumnResult]) -> int | None:
+def cheapest(columns: Sequence[Reply]) -> int | None:
     """Index of the completed column with the lowest estimated cost."""
     priced = [(c.cost, i) for i, c in enumerate(columns) if c.status == "complete" and c.cost is not None]
     return min(priced)[1] if priced else None
@@ -82,9 +41,9 @@ class Comparison:
             raise ValueError("Compare between 1 and 6 models at once.")
         self.registry = registry
         self.retry = retry
-        self.columns = [ColumnResult(model=str(parse_model_ref(m))) for m in models]
+        self.columns = [Reply(str(parse_model_ref(m))) for m in models]
         self._tasks: list[asyncio.Task] = []
-        self.on_update: Callable[[int, ColumnResult], None] | None = None
+        self.on_update: Callable[[int, Reply], None] | None = None
 
     def start(
         self,
@@ -112,38 +71,12 @@ class Comparison:
         request = ChatRequest(
             model=ref.model, messages=(ChatMessage("user", prompt),), system=system, params=params
         )
-        column.started_at = time.perf_counter()
-        column.status = "streaming"
+        column.begin()
         self._notify(index)
-        try:
-            provider = await asyncio.to_thread(self.registry.get, ref.provider)
-            async for event in stream_with_retries(provider, request, self.retry):
-                if isinstance(event, TextDelta | ReasoningDelta) and column.ttft_ms is None:
-                    column.ttft_ms = (time.perf_counter() - column.started_at) * 1000
-                if isinstance(event, TextDelta):
-                    column.text += event.text
-                elif isinstance(event, Usage):
-                    column.input_tokens = (
-                        event.input_tokens if event.input_tokens is not None else column.input_tokens
-                    )
-                    column.output_tokens = (
-                        event.output_tokens if event.output_tokens is not None else column.output_tokens
-                    )
-                elif isinstance(event, Finished):
-                    column.stop_reason = str(event.stop_reason)
-                self._notify(index)
-            column.status = "complete"
-        except asyncio.CancelledError:
-            column.status = "stopped"
-        except ProviderError as error:
-            column.status, column.error = "failed", self.registry.secrets.redact(str(error))
-        except Exception as error:  # one column's bug must not end the others
-            column.status, column.error = "failed", f"{type(error).__name__}: {error}"
-        finally:
-            column.finished_at = time.perf_counter()
-            column.total_ms = (column.finished_at - column.started_at) * 1000
-            column.cost = estimate_cost(column.model, column.input_tokens, column.output_tokens)
-            self._notify(index)
+        events = build_then_stream(partial(self.registry.get, ref.provider), request, self.retry)
+        # one column's failure (or bug) ends only that column: fold keeps it in the column
+        await fold(column, events, lambda _event: self._notify(index), self.registry.secrets.redact)
+        self._notify(index)
 
     def _notify(self, index: int) -> None:
         if self.on_update is not None:
@@ -157,7 +90,7 @@ class Comparison:
         for i in range(len(self._tasks)):
             self.stop(i)
 
-    async def wait(self) -> list[ColumnResult]:
+    async def wait(self) -> list[Reply]:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         return self.columns
 

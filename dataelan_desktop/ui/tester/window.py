@@ -392,22 +392,7 @@ class TesterWindow(QWidget):
 
     @staticmethod
     def _stats(c) -> str:
-        parts = [c.status]
-        if c.ttft_ms is not None:
-            parts.append(f"first token {c.ttft_ms:.0f} ms")
-        if c.tokens_per_second:
-            parts.append(f"{c.tokens_per_second:.1f} tok/s")
-        if c.total_ms is not None and c.status != "streaming":
-            parts.append(f"{c.total_ms / 1000:.2f} s")
-        if c.output_tokens is not None:
-            parts.append(f"{c.input_tokens}→{c.output_tokens} tokens")
-        if c.cost is not None:
-            parts.append(f"${c.cost:.5f}")
-        if c.stop_reason and c.status != "streaming":
-            parts.append(f"stop: {c.stop_reason}")
-        if c.error:
-            parts.append(c.error)
-        return " · ".join(parts)
+        return c.stats()
 
     @staticmethod
     def _marks(index: int, fastest: int | None, cheapest: int | None) -> str:
