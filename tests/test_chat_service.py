@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 
 import pytest
 
 from dataelan_desktop.core.chat.service import Attachment
 from dataelan_desktop.core.db.tables import MessageStatus
+from dataelan_desktop.core.providers.reply import format_stats
 from dataelan_desktop.core.providers.retry import RetryPolicy
+from dataelan_desktop.core.providers.types import GenerationParams, Started, Usage
+from tests.support import fake_openai as fo
 from tests.support.fake_openai import openai_dropped, openai_error, openai_stream
+from tests.support.sse_server import STALL
 
 MODEL = "openai:gpt-4o-mini"
 
@@ -158,3 +163,63 @@ async def test_empty_message_and_missing_model_are_refused(chat):
     with pytest.raises(ValueError, match="Choose a model"):
         await chat.chat.send(conversation.id, "hello")
     assert chat.store.messages(conversation.id) == []
+
+
+async def test_a_large_burst_is_saved_at_once_not_only_on_the_timer(chat, server):
+    """Much text in one go (a fast local model) is written when it passes the size, without waiting."""
+    chat.chat.flush_interval = 30.0  # the timer alone would not save anything during this test
+    chat.chat.flush_size = 1000
+    big = ["y" * 600, "z" * 600]
+    server.push(fo.Reply(200, [*fo.openai_chunks(big)[:3], STALL]))
+    chat.registry.stall_timeout = 3.0
+    chat.registry.invalidate("openai")
+    conversation = await chat.chat.start_conversation(model=MODEL)
+    generation = await chat.chat.send(conversation.id, "a lot, then nothing")
+    saved = ""
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        found = rows(chat, "SELECT content FROM messages WHERE id=?", generation.message_id)
+        if found and len(found[0][0]) >= 1000:
+            saved = found[0][0]
+            break
+    generation.stop()
+    await generation.wait()
+    assert saved.startswith("y" * 600 + "z")
+
+
+async def test_usage_is_the_servers_or_a_marked_count(chat, server):
+    """A server that reports usage is shown as is; one that sends none (llama.cpp's server, Ollama,
+    LM Studio) gets its deltas counted, and the stats line says the count is an estimate."""
+    server.push(fo.openai_stream(["one ", "two ", "three"], prompt_tokens=9))
+    server.push(fo.openai_stream(["one ", "two ", "three"], usage=False))
+    conversation = await chat.chat.start_conversation(model=MODEL)
+    reported = await (await chat.chat.send(conversation.id, "count")).wait()
+    counted = await (await chat.chat.send(conversation.id, "again")).wait()
+    for generation, expected in ((reported, (9, 3, False)), (counted, (None, 3, True))):
+        saved = chat.store.message(generation.message_id)
+        assert (saved.input_tokens, saved.output_tokens, saved.usage_estimated) == expected
+    assert "9 → 3 tokens ·" in format_stats(chat.store.message(reported.message_id))
+    assert "? → 3 tokens (estimated)" in format_stats(chat.store.message(counted.message_id))
+
+
+async def test_local_speed_is_the_model_process_own_count_over_its_own_time(services, tiny_gguf):
+    """A window busy for a moment gets a local model's tokens in one burst (the pipe holds them); the
+    speed shown must still be what the model process did, by its own count and clock, not 23,722
+    tokens per second taken from when the burst arrived."""
+    conversation = await services.chat.start_conversation(model=f"local:{tiny_gguf}")
+    params = GenerationParams(max_tokens=24, temperature=1.5, seed=11)
+    generation = await services.chat.send(conversation.id, "Count to twenty", params=params)
+    usage = None
+    async for event in generation.events():
+        if isinstance(event, Started):
+            time.sleep(0.3)  # the loop is busy: everything the model makes now arrives together
+        elif isinstance(event, Usage):
+            usage = event
+    await generation.wait()
+    await services.registry.aclose()
+    saved = services.store.message(generation.message_id)
+    assert usage is not None and saved.output_tokens == usage.output_tokens >= 2
+    own = (usage.output_tokens - 1) / usage.generating_seconds  # the model process's count and time
+    shown = format_stats(saved)
+    assert f"{own:.1f} tokens/s" in shown, shown
+    assert f"{own:.1f} tokens/s" in generation.stats()

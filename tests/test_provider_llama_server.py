@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dataelan_desktop.core.providers.openai_compatible import OpenAICompatibleProvider
+from dataelan_desktop.core.providers.reply import Reply, fold
 from dataelan_desktop.core.providers.types import (
     ChatMessage,
     ChatRequest,
@@ -65,3 +66,20 @@ def test_cli_chat_through_a_named_provider(llama_server, data_home):
     result = run_cli("chat", "-m", "llamacpp:tiny", "--max-tokens", "5", "Hello", env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
+
+
+async def test_a_server_that_sends_no_usage_gets_a_marked_estimate(llama_server):
+    """llama.cpp's server streams no usage even when asked: the deltas are counted instead, and the
+    stats line says so."""
+    provider = OpenAICompatibleProvider(name="llamacpp", base_url=llama_server.base_url)
+    request = ChatRequest(
+        model="tiny", messages=(ChatMessage("user", "Hello"),), params=GenerationParams(max_tokens=10, seed=1)
+    )
+    reply = Reply("llamacpp:tiny")
+    try:
+        await fold(reply, provider.stream(request))
+    finally:
+        await provider.aclose()
+    assert reply.status == "complete", reply.error
+    assert reply.usage_estimated and 1 <= reply.output_tokens <= 10
+    assert f"→ {reply.output_tokens} tokens (estimated)" in reply.stats()

@@ -151,7 +151,7 @@ class _PartialSaves:
             )
             self.saved = len(text)
         except Exception as error:  # the database is busy or full: the next write tries again
-            log.warning("could not save the streaming reply %s yet: %s", g.message_id, error)
+            log.warning("could not save the streaming reply %s yet: %s", g.message_id, _reason(error))
         if self.dirty and not g.done:
             self.dirty = False
             self.grew()
@@ -359,7 +359,7 @@ class ChatService:
                 return  # deleted while it streamed: nothing to keep
             except Exception as failure:  # locked, full, or a value SQLite refuses
                 error = failure
-                log.warning("could not save reply %s: %s", g.message_id, failure)
+                log.warning("could not save reply %s: %s", g.message_id, _reason(failure))
             if delay is not None:
                 await asyncio.sleep(delay)
         reason = _reason(error) if error is not None else "unknown"
