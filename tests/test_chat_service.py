@@ -223,3 +223,28 @@ async def test_local_speed_is_the_model_process_own_count_over_its_own_time(serv
     shown = format_stats(saved)
     assert f"{own:.1f} tokens/s" in shown, shown
     assert f"{own:.1f} tokens/s" in generation.stats()
+
+
+async def test_text_that_arrives_while_a_save_is_under_way_is_saved_before_a_pause(chat, server):
+    """A save still being written when more text arrives (the database thread was busy); then the
+    server pauses. What arrived meanwhile is on disk shortly after, not only when the next token comes."""
+    chunks = fo.openai_chunks(["one ", "two ", "three "])
+    server.push(fo.Reply(200, [*chunks[:4], STALL], delay=0.4))  # a word at 0.4, 0.8 and 1.2 s
+    conversation = await chat.chat.start_conversation(model=MODEL)
+    generation = await chat.chat.send(conversation.id, "two words, then think")
+    for _ in range(1000):
+        if generation.text == "one ":
+            break
+        await asyncio.sleep(0.01)
+    # the save of "one two " waits behind this from 0.8 s to 1.6 s; "three " arrives meanwhile
+    busy = asyncio.ensure_future(chat.db.in_thread(time.sleep, 1.2))
+    saved = None
+    for _ in range(300):
+        await asyncio.sleep(0.02)
+        found = rows(chat, "SELECT content FROM messages WHERE id=?", generation.message_id)
+        if found and found[0][0] == "one two three ":
+            saved = found[0][0]
+            break
+    generation.stop()
+    await asyncio.gather(busy, generation.wait())
+    assert generation.text == saved == "one two three "

@@ -127,8 +127,10 @@ class _PartialSaves:
 
     def grew(self) -> None:
         self.dirty = True
-        if self.writing is not None and not self.writing.done():
-            return  # it looks again when it is done
+        if self.writing is None or self.writing.done():  # else the write in flight looks when done
+            self._arm()
+
+    def _arm(self) -> None:
         if self.g.length - self.saved >= self.service.flush_size:
             self._write_now()
         elif self.timer is None:
@@ -150,11 +152,11 @@ class _PartialSaves:
                 self.service.store.save_partial_reply, g.message_id, text, reasoning
             )
             self.saved = len(text)
-        except Exception as error:  # the database is busy or full: the next write tries again
+        except Exception as error:  # the database is busy or full: tried again after the interval
             log.warning("could not save the streaming reply %s yet: %s", g.message_id, _reason(error))
-        if self.dirty and not g.done:
-            self.dirty = False
-            self.grew()
+            self.dirty = True
+        if self.dirty and not g.done:  # it grew (or failed) meanwhile
+            self._arm()
 
     async def close(self) -> None:
         if self.timer is not None:

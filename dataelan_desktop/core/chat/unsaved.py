@@ -45,8 +45,8 @@ def keep(reply_id: str, fields: dict[str, Any]) -> Path:
 def restore_unsaved(store: ChatStore) -> int:
     """Put every kept reply back into the database; a file is removed once it has served (its
     reply written, or its row gone or already longer). Returns how many replies were restored."""
-    source = folder() if paths.data_dir_location().exists() else None
-    if source is None or not source.is_dir():
+    source = paths.data_dir_location() / FOLDER
+    if not source.is_dir():
         return 0
     restored = 0
     for path in sorted(source.glob("*.json")):

@@ -262,20 +262,17 @@ class Reply:
         """Fold one event in; returns it as it should be shown (text made printable), or None when
         nothing is to be shown yet (half of a surrogate pair, held for the next delta)."""
         kind = type(event)
-        if kind is TextDelta:
-            piece = self._clean_text.clean(event.text)
+        if kind is TextDelta or kind is ReasoningDelta:
+            if kind is TextDelta:
+                cleaner, pieces = self._clean_text, self._text
+            else:
+                cleaner, pieces = self._clean_reasoning, self._reasoning
+            piece = cleaner.clean(event.text)
             if not piece:
                 return None
             self._first_output()
-            self._text.add(piece)
-            return event if piece is event.text else TextDelta(piece)
-        if kind is ReasoningDelta:
-            piece = self._clean_reasoning.clean(event.text)
-            if not piece:
-                return None
-            self._first_output()
-            self._reasoning.add(piece)
-            return event if piece is event.text else ReasoningDelta(piece)
+            pieces.add(piece)
+            return event if piece is event.text else kind(piece)
         if kind is Usage:
             if event.input_tokens is not None:
                 self.input_tokens = event.input_tokens
