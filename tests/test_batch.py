@@ -116,3 +116,18 @@ def test_cli_batch_report(data_home: Path, server, tmp_path: Path):
     result = run_cli("compare", "--prompts", str(prompts), "-m", "a:m", "--out", str(report), env=env)
     assert result.returncode == 0, result.stderr
     assert "1/2 cells passed" in result.stdout and "1 of 2 cells passed" in report.read_text()
+
+
+async def test_cells_carry_the_tester_measurements_and_the_report_shows_its_stats_line(services, server):
+    """A batch cell is the same reply record as a comparison column: a server that reports no usage
+    is counted and marked, in the CSV and in the HTML report's stats line."""
+    save_provider(services.db, "quiet", base_url=server.base_url + "/v1")
+    server.default = lambda request: openai_stream(["one ", "two ", "three"], usage=False)
+    batch = BatchRun(services.db, services.registry)
+    batch.create([BatchPrompt("count to three")], ["quiet:m"])
+    (cell,) = await batch.run()
+    assert (cell["status"], cell["output_tokens"], cell["usage_estimated"]) == ("complete", 3, True)
+    assert cell["generation_ms"] is not None and cell["ttft_ms"] <= cell["total_ms"]
+    (row,) = csv.DictReader(io.StringIO(batch.export("csv")))
+    assert (row["output_tokens"], row["usage_estimated"]) == ("3", "True")
+    assert "? → 3 tokens (estimated)" in batch.export("html")

@@ -154,3 +154,25 @@ def test_cli_compare_blind_vote_and_leaderboard(data_home: Path, servers):
     assert cont.returncode == 0 and "conversation" in cont.stdout
     bad = run_cli("compare", "-m", "one:m", "Only one", env=env)
     assert bad.returncode == 1 and "2 to 6 models" in bad.stderr
+
+
+def test_cli_compare_and_show_print_the_same_stats_lines(data_home: Path, servers):
+    """`dataelan compare` and `dataelan tester show` print each column's stats line, the one the
+    window shows; a reopened run shows the same measurements as the live one."""
+    first, second, _ = servers
+    first.default = openai_stream(["alpha ", "answer"], prompt_tokens=5)
+    second.default = openai_stream(["beta ", "answer"], usage=False)
+    env = cli_env(data_home)
+    for name, server in (("one", first), ("two", second)):
+        assert (
+            run_cli("providers", "add", name, "--base-url", server.base_url + "/v1", env=env).returncode == 0
+        )
+    result = run_cli("compare", "-m", "one:m", "-m", "two:m", "Say hi", env=env)
+    assert result.returncode == 0, result.stderr
+    live = [line for line in result.stdout.splitlines() if ": complete · first token" in line]
+    assert [line[3:].split(": ", 1)[0] for line in live] == ["one:m", "two:m"]  # after the ⚡/$ marks
+    assert "5 → 2 tokens ·" in live[0] and "? → 2 tokens (estimated)" in live[1]
+    run_id = result.stdout.split("saved as run ")[1].split()[0]
+    shown = run_cli("tester", "show", run_id, env=env).stdout
+    reopened = [line for line in shown.splitlines() if ": complete · first token" in line]
+    assert [line.split(": ", 1)[1] for line in reopened] == [line.split(": ", 1)[1] for line in live]

@@ -22,6 +22,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from ..connections.registry import ProviderRegistry
 from ..db import Database
 from ..db.tables import TesterRun
+from ..providers.reply import Reply
 from ..templates.render import TemplateError, render_text
 from .runner import Comparison
 
@@ -207,6 +208,8 @@ class BatchRun:
                     "total_ms",
                     "input_tokens",
                     "output_tokens",
+                    "tokens_per_second",
+                    "usage_estimated",
                     "cost",
                     "text",
                 ]
@@ -214,13 +217,12 @@ class BatchRun:
             for i, row in enumerate(grid):
                 for model, cell in zip(plan["models"], row, strict=True):
                     if cell is None:
-                        writer.writerow(
-                            [plan["prompts"][i]["text"], model, "not run", "", "", "", "", "", "", "", ""]
-                        )
+                        writer.writerow([plan["prompts"][i]["text"], model, "not run", *[""] * 10])
                         continue
                     writer.writerow([plan["prompts"][i]["text"], model, cell["status"], cell["passed"], json.dumps(cell["checks"]),
                                      cell.get("ttft_ms"), cell.get("total_ms"), cell.get("input_tokens"), cell.get("output_tokens"),
-                                     cell.get("cost"), cell.get("text")])  # fmt: skip
+                                     cell.get("tokens_per_second"), bool(cell.get("usage_estimated")), cell.get("cost"),
+                                     cell.get("text")])  # fmt: skip
             return out.getvalue()
         if fmt == "html":
             head = "".join(f"<th>{html.escape(m)}</th>" for m in plan["models"])
@@ -233,9 +235,9 @@ class BatchRun:
                         continue
                     mark = "pass" if cell["passed"] else "fail"
                     detail = ", ".join(f"{k}: {'✓' if v else '✗'}" for k, v in cell["checks"].items())
-                    timing = f"{(cell.get('total_ms') or 0) / 1000:.2f} s"
+                    stats = html.escape(Reply.from_record(cell).stats())  # the line the tester shows
                     cells_html.append(
-                        f'<td class="{mark}"><b>{mark.upper()}</b> · {timing}<br><small>{html.escape(detail)}</small>'
+                        f'<td class="{mark}"><b>{mark.upper()}</b> · {stats}<br><small>{html.escape(detail)}</small>'
                         f"<details><summary>reply</summary><pre>{html.escape(cell.get('text') or cell.get('error') or '')}</pre></details></td>"
                     )
                 body.append(
