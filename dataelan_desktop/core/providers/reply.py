@@ -169,12 +169,6 @@ def format_stats(m: Measured, *, cost: float | None = None) -> str:
 
 # -- the reply ----------------------------------------------------------------------------------
 
-#: the keys of a saved tester column (``TesterRun.columns``); ``tokens_per_second`` is derived
-RECORD_KEYS = (
-    "model", "text", "reasoning", "status", "error", "ttft_ms", "total_ms", "generation_ms",
-    "input_tokens", "output_tokens", "usage_estimated", "stop_reason", "cost",
-)  # fmt: skip
-
 
 class Reply:
     """A reply being generated (or saved): fold events in with :meth:`add`, end it with :meth:`finish`.
