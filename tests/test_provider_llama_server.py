@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from dataelan_desktop.core.providers.openai_compatible import OpenAICompatibleProvider
@@ -63,9 +65,13 @@ def test_cli_chat_through_a_named_provider(llama_server, data_home):
     )
     listed = run_cli("models", "list", "llamacpp", env=env)
     assert listed.stdout.split() == ["llamacpp:tiny"]
-    result = run_cli("chat", "-m", "llamacpp:tiny", "--max-tokens", "5", "Hello", env=env)
+    result = run_cli("chat", "-m", "llamacpp:tiny", "--max-tokens", "5", "--stats", "Hello", env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
+    # the server reports no usage: the stats line counts the deltas and says so
+    assert re.search(
+        r"^complete · first token \d+ ms · .*\? → [1-5] tokens \(estimated\)", result.stderr, re.M
+    )
 
 
 async def test_a_server_that_sends_no_usage_gets_a_marked_estimate(llama_server):
