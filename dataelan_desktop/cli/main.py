@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "transfer",
     "tester",
     "templates",
+    "server",
 )
 
 

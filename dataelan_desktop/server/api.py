@@ -281,8 +281,11 @@ def pull(
     who: Principal = Depends(principal),
 ) -> dict[str, Any]:
     """This user's changes after ``after``, in order, at most ``limit``; current state, not history."""
-    with sync_state(request).db.session() as session:
+    state = sync_state(request)
+    with state.db.session() as session:
         changes, cursor, more = store.pull(session, who, after, limit)
+        if state.settings.fault == "pause-pull" and after > 0:  # test hook: the kill test strikes here
+            store.pause_for_fault("pull paused before answering")
     return {"changes": [c.to_json() for c in changes], "cursor": cursor, "more": more}
 
 

@@ -96,9 +96,14 @@ def push(session: Session, who: Principal, ops: list[Operation], settings: Serve
     if last > device_row.last_op_id:
         device_row.last_op_id = last
     if settings.fault == "pause-push-before-commit" and fresh:  # test hook: the kill test strikes here
-        print("fault: push paused before commit", file=sys.stderr, flush=True)
-        time.sleep(60)
+        pause_for_fault("push paused before commit")
     return PushOutcome(len(fresh), len(ops) - len(fresh), base + len(fresh), device_row.last_op_id)
+
+
+def pause_for_fault(what: str) -> None:
+    """Test hook (settings.fault): say so on stderr and hold still, for a test to SIGKILL the server."""
+    print(f"fault: {what}", file=sys.stderr, flush=True)
+    time.sleep(60)
 
 
 def _apply(session: Session, user: int, fresh: list[tuple[int, Operation]]) -> None:
