@@ -156,13 +156,13 @@ def check_protocol(
         raise ApiError(
             426,
             "protocol",
-            f"This app speaks sync protocol {int(version)}, newer than this server's ({PROTOCOL_VERSION}): "
+            f"This app speaks sync protocol {int(version)} and the server only protocol {PROTOCOL_VERSION}: "
             "update the server.",
         )
     raise ApiError(
         426,
         "protocol",
-        f"The server speaks sync protocol {PROTOCOL_VERSION} and this app speaks {int(version)}: update the app.",
+        f"The server speaks sync protocol {PROTOCOL_VERSION} and this app protocol {int(version)}: update the app.",
     )
 
 

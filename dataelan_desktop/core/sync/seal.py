@@ -127,3 +127,15 @@ def _derive(passphrase: str, params: SealParams) -> bytes:
 
 def _aad(table: str, row_id: str, field: str) -> bytes:
     return f"dataelan/{table}/{row_id}/{field}".encode()
+
+
+def sealer_for(client, passphrase: str, **cost: int) -> Sealer:
+    """The account's sealer: opened with the server's parameters, or created (and stored) by the first device.
+
+    ``client`` is a SyncClient (anything with ``seal_params`` and ``set_seal_params``).
+    """
+    stored = client.seal_params()
+    if stored is None:
+        sealer, params = Sealer.create(passphrase, **cost)
+        stored = client.set_seal_params(params.to_json())  # a device that won a race sets it first
+    return Sealer.open(passphrase, SealParams.from_json(stored))
