@@ -29,9 +29,11 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, home: Path, database_url: str, **env: str):
+    def __init__(self, home: Path, database_url: str | None, **env: str):
+        """``database_url`` None: the server's default, SQLite in ``$DATAELAN_HOME/server``."""
         self.home = home
         self.database_url = database_url
+        self.where = ["--database", database_url] if database_url else []
         self.env = cli_env(home, **FAST_HASHING, **env)
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
@@ -44,7 +46,7 @@ class LiveServer:
         return f"http://127.0.0.1:{self.port}"
 
     def admin(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-        return run_cli("server", *args, "--database", self.database_url, env=self.env, input=input)
+        return run_cli("server", *args, *self.where, env=self.env, input=input)
 
     def add_user(self, name: str, password: str) -> None:
         result = self.admin("add-user", name, "--password-stdin", input=password + "\n")
@@ -53,8 +55,7 @@ class LiveServer:
     def start(self, **env: str) -> LiveServer:
         self.log.append(f"--- start on {self.port}")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dataelan_desktop.cli.main", "server", "run", "--port", str(self.port),
-             "--database", self.database_url],
+            [sys.executable, "-m", "dataelan_desktop.cli.main", "server", "run", "--port", str(self.port), *self.where],
             env={**self.env, **env},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
