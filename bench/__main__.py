@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import traceback
 
-from . import fanout, history, local_overhead, open_conversation, startup, stream_window, streaming
+from . import fanout, history, local_overhead, open_conversation, startup, stream_window, streaming, sync
 from .harness import report
 
 BENCHMARKS = {
@@ -16,6 +16,7 @@ BENCHMARKS = {
     "history": history,  # full-text search over 1,000,000 messages
     "open_conversation": open_conversation,  # a 2,000-message conversation to first paint
     "fanout": fanout,  # four models at once in the tester vs the slowest alone
+    "sync": sync,  # sync server: first sync of 100,000 messages, change latency, 100 devices on PostgreSQL
 }
 
 
