@@ -148,6 +148,7 @@ def cmd_run(args) -> int:
         workers=args.workers,
         log_level="info",
         proxy_headers=True,
+        timeout_keep_alive=30,  # longer than a client's pause between pushes: no race with a closing connection
     )
     return 0
 

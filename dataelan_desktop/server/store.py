@@ -67,37 +67,35 @@ def check_ops(ops: list[Operation], who: Principal, settings: ServerSettings) ->
 def push(session: Session, who: Principal, ops: list[Operation], settings: ServerSettings) -> PushOutcome:
     user, device = who.user_id, who.device_id
     base = lock_version(session, user)
-    ids = list({op.op_id for op in ops})
-    seen: set[int] = set()
-    for start in range(0, len(ids), 1000):
-        chunk = ids[start : start + 1000]
-        seen.update(
-            session.scalars(
-                select(OpLog.op_id).where(OpLog.user_id == user, OpLog.device_id == device, OpLog.op_id.in_(chunk))
-            )
-        )
-    fresh: list[tuple[int, Operation]] = []
+    # Each operation is offered the next number; the op log's key (user, device, op id) keeps out
+    # the ones stored before, and RETURNING names the ones that are new. Numbers offered to a
+    # duplicate stay unused: gaps are harmless, only the order of commits matters.
+    offered: dict[int, tuple[int, Operation]] = {}
     for op in ops:
-        if op.op_id in seen:
-            continue
-        seen.add(op.op_id)  # the same op id twice in one push counts once
-        fresh.append((base + len(fresh) + 1, op))
+        if op.op_id not in offered:  # the same op id twice in one push counts once
+            offered[op.op_id] = (base + len(offered) + 1, op)
+    stored: set[int] = set()
+    if offered:
+        stmt = (
+            _insert(session, OpLog)
+            .on_conflict_do_nothing(index_elements=["user_id", "device_id", "op_id"])
+            .returning(OpLog.op_id)
+        )
+        rows = [{"user_id": user, "device_id": device, "op_id": i, "seq": seq} for i, (seq, _op) in offered.items()]
+        stored = set(session.scalars(stmt, rows))
+    fresh = [offered[i] for i in offered if i in stored]
+    top = base
     if fresh:
-        session.execute(
-            _insert(session, OpLog),
-            [{"user_id": user, "device_id": device, "op_id": op.op_id, "seq": seq} for seq, op in fresh],
-        )
         _apply(session, user, fresh)
-        session.execute(
-            update(UserVersion).where(UserVersion.user_id == user).values(seq=base + len(fresh))
-        )
-    last = max((op.op_id for _, op in fresh), default=0)
+        top = base + len(offered)
+        session.execute(update(UserVersion).where(UserVersion.user_id == user).values(seq=top))
+    last = max(stored, default=0)
     device_row = session.get(Device, (user, device))
     if last > device_row.last_op_id:
         device_row.last_op_id = last
     if settings.fault == "pause-push-before-commit" and fresh:  # test hook: the kill test strikes here
         pause_for_fault("push paused before commit")
-    return PushOutcome(len(fresh), len(ops) - len(fresh), base + len(fresh), device_row.last_op_id)
+    return PushOutcome(len(fresh), len(ops) - len(fresh), top, device_row.last_op_id)
 
 
 def pause_for_fault(what: str) -> None:

@@ -14,11 +14,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from dataelan_desktop.core.sync.client import SyncClient
 from dataelan_desktop.core.sync.device import MemoryDevice
 from dataelan_desktop.server import accounts
 from dataelan_desktop.server.settings import ServerSettings, sqlite_url
+
+# no example database in the work tree; a failure prints the example to reproduce it
+hypothesis_settings.register_profile("dataelan", database=None, print_blob=True)
+hypothesis_settings.load_profile("dataelan")
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 PASSWORD = "correct horse battery"

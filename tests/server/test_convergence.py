@@ -23,11 +23,13 @@ ACTIONS = ["new_conversation", "message", "message", "message", "rename", "pin",
 def offline_edits(data, device: MemoryDevice, created_messages: set[str], count: int) -> None:
     """Random edits on what this device knows: branches, renames, pins, moves, tombstones."""
     replica = device.replica
+    # candidates in the replica's own order (arrival), never sorted by their random UUIDs: hypothesis
+    # needs the same draws to build the same scenario when it replays or shrinks an example
     for _ in range(count):
         action = data.draw(st.sampled_from(ACTIONS))
-        conversations = sorted(r for t, r in replica.rows if t == "conversations")
-        messages = sorted(r for t, r in replica.rows if t == "messages")
-        projects = sorted(r for t, r in replica.rows if t == "projects")
+        conversations = [r for t, r in replica.rows if t == "conversations"]
+        messages = [r for t, r in replica.rows if t == "messages"]
+        projects = [r for t, r in replica.rows if t == "projects"]
         if action == "new_conversation" or not conversations:
             conv = device.insert("conversations", {"created_at": "2024-05-01T10:00:00+00:00"})
             device.set("conversations", conv, "title", data.draw(st.text(max_size=12)))
