@@ -79,7 +79,9 @@ def first_sync(server: Server, label: str) -> list[Figure]:
     user = f"first{uuid.uuid4().hex[:6]}"
     server.cli("add-user", user, "--password-stdin", input=PASSWORD + "\n")
     writer, writer_client = _device(server.url, user)
-    conversations = [writer.insert("conversations", {"created_at": "2024-01-01T00:00:00+00:00"}) for _ in range(500)]
+    conversations = [
+        writer.insert("conversations", {"created_at": "2024-01-01T00:00:00+00:00"}) for _ in range(500)
+    ]
     for i in range(MESSAGES):
         conv = conversations[i % len(conversations)]
         writer.insert("messages", {"conversation_id": conv, "role": "user" if i % 2 == 0 else "assistant",
@@ -96,7 +98,9 @@ def first_sync(server: Server, label: str) -> list[Figure]:
     assert got == MESSAGES, f"{got} of {MESSAGES} messages arrived"
     return [
         Figure(f"sync {label}: push {MESSAGES:,} messages", pushed, "s", None, "(reported)", True),
-        Figure(f"sync {label}: first sync of {MESSAGES:,} messages", pulled, "s", None, "<= 20 s", pulled <= 20),
+        Figure(
+            f"sync {label}: first sync of {MESSAGES:,} messages", pulled, "s", None, "<= 20 s", pulled <= 20
+        ),
         Figure(f"sync {label}: first sync rate", MESSAGES / pulled, "m/s", None, "(reported)", True),
     ]
 
@@ -235,7 +239,9 @@ def run() -> list[Figure]:
             with Server(f"{admin}/{name}", Path(tmp) / "home-pg", workers=2) as server:
                 figures += first_sync(server, "postgresql")
                 figures += concurrent_pushes(server, f"{admin}/{name}", users=100)
-                figures += concurrent_pushes(server, f"{admin}/{name}", users=1)  # the worst case: one account
+                figures += concurrent_pushes(
+                    server, f"{admin}/{name}", users=1
+                )  # the worst case: one account
         finally:
             import psycopg
 

@@ -22,10 +22,14 @@ def register(sub) -> None:
     p = sub.add_parser("server", help="run and administer a self-hosted sync server")
     ssub = p.add_subparsers(dest="server_command", metavar="ACTION", required=True)
 
-    run = ssub.add_parser("run", parents=[common], help="start the sync server (SQLite in the data folder by default)")
+    run = ssub.add_parser(
+        "run", parents=[common], help="start the sync server (SQLite in the data folder by default)"
+    )
     run.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     run.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
-    run.add_argument("--workers", type=int, default=1, help="worker processes (more than one needs PostgreSQL)")
+    run.add_argument(
+        "--workers", type=int, default=1, help="worker processes (more than one needs PostgreSQL)"
+    )
     run.set_defaults(func=cmd_run)
 
     add = ssub.add_parser("add-user", parents=[common], help="create a user (password asked without echo)")
@@ -33,7 +37,9 @@ def register(sub) -> None:
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.set_defaults(func=cmd_add_user)
 
-    reset = ssub.add_parser("reset-password", parents=[common], help="set a new password; signs out every device")
+    reset = ssub.add_parser(
+        "reset-password", parents=[common], help="set a new password; signs out every device"
+    )
     reset.add_argument("name")
     reset.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     reset.set_defaults(func=cmd_reset_password)
@@ -93,7 +99,9 @@ def _database(args):
         try:
             db.migrate()
         except OperationalError as err:
-            fail(f"cannot open the server's database ({_where(settings.database_url)}): {_first_line(err.orig or err)}")
+            fail(
+                f"cannot open the server's database ({_where(settings.database_url)}): {_first_line(err.orig or err)}"
+            )
         yield settings, db
     finally:
         db.close()
@@ -203,11 +211,19 @@ def cmd_devices(args) -> int:
 
     with _database(args) as (_settings, db), db.session() as session:
         user = accounts.user_named(session, args.user)
-        rows = session.scalars(select(Device).where(Device.user_id == user.id).order_by(Device.created_at)).all()
+        rows = session.scalars(
+            select(Device).where(Device.user_id == user.id).order_by(Device.created_at)
+        ).all()
     if not rows:
         out(f"{args.user} has no devices yet")
     for d in rows:
-        state = "revoked" if d.revoked_at else f"last seen {d.last_seen_at:%Y-%m-%d %H:%M}" if d.last_seen_at else "active"
+        state = (
+            "revoked"
+            if d.revoked_at
+            else f"last seen {d.last_seen_at:%Y-%m-%d %H:%M}"
+            if d.last_seen_at
+            else "active"
+        )
         out(f"{d.id}  {d.name or '(unnamed)':<24} {state}")
     return 0
 

@@ -173,7 +173,9 @@ def login(
     user_key, ip_key = f"user:{name.lower()}"[:200], f"ip:{client_ip}"[:200]
     with db.session() as session:
         check_throttle(
-            session, settings, [(user_key, settings.login_max_failures), (ip_key, settings.login_ip_max_failures)]
+            session,
+            settings,
+            [(user_key, settings.login_max_failures), (ip_key, settings.login_ip_max_failures)],
         )
         user = session.scalar(select(User).where(User.name == name)) if USER_NAME.match(name) else None
     ph = hasher(settings)
@@ -208,7 +210,9 @@ def authenticate(session: Session, token: str | None) -> Principal:
     if not token:
         raise ApiError(401, "no_token", "Sign in first: this request carries no sync token.")
     row = session.execute(
-        select(Device, User.name).join(User, User.id == Device.user_id).where(Device.token_hash == token_hash(token))
+        select(Device, User.name)
+        .join(User, User.id == Device.user_id)
+        .where(Device.token_hash == token_hash(token))
     ).first()
     if row is None or row[0].revoked_at is not None:
         raise ApiError(
@@ -217,7 +221,9 @@ def authenticate(session: Session, token: str | None) -> Principal:
     device, user_name = row
     if device.last_seen_at is None or now() - _aware(device.last_seen_at) > timedelta(minutes=1):
         session.execute(
-            update(Device).where(Device.user_id == device.user_id, Device.id == device.id).values(last_seen_at=now())
+            update(Device)
+            .where(Device.user_id == device.user_id, Device.id == device.id)
+            .values(last_seen_at=now())
         )
     return Principal(device.user_id, user_name, device.id)
 

@@ -42,7 +42,9 @@ class VersionOut(BaseModel):
 class LoginIn(BaseModel):
     user: str = Field(max_length=64)
     password: str = Field(max_length=1024)
-    device_id: str = Field(pattern=UUID_PATTERN, description="a UUID made on the device, kept for its lifetime")
+    device_id: str = Field(
+        pattern=UUID_PATTERN, description="a UUID made on the device, kept for its lifetime"
+    )
     device_name: str = Field("", max_length=200)
 
 
@@ -89,7 +91,9 @@ class PushIn(BaseModel):
 
 class PushOut(BaseModel):
     accepted: int = Field(description="operations stored now")
-    duplicates: int = Field(description="operations already stored by an earlier push (replays change nothing)")
+    duplicates: int = Field(
+        description="operations already stored by an earlier push (replays change nothing)"
+    )
     seq: int
     last_op_id: int
 
@@ -171,9 +175,7 @@ def sync_state(request: Request):
     return request.app.state.sync
 
 
-def principal(
-    request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)
-) -> Principal:
+def principal(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
     state = sync_state(request)
     with state.db.session() as session:
         return accounts.authenticate(session, creds.credentials if creds else None)
@@ -216,7 +218,11 @@ def logout(request: Request, who: Principal = Depends(principal)) -> Response:
 @router.get("/me", response_model=MeOut, tags=["accounts"])
 def me(request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
     with sync_state(request).db.session() as session:
-        return {"user": who.user_name, "device_id": who.device_id, "seq": store.current_seq(session, who.user_id)}
+        return {
+            "user": who.user_name,
+            "device_id": who.device_id,
+            "seq": store.current_seq(session, who.user_id),
+        }
 
 
 @router.get("/devices", response_model=DevicesOut, tags=["accounts"])
@@ -290,7 +296,9 @@ def pull(
     # Built here rather than validated through PullOut: a page of 5,000 changes is a first sync's
     # hot path, and these dicts are PullOut's shape by construction.
     body = {"changes": [c.to_json() for c in changes], "cursor": cursor, "more": more}
-    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), media_type="application/json")
+    return Response(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")), media_type="application/json"
+    )
 
 
 @router.get("/rows/{table}/{row_id}", response_model=RowOut, tags=["sync"])
@@ -324,7 +332,9 @@ def set_seal(body: SealIn, request: Request, who: Principal = Depends(principal)
         user = session.get(User, who.user_id, with_for_update=True)
         params = body.params.model_dump()
         if user.seal_params and user.seal_params != params:
-            raise ApiError(409, "seal_set", "Encryption is already on for this account, with another passphrase.")
+            raise ApiError(
+                409, "seal_set", "Encryption is already on for this account, with another passphrase."
+            )
         user.seal_params = params
         return {"params": params}
 
@@ -349,8 +359,9 @@ async def notices(websocket: WebSocket) -> None:
         await websocket.send_json({"type": "hello", "seq": seq})
         while True:
             getter = asyncio.ensure_future(queue.get())
-            done, _ = await asyncio.wait({getter, receiver}, timeout=state.settings.ws_recheck_s,
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {getter, receiver}, timeout=state.settings.ws_recheck_s, return_when=asyncio.FIRST_COMPLETED
+            )
             if receiver in done:
                 getter.cancel()
                 if receiver.result().get("type") == "websocket.disconnect":
@@ -375,7 +386,9 @@ async def notices(websocket: WebSocket) -> None:
                 if isinstance(reason, str):
                     await websocket.close(code=WS_REFUSED, reason=reason)
                     return
-                await websocket.send_json({"type": "changed", "seq": await run_in_threadpool(_seq, state, who.user_id)})
+                await websocket.send_json(
+                    {"type": "changed", "seq": await run_in_threadpool(_seq, state, who.user_id)}
+                )
     except WebSocketDisconnect:
         return
     finally:

@@ -104,13 +104,19 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DataError)
     async def bad_value(_request: Request, _err: DataError):
-        return _error(422, "bad_value", "The server cannot store a value in this request (not valid text or JSON).")
+        return _error(
+            422, "bad_value", "The server cannot store a value in this request (not valid text or JSON)."
+        )
 
     @app.exception_handler(OperationalError)
     async def database_down(_request: Request, err: OperationalError):
         log.error("database unavailable: %s", type(err.orig).__name__ if err.orig else err)
-        return _error(503, "unavailable", "The sync server's database is unavailable; try again shortly.",
-                      {"Retry-After": "5"})
+        return _error(
+            503,
+            "unavailable",
+            "The sync server's database is unavailable; try again shortly.",
+            {"Retry-After": "5"},
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, err: Exception):

@@ -61,7 +61,9 @@ def check_ops(ops: list[Operation], who: Principal, settings: ServerSettings) ->
         try:
             validate(op, who.device_id, server_ms, settings.max_clock_ahead_ms)
         except ProtocolError as err:
-            raise ApiError(422, "bad_operation", f"Operation {index + 1} (op id {op.op_id}) was refused: {err}.")
+            raise ApiError(
+                422, "bad_operation", f"Operation {index + 1} (op id {op.op_id}) was refused: {err}."
+            ) from None
 
 
 def push(session: Session, who: Principal, ops: list[Operation], settings: ServerSettings) -> PushOutcome:
@@ -81,7 +83,10 @@ def push(session: Session, who: Principal, ops: list[Operation], settings: Serve
             .on_conflict_do_nothing(index_elements=["user_id", "device_id", "op_id"])
             .returning(OpLog.op_id)
         )
-        rows = [{"user_id": user, "device_id": device, "op_id": i, "seq": seq} for i, (seq, _op) in offered.items()]
+        rows = [
+            {"user_id": user, "device_id": device, "op_id": i, "seq": seq}
+            for i, (seq, _op) in offered.items()
+        ]
         stored = set(session.scalars(stmt, rows))
     fresh = [offered[i] for i in offered if i in stored]
     top = base
@@ -106,12 +111,21 @@ def pause_for_fault(what: str) -> None:
 
 def _apply(session: Session, user: int, fresh: list[tuple[int, Operation]]) -> None:
     inserts = [
-        {"user_id": user, "table_name": op.table, "row_id": op.row_id, "fields": op.value, "hlc": op.hlc, "seq": seq}
+        {
+            "user_id": user,
+            "table_name": op.table,
+            "row_id": op.row_id,
+            "fields": op.value,
+            "hlc": op.hlc,
+            "seq": seq,
+        }
         for seq, op in fresh
         if op.kind == "insert"
     ]
     if inserts:
-        stmt = _insert(session, Row).on_conflict_do_nothing(index_elements=["user_id", "table_name", "row_id"])
+        stmt = _insert(session, Row).on_conflict_do_nothing(
+            index_elements=["user_id", "table_name", "row_id"]
+        )
         session.execute(stmt, inserts)
     # Within the batch only the latest write per field matters; the database keeps the greater stamp.
     winners: dict[tuple[str, str, str], tuple[int, Operation]] = {}
@@ -193,4 +207,3 @@ def read_row(session: Session, who: Principal, table: str, row_id: str) -> dict[
         "fields": row.fields if row else None,
         "registers": {r.field: {"value": r.value, "hlc": r.hlc} for r in registers},
     }
-

@@ -77,7 +77,9 @@ def test_a_client_of_another_protocol_version_is_told_which_side_to_update(http,
 def test_malformed_pushes_are_refused_whole_with_the_reason(app, http):
     user = add_user(app)
     device, client = signed_in(http, user)
-    good = Operation(1, "conversations", str(uuid.uuid4()), "insert", None, {"created_at": "x"}, str(device.clock.tick()))
+    good = Operation(
+        1, "conversations", str(uuid.uuid4()), "insert", None, {"created_at": "x"}, str(device.clock.tick())
+    )
     cases = [
         ({"ops": [{**good.to_json(), "kind": "update"}]}, "The request is malformed: ops.0.kind"),
         ({"ops": "everything"}, "The request is malformed: ops"),
@@ -93,7 +95,9 @@ def test_malformed_pushes_are_refused_whole_with_the_reason(app, http):
         response = http.post("/v1/push", json=body, headers=headers)
         assert response.status_code == 422
         assert words in response.json()["detail"], response.json()
-    response = http.post("/v1/push", content=b"{not json", headers={**headers, "Content-Type": "application/json"})
+    response = http.post(
+        "/v1/push", content=b"{not json", headers={**headers, "Content-Type": "application/json"}
+    )
     assert response.status_code == 422 and "malformed" in response.json()["detail"]
     assert client.pull(0).changes == []  # nothing of any refused push was stored
 
@@ -120,7 +124,9 @@ def test_a_clock_far_in_the_future_is_refused_not_clamped(app, http):
     device.insert("conversations", {"created_at": "x"})
     with pytest.raises(RejectedError) as err:
         device.push(client)
-    assert "clock is 180 minutes ahead of the server's; set the clock right and sync again" in one_sentence(err.value)
+    assert "clock is 180 minutes ahead of the server's; set the clock right and sync again" in one_sentence(
+        err.value
+    )
     assert len(device.outbox) == 1  # kept for when the clock is right
 
 

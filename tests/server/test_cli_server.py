@@ -16,7 +16,9 @@ from .live import LiveServer
 
 
 def ws_connect(server: LiveServer, token: str):
-    return connect(server.url.replace("http", "ws") + "/v1/ws", additional_headers={"Authorization": f"Bearer {token}"})
+    return connect(
+        server.url.replace("http", "ws") + "/v1/ws", additional_headers={"Authorization": f"Bearer {token}"}
+    )
 
 
 def test_server_run_alone_starts_a_working_server_on_an_empty_folder(tmp_path):
@@ -52,7 +54,9 @@ def test_admin_commands_add_list_revoke_and_reset(live):
     short = live.admin("add-user", "someone", "--password-stdin", input="short\n")
     assert short.stderr.strip() == "error: a password needs at least 8 characters"
     no_tty = live.admin("add-user", "someone")
-    assert no_tty.stderr.strip() == "error: no terminal to ask for the password; pipe it with --password-stdin"
+    assert (
+        no_tty.stderr.strip() == "error: no terminal to ask for the password; pipe it with --password-stdin"
+    )
     assert user in live.admin("users").stdout
 
     live.start()

@@ -40,13 +40,21 @@ def offline_edits(data, device: MemoryDevice, created_messages: set[str], count:
             text = data.draw(st.text(min_size=1, max_size=30))
             created_messages.add(
                 device.insert(
-                    "messages", {"conversation_id": conv, "parent_id": parent, "role": "user", "content": text}
+                    "messages",
+                    {"conversation_id": conv, "parent_id": parent, "role": "user", "content": text},
                 )
             )
         elif action == "rename":
-            device.set("conversations", data.draw(st.sampled_from(conversations)), "title", data.draw(st.text(max_size=12)))
+            device.set(
+                "conversations",
+                data.draw(st.sampled_from(conversations)),
+                "title",
+                data.draw(st.text(max_size=12)),
+            )
         elif action == "pin":
-            device.set("conversations", data.draw(st.sampled_from(conversations)), "pinned", data.draw(st.booleans()))
+            device.set(
+                "conversations", data.draw(st.sampled_from(conversations)), "pinned", data.draw(st.booleans())
+            )
         elif action == "delete_conversation":
             device.delete("conversations", data.draw(st.sampled_from(conversations)))
         elif action == "delete_message" and messages:
@@ -89,8 +97,11 @@ def faulty_pull(data, device: MemoryDevice, client) -> None:
     device.pull(client, limit)
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                        HealthCheck.too_slow])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=st.data())
 def test_devices_converge_through_the_server(app, http, data):
     user = add_user(app)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from dataelan_desktop.core.sync.clock import HybridClock, Stamp
 from dataelan_desktop.core.sync.merge import Replica
 from dataelan_desktop.core.sync.protocol import Change, Operation, ProtocolError, validate
-from dataelan_desktop.core.sync.seal import SealError, Sealer, SealParams
+from dataelan_desktop.core.sync.seal import Sealer, SealError, SealParams
 
 CHEAP = {"opslimit": 1, "memlimit": 8192 * 1024}
 
@@ -52,7 +52,9 @@ def test_merge_gives_one_result_whatever_the_order_and_repeats(order, repeats):
         _change(1, "insert", None, {"created_at": "t0"}, f"{1:015d}-000000-{dev_a}"),
         _change(2, "insert", None, {"created_at": "other"}, f"{2:015d}-000000-{dev_b}"),  # later insert loses
         _change(3, "set", "title", "A", f"{5:015d}-000000-{dev_a}"),
-        _change(4, "set", "title", "B", f"{5:015d}-000000-{dev_b}"),  # same wall and counter: device breaks the tie
+        _change(
+            4, "set", "title", "B", f"{5:015d}-000000-{dev_b}"
+        ),  # same wall and counter: device breaks the tie
         _change(5, "set", "pinned", True, f"{3:015d}-000001-{dev_a}"),
         _change(6, "set", "pinned", False, f"{3:015d}-000000-{dev_b}"),
     ]
@@ -74,7 +76,12 @@ def test_sealed_values_open_only_with_the_passphrase_and_in_their_own_place():
     sealed = sealer.seal(op)
     assert "secret" not in str(sealed.value) and sealed.value["role"] == "user"
     again = Sealer.open("river stone lamp", params)
-    assert again.unseal(Change(1, **{k: getattr(sealed, k) for k in ("table", "row_id", "kind", "field", "value", "hlc")})).value["content"] == "the secret plan"
+    assert (
+        again.unseal(
+            Change(1, **{k: getattr(sealed, k) for k in ("table", "row_id", "kind", "field", "value", "hlc")})
+        ).value["content"]
+        == "the secret plan"
+    )
     with pytest.raises(SealError, match="cannot be read with this passphrase"):
         Sealer.open("wrong passphrase", params)
     # a sealed value moved to another row does not open (the row's identity is bound in)

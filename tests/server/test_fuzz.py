@@ -25,7 +25,8 @@ def signed_in_headers(app, http):
         # a fuzzed logout or device revocation may sign this device out: sign in again
         if not state["headers"] or http.get("/v1/me", headers=state["headers"]).status_code == 401:
             token = http.post(
-                "/v1/login", json={"user": user, "password": PASSWORD, "device_id": device, "device_name": "fuzz"}
+                "/v1/login",
+                json={"user": user, "password": PASSWORD, "device_id": device, "device_name": "fuzz"},
             ).json()["token"]
             state["headers"] = {"Authorization": f"Bearer {token}"}
         return state["headers"]
@@ -52,10 +53,14 @@ def test_api_never_fails_on_what_it_is_sent(app, signed_in_headers):
         tried.append(operation.label)
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-        def fuzz(case):
-            response = case.call_and_validate(headers=signed_in_headers(), checks=[not_a_server_error, no_traceback])
-            answered.setdefault(operation.label, set()).add(response.status_code)
+        @settings(
+            max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
+        def fuzz(case, label=operation.label):
+            response = case.call_and_validate(
+                headers=signed_in_headers(), checks=[not_a_server_error, no_traceback]
+            )
+            answered.setdefault(label, set()).add(response.status_code)
 
         fuzz()
     assert len(tried) >= 10, tried

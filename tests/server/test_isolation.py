@@ -111,6 +111,9 @@ def test_a_revoked_token_is_refused_at_once_and_its_websocket_closed(app, http):
 
 def test_a_websocket_without_a_good_token_is_closed_with_the_reason(http):
     for headers in ({}, {"Authorization": "Bearer " + uuid.uuid4().hex}):
-        with http.websocket_connect("/v1/ws", headers=headers) as ws, pytest.raises(WebSocketDisconnect) as closed:
+        with (
+            http.websocket_connect("/v1/ws", headers=headers) as ws,
+            pytest.raises(WebSocketDisconnect) as closed,
+        ):
             ws.receive_json()
         assert closed.value.code == 4401 and "sign" in closed.value.reason.lower()

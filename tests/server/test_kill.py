@@ -38,7 +38,8 @@ def _write_conversation(device: MemoryDevice, messages: int) -> set[str]:
     parent, ids = None, set()
     for i in range(messages):
         parent = device.insert(
-            "messages", {"conversation_id": conv, "parent_id": parent, "role": "user", "content": f"message {i}"}
+            "messages",
+            {"conversation_id": conv, "parent_id": parent, "role": "user", "content": f"message {i}"},
         )
         ids.add(parent)
     return ids
@@ -118,8 +119,11 @@ def test_server_killed_in_the_middle_of_a_pull(live):
     reader.pull(client, 100)
     messages = [r for t, r in reader.replica.rows if t == "messages"]
     assert sorted(messages) == sorted(written)
-    assert reader.replica.row("conversations", next(r for t, r in reader.replica.rows if t == "conversations"))[
-        "title"
-    ] == "survives a crash"
+    assert (
+        reader.replica.row("conversations", next(r for t, r in reader.replica.rows if t == "conversations"))[
+            "title"
+        ]
+        == "survives a crash"
+    )
     assert sorted(_server_messages(live, user)) == sorted(written)
     http.close()

@@ -19,7 +19,9 @@ from .seal import Sealer
 
 
 class MemoryDevice:
-    def __init__(self, device_id: str | None = None, wall: Callable[[], int] = now_ms, sealer: Sealer | None = None):
+    def __init__(
+        self, device_id: str | None = None, wall: Callable[[], int] = now_ms, sealer: Sealer | None = None
+    ):
         self.id = device_id or str(uuid.uuid4())
         self.clock = HybridClock(self.id, wall)
         self.replica = Replica()

@@ -62,7 +62,9 @@ class SealParams:
     def from_json(cls, data: dict[str, Any]) -> SealParams:
         if data.get("kdf") != "argon2id":
             raise SealError("the server's encryption settings use a method this app does not know")
-        return cls(base64.b64decode(data["salt"]), int(data["opslimit"]), int(data["memlimit"]), data["check"])
+        return cls(
+            base64.b64decode(data["salt"]), int(data["opslimit"]), int(data["memlimit"]), data["check"]
+        )
 
 
 class Sealer:
@@ -87,7 +89,9 @@ class Sealer:
     def seal_value(self, table: str, row_id: str, field: str, value: Any) -> str:
         nonce = os.urandom(NONCE_BYTES)
         plain = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-        sealed = crypto_aead_xchacha20poly1305_ietf_encrypt(plain, _aad(table, row_id, field), nonce, self._key)
+        sealed = crypto_aead_xchacha20poly1305_ietf_encrypt(
+            plain, _aad(table, row_id, field), nonce, self._key
+        )
         return PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
 
     def unseal_value(self, table: str, row_id: str, field: str, sealed: Any) -> Any:

@@ -79,5 +79,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name in ("login_throttle", "sync_registers", "sync_rows", "op_log", "devices", "user_versions", "users"):
+    for name in (
+        "login_throttle",
+        "sync_registers",
+        "sync_rows",
+        "op_log",
+        "devices",
+        "user_versions",
+        "users",
+    ):
         op.drop_table(name)
