@@ -171,3 +171,17 @@ def test_memory_device_keeps_unsent_changes_when_the_server_refuses(app, http):
     with pytest.raises(AuthError, match="Sign in first"):
         device.push(client)
     assert len(device.outbox) == 1
+
+
+def test_a_websocket_of_another_protocol_version_is_refused_with_the_sentence(app, http):
+    from starlette.testclient import WebSocketDenialResponse
+
+    user = add_user(app)
+    _device, client = signed_in(http, user)
+    headers = {"Authorization": f"Bearer {client.token}", "X-Dataelan-Protocol": "9"}
+    with pytest.raises(WebSocketDenialResponse) as denied, http.websocket_connect("/v1/ws", headers=headers):
+        pass
+    assert denied.value.status_code == 426
+    assert denied.value.json()["detail"] == (
+        "This app speaks sync protocol 9 and the server only protocol 1: update the server."
+    )
