@@ -170,14 +170,15 @@ def login(
 ) -> tuple[str, Device, User]:
     """Verify the password and give the device a new token (replacing its previous one)."""
     device_id = canonical_uuid(device_id)
-    user_key, ip_key = f"user:{name.lower()}"[:200], f"ip:{client_ip}"[:200]
+    valid = bool(USER_NAME.match(name))  # anything else cannot be a user; it is never looked up or stored
+    user_key, ip_key = f"user:{name.lower() if valid else '(invalid)'}", f"ip:{client_ip}"[:200]
     with db.session() as session:
         check_throttle(
             session,
             settings,
             [(user_key, settings.login_max_failures), (ip_key, settings.login_ip_max_failures)],
         )
-        user = session.scalar(select(User).where(User.name == name)) if USER_NAME.match(name) else None
+        user = session.scalar(select(User).where(User.name == name)) if valid else None
     ph = hasher(settings)
     try:
         # an unknown user costs the same time as a wrong password: names cannot be probed
