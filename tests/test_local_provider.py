@@ -1,4 +1,4 @@
-"""Local GGUF chat through the real llama-cpp-python path, in a model-host process."""
+"""Local GGUF chat through the real llama-cpp-python path, in a model process."""
 
 from __future__ import annotations
 
@@ -61,15 +61,15 @@ async def test_the_models_own_chat_template_formats_the_prompt(provider, tiny_gg
         b"<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n", add_bos=False, special=True
     )
     assert usage.input_tokens == len(expected)
-    host = provider._hosts[next(iter(provider._hosts))]
-    assert host.template_source == "model"
+    client = provider._clients[next(iter(provider._clients))]
+    assert client.template_source == "model"
 
 
-async def test_the_host_is_reused_across_requests(provider, tiny_gguf):
+async def test_the_model_process_is_reused_across_requests(provider, tiny_gguf):
     [e async for e in provider.stream(request(tiny_gguf, max_tokens=2))]
-    first = [h.pid for h in provider._hosts.values()]
+    first = [h.pid for h in provider._clients.values()]
     [e async for e in provider.stream(request(tiny_gguf, max_tokens=2))]
-    assert [h.pid for h in provider._hosts.values()] == first and len(first) == 1
+    assert [h.pid for h in provider._clients.values()] == first and len(first) == 1
 
 
 async def test_cancel_stops_within_one_token(provider, tiny_gguf):
@@ -81,9 +81,9 @@ async def test_cancel_stops_within_one_token(provider, tiny_gguf):
             if received == 5:
                 break
     await stream.aclose()
-    host = next(iter(provider._hosts.values()))
-    assert host.alive  # stopping a reply does not unload the model
-    # the host is idle and ready: a new request runs at once and completes
+    client = next(iter(provider._clients.values()))
+    assert client.alive  # stopping a reply does not unload the model
+    # the model process is idle and ready: a new request runs at once and completes
     events = [e async for e in provider.stream(request(tiny_gguf, max_tokens=3))]
     assert isinstance(events[-1], Finished)
 
@@ -107,25 +107,24 @@ async def test_cancelling_the_task_mid_stream(provider, tiny_gguf):
     assert len(texts) == count  # nothing more arrives after the stop
 
 
-async def test_a_killed_host_is_a_clear_error_and_the_next_request_works(provider, tiny_gguf):
+async def test_a_killed_model_process_is_a_clear_error_and_the_next_request_works(provider, tiny_gguf):
     stream = provider.stream(request(tiny_gguf, max_tokens=400, seed=3, temperature=1.0))
     with pytest.raises(UnavailableError, match="stopped unexpectedly .*SIGKILL.*load the model again"):
         async for event in stream:
             if isinstance(event, TextDelta):
-                host = next(iter(provider._hosts.values()))
-                os.kill(host.pid, signal.SIGKILL)
+                client = next(iter(provider._clients.values()))
+                os.kill(client.pid, signal.SIGKILL)
     events = [e async for e in provider.stream(request(tiny_gguf, max_tokens=3))]
     assert isinstance(events[-1], Finished)
 
 
 async def test_unload_ends_the_process(provider, tiny_gguf):
     [e async for e in provider.stream(request(tiny_gguf, max_tokens=1))]
-    host = next(iter(provider._hosts.values()))
-    process = host._process
+    pid = next(iter(provider._clients.values())).pid
     assert await provider.unload() == 1
     # asked of the system, not of Process.is_alive(): that stays True for good when another part
     # of the test process reaped the child first (it then sees ECHILD, never an exit code)
-    assert gone(process.pid) and provider.loaded_models() == []
+    assert gone(pid) and provider.loaded_models() == []
 
 
 async def test_idle_unload(tiny_gguf):
@@ -142,7 +141,7 @@ async def test_idle_unload(tiny_gguf):
         await provider.aclose()
 
 
-async def test_bad_files_fail_before_any_host_starts(provider, tmp_path: Path, tiny_gguf):
+async def test_bad_files_fail_before_any_model_process_starts(provider, tmp_path: Path, tiny_gguf):
     for bad in (
         writers.write_empty(tmp_path / "empty.gguf"),
         writers.write_random_bytes(tmp_path / "noise.gguf"),

@@ -14,7 +14,7 @@ import signal
 import pytest
 
 from dataelan_desktop.core.db.tables import MessageStatus
-from dataelan_desktop.core.network.process import coalesce
+from dataelan_desktop.core.helper_process import coalesce
 from dataelan_desktop.core.providers.errors import RateLimitedError
 from dataelan_desktop.core.providers.retry import RetryPolicy
 from dataelan_desktop.core.providers.types import (
@@ -138,10 +138,10 @@ def test_a_bug_in_the_network_process_is_reported_and_its_traceback_logged(servi
 
 
 async def test_closing_does_not_wait_on_a_stuck_network_process(chat, monkeypatch):
-    from dataelan_desktop.core.network import client as network_host
+    from dataelan_desktop.core.network import client as network_client
 
     await asyncio.to_thread(chat.registry.get, "openai")  # the process runs, the provider is built there
-    monkeypatch.setattr(network_host, "CLOSE_TIMEOUT", 0.5)
+    monkeypatch.setattr(network_client, "CLOSE_TIMEOUT", 0.5)
     stuck = chat.registry.network.pid
     os.kill(stuck, signal.SIGSTOP)
     try:
@@ -196,13 +196,14 @@ def test_building_a_provider_does_not_pause_replies_already_streaming(server, mo
     """The first use of another SDK (a second of imports) must not freeze a reply in flight."""
     import time
 
+    from dataelan_desktop.core.helper_process import ClientPipe, Server
     from dataelan_desktop.core.network import process as network_process
     from dataelan_desktop.core.network.spec import ProviderSpec
 
     server.push(openai_stream([f"t{i} " for i in range(200)], delay=0.01))
     sent: list[tuple[float, str, int]] = []
 
-    class Pipe:  # the app's end of the pipe, as seen by the network process
+    class Conn:  # the app's end of the pipe, as seen by the network process
         def send(self, message: tuple) -> None:
             sent.append((time.monotonic(), message[0], message[1]))
 
@@ -217,22 +218,23 @@ def test_building_a_provider_does_not_pause_replies_already_streaming(server, mo
 
     monkeypatch.setattr(network_process, "build_provider", build)
     loop = asyncio.new_event_loop()
-    host = network_process._NetworkHost(Pipe(), loop)
+    process = network_process.NetworkProcess()
+    requests = Server(ClientPipe(Conn()), loop, process.handle, where=network_process.WHERE)
     streaming = ProviderSpec(kind="openai_compatible", name="fast", base_url=server.base_url + "/v1")
     slow = ProviderSpec(kind="openai_compatible", name="slow", base_url="http://127.0.0.1:9/v1")
     request = ChatRequest(model="m", messages=(ChatMessage("user", "hi"),))
 
     async def scenario() -> None:
-        host.dispatch(("stream", 1, streaming, request))
+        requests.arrived(("stream", 1, streaming, request))
         while not any(kind == "events" for _, kind, _ in sent):
             await asyncio.sleep(0.01)
-        host.dispatch(("warm_up", 2, slow))
-        while not all(any(kind in ("end", "result") and i == n for _, kind, i in sent) for n in (1, 2)):
+        requests.arrived(("warm_up", 2, slow))
+        while not all(any(kind == "result" and i == n for _, kind, i in sent) for n in (1, 2)):
             await asyncio.sleep(0.01)
 
     try:
         loop.run_until_complete(asyncio.wait_for(scenario(), 30))
-        loop.run_until_complete(host.close())
+        loop.run_until_complete(requests.close(process.close))
     finally:
         loop.close()
     built = next(t for t, kind, i in sent if kind == "result" and i == 2)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from ..db import Database
 from ..db.tables import ProviderConfig, ProviderKind
-from ..network.client import HostedProvider, NetworkHost, shared_host
+from ..network.client import NetworkClient, NetworkProvider, shared_client
 from ..network.spec import DEFAULT_STALL_TIMEOUT, ProviderSpec
 from ..providers.base import Provider
 from ..providers.errors import ConfigurationError, ProviderError
@@ -55,13 +55,15 @@ def validate_provider_name(name: str) -> str:
 class ProviderRegistry:
     """Builds providers on demand and keeps them for reuse (connections, loaded models)."""
 
-    def __init__(self, db: Database, secrets: SecretStore | None = None, network: NetworkHost | None = None):
+    def __init__(
+        self, db: Database, secrets: SecretStore | None = None, network: NetworkClient | None = None
+    ):
         self.db = db
         self.secrets = secrets or default_store()
         self._providers: dict[str, Provider] = {}
         self._local: Provider | None = None
-        #: every cloud provider's SDK runs in the app's one network process (see network_process)
-        self.network = network or shared_host()
+        #: every cloud provider's SDK runs in the app's one network process (see network/process.py)
+        self.network = network or shared_client()
         #: seconds a stream may stay silent (a provider's options may say otherwise)
         self.stall_timeout = DEFAULT_STALL_TIMEOUT
 
@@ -99,7 +101,7 @@ class ProviderRegistry:
         else:
             self._providers.pop(name, None)
         for provider in forgotten:  # close its connections in the network process
-            if isinstance(provider, HostedProvider):
+            if isinstance(provider, NetworkProvider):
                 self.network.discard(provider.spec)
 
     # -- providers ---------------------------------------------------------------
@@ -122,7 +124,7 @@ class ProviderRegistry:
         return self._local
 
     def _build(self, name: str) -> Provider:
-        return HostedProvider(self.spec(name), self.network)
+        return NetworkProvider(self.spec(name), self.network)
 
     def spec(self, name: str) -> ProviderSpec:
         """Configuration, key and address of provider ``name``, resolved here (keyring, database)."""

@@ -1,14 +1,15 @@
-"""The model-host process: loads one GGUF with llama-cpp-python and generates on request.
+"""The model process: loads one GGUF with llama-cpp-python and generates on request.
 
-Protocol over a ``multiprocessing`` pipe (plain dicts, pickled):
+Requests (the pipe, cancelling and ending are ``helper_process``'s):
 
-parent → host   ``{"op": "generate", "messages": [...], "params": {...}}`` · ``{"op": "quit"}``
-host → parent   ``{"ev": "loaded", "n_ctx", "template_source"}`` · ``{"ev": "load_failed", "error"}``
-                ``{"ev": "started", "prompt_tokens"}`` · ``{"ev": "text", "text"}``
-                ``{"ev": "done", "finish", "prompt_tokens", "completion_tokens", "first_token_at",
-                "last_token_at"}`` (this process's perf_counter) · ``{"ev": "error", "error"}``
+``("load", id, model_path, settings)``  → ``{"n_ctx", "template_source"}``; a bad file fails with
+                                          ModelFileError
+``("generate", id, {"model", "messages", "params"})``  → the reply's events (Started, TextDelta…,
+                                          Usage, Finished), then ``None``; ContextTooLongError when
+                                          the conversation does not fit
 
-Cancellation is a shared ``Event`` checked between tokens, so a stop lands within one token.
+llama.cpp's calls block, so requests run one at a time on the process's loop; a cancel sets the
+request's flag from the pipe's reader thread and lands between two tokens.
 """
 
 from __future__ import annotations
@@ -18,7 +19,11 @@ import os
 import time
 from typing import Any
 
-SEND_INTERVAL = 0.004  # seconds; below a display frame, above the pipe's per-message cost
+from ..helper_process import Request, serve
+from ..providers.errors import ContextTooLongError, ModelFileError, UnavailableError
+from ..providers.types import Finished, Started, StopReason, TextDelta, Usage
+
+WHERE = "the model process"
 
 FALLBACK_TEMPLATE = (  # ChatML, for models whose GGUF carries no template
     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
@@ -59,32 +64,29 @@ def _formatter(llm, settings: dict[str, Any]):
     return fmt, source
 
 
-def generate(llm, fmt, request: dict[str, Any], send, cancelled) -> None:
+def generate(llm, fmt, request: dict[str, Any], out: Request) -> None:
+    """One reply, its events sent through ``out`` as they are made; stops between two tokens when
+    ``out.cancelled`` is set."""
     params = request.get("params") or {}
     rendered = fmt(messages=request["messages"])
     tokens = llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True)
     n_ctx = llm.n_ctx()
     if len(tokens) >= n_ctx:
-        send(
-            {
-                "ev": "error",
-                "kind": "context",
-                "error": f"The conversation needs {len(tokens)} tokens but the model's context is {n_ctx}.",
-            }
+        raise ContextTooLongError(
+            f"The conversation needs {len(tokens)} tokens but the model's context is {n_ctx}."
         )
-        return
     room = n_ctx - len(tokens)
     max_tokens = min(int(params.get("max_tokens") or room), room)
     stops = [s for s in [*(params.get("stop") or []), *(rendered.stop or [])] if s]
     if params.get("seed") is not None:
         llm.set_seed(int(params["seed"]))
-    send({"ev": "started", "prompt_tokens": len(tokens)})
+    out.emit(Started(model=request["model"]))
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    text, emitted, count, finish, cut_at_stop = "", 0, 0, "length", False
+    text, emitted, count, finish = "", 0, 0, StopReason.LENGTH
+    first_at = last_at = None  # when the first and the last counted token were made: the speed shown
     is_end = getattr(llm._model, "token_is_eog", None) or (lambda t: t == llm.token_eos())
     hold = max((len(s) - 1 for s in stops), default=0)  # a tail that could still become a stop string
-    last_send = 0.0
-    first_at = last_at = None  # when the first and the last counted token were made: the speed shown
+    cancelled = out.cancelled
     generator = llm.generate(
         tokens,
         temp=float(params["temperature"]) if params.get("temperature") is not None else 0.8,
@@ -96,10 +98,10 @@ def generate(llm, fmt, request: dict[str, Any], send, cancelled) -> None:
     try:
         for token in generator:
             if cancelled.is_set():
-                finish = "cancelled"
+                finish = StopReason.CANCELLED
                 break
             if is_end(token):
-                finish = "stop"
+                finish = StopReason.END
                 break
             count += 1
             last_at = time.perf_counter()
@@ -107,26 +109,25 @@ def generate(llm, fmt, request: dict[str, Any], send, cancelled) -> None:
             text += decoder.decode(llm.detokenize([token]))
             found = [i for s in stops if (i := text.find(s, max(0, emitted - len(s)))) >= 0]
             if found:
-                text, finish, cut_at_stop = text[: min(found)], "stop", True
+                text, finish = text[: min(found)], StopReason.END
                 break
-            now = time.perf_counter()
-            # coalesce: one pipe message per few milliseconds, not per token (the first goes at once)
-            if len(text) - hold > emitted and (emitted == 0 or now - last_send >= SEND_INTERVAL):
-                send({"ev": "text", "text": text[emitted : len(text) - hold]})
-                emitted, last_send = len(text) - hold, now
+            if len(text) - hold > emitted:  # (batched on the way: the first goes at once)
+                out.emit(TextDelta(text[emitted : len(text) - hold]))
+                emitted = len(text) - hold
             if count >= max_tokens:
-                finish = "length"
+                finish = StopReason.LENGTH
                 break
             if cancelled.is_set():  # checked again so a stop never waits for another token
-                finish = "cancelled"
+                finish = StopReason.CANCELLED
                 break
     finally:
         generator.close()
-    del cut_at_stop
     if len(text) > emitted:
-        send({"ev": "text", "text": text[emitted:]})
-    send({"ev": "done", "finish": finish, "prompt_tokens": len(tokens), "completion_tokens": count,
-          "first_token_at": first_at, "last_token_at": last_at})  # fmt: skip
+        out.emit(TextDelta(text[emitted:]))
+    # how the reply ended: what else a generation reports (its timing, say) goes with these
+    seconds = last_at - first_at if first_at is not None and last_at is not None else None
+    out.emit(Usage(input_tokens=len(tokens), output_tokens=count, generating_seconds=seconds))
+    out.emit(Finished(finish))
 
 
 def _redirect_native_output() -> None:
@@ -134,34 +135,50 @@ def _redirect_native_output() -> None:
     try:
         from ..paths import logs_dir
 
-        log = os.open(logs_dir() / "model-host.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        log = os.open(logs_dir() / "model-process.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         os.dup2(log, 2)
         os.close(log)
     except OSError:
         pass
 
 
-def host_main(conn, cancelled, model_path: str, settings: dict[str, Any]) -> None:
-    """Entry point of the host process."""
-    os.environ.setdefault("OMP_NUM_THREADS", str(settings.get("threads") or os.cpu_count() or 1))
-    _redirect_native_output()
-    try:
-        llm = _load(model_path, settings)
-        fmt, source = _formatter(llm, settings)
-    except Exception as exc:  # reported to the parent, which raises ModelFileError
-        conn.send({"ev": "load_failed", "error": f"{type(exc).__name__}: {exc}"})
-        return
-    conn.send({"ev": "loaded", "n_ctx": llm.n_ctx(), "template_source": source, "pid": os.getpid()})
-    while True:
-        try:
-            request = conn.recv()
-        except (EOFError, OSError):
-            return  # the parent went away
-        if request.get("op") == "quit":
-            return
-        if request.get("op") == "generate":
-            cancelled.clear()
+class ModelProcess:
+    """The one model this process holds, and the requests for it."""
+
+    def __init__(self) -> None:
+        self.llm: Any = None
+        self.fmt: Any = None
+
+    def handle(self, request: Request) -> Any:
+        if request.op == "load":
+            return self.load(*request.payload)
+        if request.op == "generate":
+            if self.llm is None:
+                raise UnavailableError("No model is loaded in this model process.")
             try:
-                generate(llm, fmt, request, conn.send, cancelled)
-            except Exception as exc:
-                conn.send({"ev": "error", "error": f"{type(exc).__name__}: {exc}"})
+                generate(self.llm, self.fmt, request.payload[0], request)
+            except ContextTooLongError:
+                raise
+            except Exception as exc:  # llama.cpp's own failure, said as such
+                raise UnavailableError(
+                    f"llama.cpp failed while generating: {type(exc).__name__}: {exc}"
+                ) from exc
+            return None
+        raise ValueError(f"unknown request {request.op!r}")
+
+    def load(self, model_path: str, settings: dict[str, Any]) -> dict[str, Any]:
+        # before llama.cpp is imported: it reads this once
+        os.environ.setdefault("OMP_NUM_THREADS", str(settings.get("threads") or os.cpu_count() or 1))
+        try:
+            self.llm = _load(model_path, settings)
+            self.fmt, source = _formatter(self.llm, settings)
+        except Exception as exc:  # the client says which file, and that llama.cpp refused it
+            self.llm = None
+            raise ModelFileError(f"{type(exc).__name__}: {exc}") from exc
+        return {"n_ctx": self.llm.n_ctx(), "template_source": source}
+
+
+def model_main(conn) -> None:
+    """The process's entry point (``multiprocessing`` spawn target)."""
+    _redirect_native_output()
+    serve(conn, ModelProcess().handle, where=WHERE)

@@ -1,10 +1,11 @@
-"""Local GGUF models through llama-cpp-python, each in its own model-host process."""
+"""Local GGUF models through llama-cpp-python, each in its own model process."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,24 +16,14 @@ from ..db import Database
 from ..db.tables import LocalModel, ModelProfile
 from ..providers.base import Provider
 from ..providers.errors import ModelFileError
-from ..providers.types import (
-    ChatRequest,
-    Finished,
-    ModelInfo,
-    Started,
-    StopReason,
-    StreamEvent,
-    TextDelta,
-    Usage,
-)
+from ..providers.types import ChatRequest, ModelInfo, StreamEvent
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CONTEXT = 4096
 DEFAULT_IDLE_UNLOAD = 15 * 60.0  # seconds; a loaded model holds its memory until then
-HOST_SETTINGS = ("context_length", "gpu_layers", "threads", "batch_size", "seed", "chat_template")
+PROCESS_SETTINGS = ("context_length", "gpu_layers", "threads", "batch_size", "seed", "chat_template")
 SAMPLING = ("temperature", "top_p", "top_k", "min_p", "repeat_penalty")
-FINISH = {"stop": StopReason.END, "length": StopReason.LENGTH, "cancelled": StopReason.CANCELLED}
 
 
 @dataclass(frozen=True)
@@ -48,7 +39,7 @@ class LocalProvider(Provider):
     def __init__(self, db: Database | None, idle_unload_seconds: float = DEFAULT_IDLE_UNLOAD):
         self.db = db
         self.idle_unload_seconds = idle_unload_seconds
-        self._hosts: dict[tuple[str, tuple], Any] = {}  # (path, host settings) → ModelHost
+        self._clients: dict[tuple[str, tuple], Any] = {}  # (path, process settings) → ModelClient
         self._idle_timers: dict[tuple[str, tuple], asyncio.TimerHandle] = {}
         self._starting: dict[tuple[str, tuple], asyncio.Lock] = {}
 
@@ -78,20 +69,22 @@ class LocalProvider(Provider):
         return ResolvedModel(name=model, path=path, settings=profile)
 
     @staticmethod
-    def _host_key(resolved: ResolvedModel) -> tuple[str, tuple]:
-        host_settings = tuple(
+    def _client_key(resolved: ResolvedModel) -> tuple[str, tuple]:
+        process_settings = tuple(
             sorted(
-                (k, resolved.settings.get(k)) for k in HOST_SETTINGS if resolved.settings.get(k) is not None
+                (k, resolved.settings.get(k))
+                for k in PROCESS_SETTINGS
+                if resolved.settings.get(k) is not None
             )
         )
-        return str(resolved.path.resolve()), host_settings
+        return str(resolved.path.resolve()), process_settings
 
     # -- loading ---------------------------------------------------------------------
 
     async def load(self, model: str, progress: Callable[[str], None] | None = None):
-        """Load (or reuse) the model's host; validates the file from its header first."""
+        """Load (or reuse) the model's process; validates the file from its header first."""
         from ..gguf.info import validate_gguf
-        from .client import ModelHost
+        from .client import ModelClient
 
         resolved = await asyncio.to_thread(self.resolve, model)
         if progress:
@@ -100,28 +93,28 @@ class LocalProvider(Provider):
         if not resolved.settings.get("context_length"):
             # the model's own context, capped: a 128k KV cache would not fit most machines
             resolved.settings["context_length"] = min(info.context_length or DEFAULT_CONTEXT, DEFAULT_CONTEXT)
-        key = self._host_key(resolved)
+        key = self._client_key(resolved)
         lock = self._starting.setdefault(key, asyncio.Lock())
         async with lock:
-            host = self._hosts.get(key)
-            if host is not None and not host.alive:
-                await host.stop()  # it crashed: start afresh
-                host = None
-            if host is None:
-                host = ModelHost(
+            client = self._clients.get(key)
+            if client is not None and not client.alive:
+                await client.astop()  # it crashed: start afresh
+                client = None
+            if client is None:
+                client = ModelClient(
                     resolved.path,
-                    {k: resolved.settings.get(k) for k in HOST_SETTINGS},
+                    {k: resolved.settings.get(k) for k in PROCESS_SETTINGS},
                     label=resolved.path.name,
                 )
-                host.key = key
-                await host.start(progress)
-                self._hosts[key] = host
+                client.key = key
+                await client.load(progress)
+                self._clients[key] = client
         self._touch(key)
-        return host
+        return client
 
     async def unload(self, model: str | None = None) -> int:
-        """Stop the host(s) of ``model`` (or all); returns how many were stopped."""
-        keys = list(self._hosts)
+        """End the process(es) of ``model`` (or all); returns how many were ended."""
+        keys = list(self._clients)
         if model is not None:
             resolved = await asyncio.to_thread(self.resolve, model)
             path = str(resolved.path.resolve())
@@ -130,14 +123,13 @@ class LocalProvider(Provider):
             timer = self._idle_timers.pop(key, None)
             if timer:
                 timer.cancel()
-            host = self._hosts.pop(key)
-            await host.stop()
+            await self._clients.pop(key).astop()
         return len(keys)
 
     def loaded_models(self) -> list[dict[str, Any]]:
         return [
-            {"path": key[0], "pid": host.pid, "alive": host.alive, "n_ctx": host.n_ctx}
-            for key, host in self._hosts.items()
+            {"path": key[0], "pid": client.pid, "alive": client.alive, "n_ctx": client.n_ctx}
+            for key, client in self._clients.items()
         ]
 
     def _touch(self, key: tuple[str, tuple]) -> None:
@@ -152,17 +144,17 @@ class LocalProvider(Provider):
             )
 
     async def _unload_key(self, key: tuple[str, tuple]) -> None:
-        host = self._hosts.get(key)
-        if host is not None and not host._lock.locked():
-            self._hosts.pop(key, None)
+        client = self._clients.get(key)
+        if client is not None and not client.generating:
+            self._clients.pop(key, None)
             self._idle_timers.pop(key, None)
             log.info("unloading idle model %s", key[0])
-            await host.stop()
+            await client.astop()
 
     # -- the interface ---------------------------------------------------------------
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        host = await self.load(request.model)
+        client = await self.load(request.model)
         resolved = await asyncio.to_thread(self.resolve, request.model)
         settings = resolved.settings
         messages: list[dict[str, str]] = []
@@ -179,25 +171,12 @@ class LocalProvider(Provider):
         params["max_tokens"] = p.max_tokens or settings.get("max_tokens")
         params["stop"] = list(p.stop)
         params["seed"] = p.seed if p.seed is not None else settings.get("seed")
-        prompt_tokens = None
-        try:
-            async for event in host.generate(messages, params):
-                kind = event["ev"]
-                if kind == "started":
-                    prompt_tokens = event["prompt_tokens"]
-                    yield Started(model=request.model)
-                elif kind == "text":
-                    yield TextDelta(event["text"])
-                elif kind == "done":
-                    first, last = event.get("first_token_at"), event.get("last_token_at")
-                    yield Usage(
-                        input_tokens=event.get("prompt_tokens", prompt_tokens),
-                        output_tokens=event["completion_tokens"],
-                        generating_seconds=last - first if first is not None and last is not None else None,
-                    )
-                    yield Finished(FINISH.get(event["finish"], StopReason.OTHER))
+        try:  # (closed early, the generation is stopped before this returns)
+            async with aclosing(client.generate(request.model, messages, params)) as events:
+                async for event in events:
+                    yield event
         finally:
-            self._touch(host.key)
+            self._touch(client.key)
 
     async def list_models(self) -> list[ModelInfo]:
         if self.db is None:
