@@ -187,10 +187,12 @@ class ProcessClient:
 
     @property
     def alive(self) -> bool:
-        # the exit is read from the process's sentinel, never by reaping it: only the reader reaps,
-        # and Process.is_alive() stays True for good when someone else reaped it first
+        # both: its exit status can be read a moment before its sentinel (a pipe) says it ended, and
+        # the status is never read when something else in this process reaped it first
         process = self._process
-        return process is not None and not mp.connection.wait([process.sentinel], 0)
+        return (
+            process is not None and process.exitcode is None and not mp.connection.wait([process.sentinel], 0)
+        )
 
     @property
     def busy(self) -> bool:
@@ -362,8 +364,11 @@ class ProcessClient:
 
     def kill(self, why: str | None = None) -> None:
         """End the process at once; ``why`` is what its requests in flight are told."""
-        process = self._process
-        if process is not None and self.alive:
+        with self._lock:
+            process = self._process
+            if process is None or not self.alive:
+                return
+            self._process = None  # gone from now: the next request does not go to it
             self._ended[process] = why or f"{self.what} was ended. {self.after_death}"
             process.kill()
 
@@ -393,11 +398,21 @@ class ProcessClient:
 
 def _reap(process) -> str:
     """Wait (bounded) for a process whose pipe closed to end, and say how it ended."""
-    if not mp.connection.wait([process.sentinel], STOP_TIMEOUT):
+    if not _exited(process, STOP_TIMEOUT):
         process.kill()  # it closed its pipe yet runs on: of no more use
-        mp.connection.wait([process.sentinel], STOP_TIMEOUT)
-    process.join(0)
+        _exited(process, STOP_TIMEOUT)
     return exit_reason(process.exitcode)
+
+
+def _exited(process, timeout: float) -> bool:
+    if not mp.connection.wait([process.sentinel], timeout):
+        return False
+    # its pipes close a moment before its exit status can be read (polled, not a blocking wait: if
+    # something else in this process reaped it, the status is gone and the reason says so)
+    deadline = time.monotonic() + 1.0
+    while process.exitcode is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    return True
 
 
 # -- the process's side --------------------------------------------------------------------------
@@ -451,6 +466,8 @@ class EventBatcher:
     blocks its loop, as llama.cpp's does), with the next event or :meth:`flush`.
     """
 
+    clock: Callable[[], float] = time.monotonic
+
     def __init__(self, pipe: ClientPipe, request_id: int, later: Callable[..., Any] | None = None):
         self.pipe = pipe
         self.request_id = request_id
@@ -462,7 +479,7 @@ class EventBatcher:
 
     def add(self, event: Any) -> None:
         self.pending.append(event)
-        now = time.monotonic()
+        now = self.clock()
         if self.before_text:
             self.before_text = type(event) is not TextDelta and type(event) is not ReasoningDelta
             self.flush()
@@ -478,7 +495,7 @@ class EventBatcher:
         if self.pending:
             self.pipe.send("events", self.request_id, coalesce(self.pending))
             self.pending = []
-            self.last_sent = time.monotonic()
+            self.last_sent = self.clock()
 
     def drop(self) -> None:
         if self.scheduled is not None:
@@ -499,7 +516,22 @@ class Request:
         self.cancelled = threading.Event()
         self.events = EventBatcher(server.pipe, request_id, server.later)
         self.task: asyncio.Task | None = None
-        self.running = False
+        self.begun = False  # (the reader thread answers a cancel itself until the loop begins it)
+        self._lock = threading.Lock()
+
+    def begin(self) -> bool:
+        """On the loop: False when a cancel came first (and was answered)."""
+        with self._lock:
+            if self.cancelled.is_set():
+                return False
+            self.begun = True
+            return True
+
+    def cancel(self) -> bool:
+        """On the reader thread: whether it had begun (else it never will)."""
+        with self._lock:
+            self.cancelled.set()
+            return self.begun
 
     def emit(self, event: Any) -> None:
         self.events.add(event)
@@ -528,9 +560,13 @@ class Server:
         op, request_id = message[0], message[1]
         if op == "cancel":
             request = self.requests.get(request_id)
-            if request is not None:
-                request.cancelled.set()
+            if request is None:  # (answered already)
+                pass
+            elif request.cancel():
                 self.loop.call_soon_threadsafe(self._cancel, request)
+            else:  # still waiting, perhaps behind a request that blocks the loop: answered now
+                self.requests.pop(request_id, None)
+                self.pipe.send("result", request_id, None)
         elif op == "quit":
             self.closed()
         else:
@@ -547,15 +583,13 @@ class Server:
         request.task = self.loop.create_task(self._run(request))
 
     def _cancel(self, request: Request) -> None:
-        if request.running and request.task is not None:
+        if request.task is not None:
             request.task.cancel()
-        # (not begun: it sees its flag when it begins)
 
     async def _run(self, request: Request) -> None:
+        if not request.begin():
+            return
         try:
-            request.running = True
-            if request.cancelled.is_set():
-                raise asyncio.CancelledError
             value = self.handle(request)
             if inspect.isawaitable(value):
                 value = await value

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,7 @@ CANCEL_TIMEOUT = 10.0  # a stopped reply's wait for the model process to finish 
 
 
 class ModelClient(ProcessClient):
-    """One loaded model in its own process. One reply at a time.
+    """One loaded model in its own process; its replies are made one at a time, in order.
 
     A death is not mended here: the provider sees that the client is no longer ``alive`` and
     starts a new one on the next message (which loads the model again).
@@ -37,7 +35,6 @@ class ModelClient(ProcessClient):
             after_death="The next message will load the model again.",
             restart=False,
         )
-        self._one_reply = asyncio.Lock()
         self.key: tuple = ()  # the provider's cache key for this model
         self.n_ctx: int | None = None
         self.template_source: str | None = None
@@ -69,16 +66,8 @@ class ModelClient(ProcessClient):
         if progress:
             progress(f"{self.label} is loaded.")
 
-    @property
-    def generating(self) -> bool:
-        return self._one_reply.locked()
-
-    async def generate(
+    def generate(
         self, model: str, messages: list[dict[str, str]], params: dict[str, Any]
     ) -> AsyncIterator[StreamEvent]:
         """The reply's events; closing this early stops the generation within a token."""
-        async with self._one_reply:
-            request = {"model": model, "messages": messages, "params": params}
-            async with aclosing(self.open_stream("generate", request)) as events:
-                async for event in events:
-                    yield event
+        return self.open_stream("generate", {"model": model, "messages": messages, "params": params})

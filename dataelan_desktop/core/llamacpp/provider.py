@@ -145,7 +145,7 @@ class LocalProvider(Provider):
 
     async def _unload_key(self, key: tuple[str, tuple]) -> None:
         client = self._clients.get(key)
-        if client is not None and not client.generating:
+        if client is not None and not client.busy:  # (a reply in flight keeps it)
             self._clients.pop(key, None)
             self._idle_timers.pop(key, None)
             log.info("unloading idle model %s", key[0])
