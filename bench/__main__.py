@@ -11,7 +11,7 @@ from .harness import report
 BENCHMARKS = {
     "streaming": streaming,  # SDK → provider → chat service → SQLite, vs the plain SDK loop
     "stream_window": stream_window,  # … → the window painting offscreen; longest loop stall
-    "local_overhead": local_overhead,  # the model-host process vs plain llama-cpp-python
+    "local_overhead": local_overhead,  # the model process vs plain llama-cpp-python
     "startup": startup,  # to the window shown and idle, vs an empty PySide6 window
     "history": history,  # full-text search over 1,000,000 messages
     "open_conversation": open_conversation,  # a 2,000-message conversation to first paint

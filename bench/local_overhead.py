@@ -1,4 +1,4 @@
-"""Local-model overhead: the app's LocalProvider (model-host process) vs plain llama-cpp-python.
+"""Local-model overhead: the app's LocalProvider (model process) vs plain llama-cpp-python.
 
 Both sides generate the same tokens: the same prompt through the model's chat template, the
 same sampling settings and seed, and both stop at end-of-generation or after MAX_TOKENS. The
@@ -54,7 +54,7 @@ def _plain_generator(path: Path):
     )
     prompt = fmt(messages=[{"role": "user", "content": "Tell me a story"}]).prompt
     tokens = llm.tokenize(prompt.encode(), add_bos=False, special=True)
-    is_end = getattr(llm._model, "token_is_eog", None) or (lambda t: t == llm.token_eos())  # as the host
+    is_end = getattr(llm._model, "token_is_eog", None) or (lambda t: t == llm.token_eos())  # as the app
 
     def once(seed: int) -> tuple[float, float, int]:
         llm.set_seed(seed)
@@ -130,7 +130,7 @@ def run() -> list[Figure]:
     return [
         Figure("local: plain llama-cpp-python", plain_tps, "t/s", None, "baseline", True),
         Figure(
-            "local: LocalProvider via model host",
+            "local: LocalProvider via model process",
             app_tps,
             "t/s",
             plain_tps,

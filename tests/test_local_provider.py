@@ -176,3 +176,30 @@ def test_cli_bad_gguf_is_one_line_and_saves_nothing(data_home: Path, tmp_path: P
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and f"{kind}.gguf" in result.stderr
     assert "no conversations yet" in run_cli("history", "list", env=env).stdout
+
+
+async def test_a_stop_string_ends_the_reply_and_none_of_it_is_shown(provider, tiny_gguf):
+    def text(events) -> str:
+        return "".join(e.text for e in events if isinstance(e, TextDelta))
+
+    free = text(
+        [e async for e in provider.stream(request(tiny_gguf, max_tokens=60, seed=5, temperature=1.0))]
+    )
+    stop = free[len(free) // 2 : len(free) // 2 + 3]  # three characters from the middle of that reply
+    assert len(stop) == 3
+    events = [
+        e
+        async for e in provider.stream(
+            request(tiny_gguf, max_tokens=60, seed=5, temperature=1.0, stop=(stop,))
+        )
+    ]
+    assert text(events) == free[: free.index(stop)]
+    assert events[-1].stop_reason is StopReason.END
+
+
+def test_only_what_could_begin_a_stop_string_is_held_back():
+    from dataelan_desktop.core.llamacpp.process import _stop_prefix
+
+    assert _stop_prefix("Once upon", ["<|im_end|>"], 0) == 0  # the first words go at once
+    assert _stop_prefix("Once upon<|im", ["<|im_end|>"], 0) == 4
+    assert _stop_prefix("Once upon</", ["<|im_end|>", "</s>"], 0) == 2

@@ -105,6 +105,17 @@ async def test_models_are_listed_through_the_network_process(chat):
     assert [m.id for m in models] == sorted(MODELS) and {m.provider for m in models} == {"openai"}
 
 
+async def test_the_key_crosses_the_pipe_never_the_command_line(chat, server):
+    from tests.support.processes import command_line
+
+    server.push(openai_stream(["keyed"]))
+    conversation = await chat.chat.start_conversation(model=MODEL)
+    assert (await (await chat.chat.send(conversation.id, "hi")).wait()).text == "keyed"
+    assert server.posts()[0].headers["authorization"] == "Bearer sk-network-test-1"  # it reached the server
+    seen = command_line(chat.registry.network.pid)
+    assert "spawn_main" in seen and "sk-network-test-1" not in seen
+
+
 def test_runs_of_text_are_joined_and_everything_else_kept_in_order():
     events = [
         Started("m"),

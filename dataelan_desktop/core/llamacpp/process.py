@@ -64,6 +64,19 @@ def _formatter(llm, settings: dict[str, Any]):
     return fmt, source
 
 
+def _stop_prefix(text: str, stops: list[str], start: int) -> int:
+    """How many characters at the end of ``text`` (after ``start``) could still begin a stop string:
+    held back until the next token says. Holding a stop string's whole length instead held the
+    first words of every reply for several tokens."""
+    held = 0
+    for stop in stops:
+        for n in range(min(len(stop) - 1, len(text) - start), held, -1):
+            if text.endswith(stop[:n]):
+                held = n
+                break
+    return held
+
+
 def generate(llm, fmt, request: dict[str, Any], out: Request) -> None:
     """One reply, its events sent through ``out`` as they are made; stops between two tokens when
     ``out.cancelled`` is set."""
@@ -85,7 +98,6 @@ def generate(llm, fmt, request: dict[str, Any], out: Request) -> None:
     text, emitted, count, finish = "", 0, 0, StopReason.LENGTH
     first_at = last_at = None  # when the first and the last counted token were made: the speed shown
     is_end = getattr(llm._model, "token_is_eog", None) or (lambda t: t == llm.token_eos())
-    hold = max((len(s) - 1 for s in stops), default=0)  # a tail that could still become a stop string
     cancelled = out.cancelled
     generator = llm.generate(
         tokens,
@@ -111,9 +123,10 @@ def generate(llm, fmt, request: dict[str, Any], out: Request) -> None:
             if found:
                 text, finish = text[: min(found)], StopReason.END
                 break
-            if len(text) - hold > emitted:  # (batched on the way: the first goes at once)
-                out.emit(TextDelta(text[emitted : len(text) - hold]))
-                emitted = len(text) - hold
+            ready = len(text) - _stop_prefix(text, stops, emitted)
+            if ready > emitted:  # (batched on the way: the first goes at once)
+                out.emit(TextDelta(text[emitted:ready]))
+                emitted = ready
             if count >= max_tokens:
                 finish = StopReason.LENGTH
                 break
