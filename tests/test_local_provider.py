@@ -203,3 +203,20 @@ def test_only_what_could_begin_a_stop_string_is_held_back():
     assert _stop_prefix("Once upon", ["<|im_end|>"], 0) == 0  # the first words go at once
     assert _stop_prefix("Once upon<|im", ["<|im_end|>"], 0) == 4
     assert _stop_prefix("Once upon</", ["<|im_end|>", "</s>"], 0) == 2
+
+
+async def test_a_load_given_up_on_ends_its_process(tiny_gguf):
+    from dataelan_desktop.core.llamacpp.client import ModelClient
+    from tests.support.processes import wait_gone
+
+    client = ModelClient(tiny_gguf, {})
+    loading = asyncio.ensure_future(client.load())
+    for _ in range(100):  # (the process starts in the task's first step)
+        if client.pid is not None:
+            break
+        await asyncio.sleep(0)
+    pid = client.pid
+    loading.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await loading
+    assert wait_gone([pid], 10) == [] and not client.alive

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,9 @@ class ModelClient(ProcessClient):
         except ModelFileError as refused:
             await self.astop()
             raise ModelFileError(f"llama.cpp could not load {self.label}: {refused}") from None
+        except asyncio.CancelledError:  # the person gave up on it: its memory goes back now
+            self.kill()
+            raise
         self.n_ctx = loaded["n_ctx"]
         self.template_source = loaded["template_source"]
         if progress:
