@@ -59,6 +59,8 @@ async def _toy(request: Request):
         os._exit(args[0])
     if request.op == "fail":
         raise RateLimitedError("Slow down.", provider="toy", retry_after=7.0)
+    if request.op == "unpicklable":
+        return lambda: None
     raise ValueError(f"no such toy request: {request.op}")
 
 
@@ -187,6 +189,8 @@ async def test_failures_keep_their_type_and_fields_and_a_bugs_traceback_is_logge
         await toy.acall("nonsense")
     assert str(bug.value) == "Unexpected error in the toy process: ValueError: no such toy request: nonsense"
     assert any("Traceback" in r.getMessage() and "_toy" in r.getMessage() for r in caplog.records)
+    with pytest.raises(ProviderError, match="Unexpected error in the toy process: .*pickle"):
+        await toy.acall("unpicklable", timeout=30)  # an answer that cannot cross is a failure, not a wait
 
 
 async def test_a_process_that_stops_answering_is_given_up_on_and_killed(toy):

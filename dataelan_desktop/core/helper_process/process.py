@@ -200,7 +200,10 @@ class Server:
             self.pipe.send("error", request.id, error_fields(error, self.where))
         else:
             request.events.flush()
-            self.pipe.send("result", request.id, value)
+            try:
+                self.pipe.send("result", request.id, value)
+            except Exception as error:  # (not picklable: the caller must not wait for it in vain)
+                self.pipe.send("error", request.id, error_fields(error, self.where))
         finally:
             self.requests.pop(request.id, None)
 
