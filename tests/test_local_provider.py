@@ -203,6 +203,7 @@ def test_only_what_could_begin_a_stop_string_is_held_back():
     assert _stop_prefix("Once upon", ["<|im_end|>"], 0) == 0  # the first words go at once
     assert _stop_prefix("Once upon<|im", ["<|im_end|>"], 0) == 4
     assert _stop_prefix("Once upon</", ["<|im_end|>", "</s>"], 0) == 2
+    assert _stop_prefix("a<b<|", ["<|im_end|>"], 0) == 2  # the start that could still match
 
 
 async def test_a_load_given_up_on_ends_its_process(tiny_gguf):

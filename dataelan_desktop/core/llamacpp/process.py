@@ -70,10 +70,13 @@ def _stop_prefix(text: str, stops: list[str], start: int) -> int:
     first words of every reply for several tokens."""
     held = 0
     for stop in stops:
-        for n in range(min(len(stop) - 1, len(text) - start), held, -1):
-            if text.endswith(stop[:n]):
-                held = n
+        # (per token: a search for the stop's first character, which is seldom there, is the cost)
+        at = text.find(stop[0], max(start, len(text) - len(stop) + 1))
+        while at != -1 and len(text) - at > held:
+            if stop.startswith(text[at:]):
+                held = len(text) - at
                 break
+            at = text.find(stop[0], at + 1)
     return held
 
 
