@@ -140,7 +140,7 @@ def generate(llm, fmt, request: dict[str, Any], out: Request) -> None:
         generator.close()
     if len(text) > emitted:
         out.emit(TextDelta(text[emitted:]))
-    # how the reply ended: what else a generation reports (its timing, say) goes with these
+    # how the reply ended, and how long its tokens took to make (the rate shown is taken from it)
     seconds = last_at - first_at if first_at is not None and last_at is not None else None
     out.emit(Usage(input_tokens=len(tokens), output_tokens=count, generating_seconds=seconds))
     out.emit(Finished(finish))
