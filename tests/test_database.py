@@ -49,13 +49,13 @@ def test_a_database_behind_the_code_is_backed_up_before_migrating(data_home: Pat
     db = open_database()
     ChatStore(db).create_project("Kept")
     db.close()
-    assert list_backups(data_home / "dataelan.sqlite3") == []  # a current schema needs no backup
+    assert list_backups(data_home / "dataelan.sqlite3", "before-") == []  # a current schema needs no backup
     # the code now expects a newer schema than the file has: it must copy the file first
     monkeypatch.setattr(engine, "SCHEMA_HEAD", "9999_newer")
     migrated = []
     monkeypatch.setattr(engine, "_migrate", lambda eng, path: migrated.append(path))
     open_database().close()
-    backups = list_backups(data_home / "dataelan.sqlite3")
+    backups = list_backups(data_home / "dataelan.sqlite3", "before-")
     assert len(backups) == 1 and migrated
     assert "before-9999_newer" in backups[0].name
     con = sqlite3.connect(backups[0])

@@ -7,7 +7,7 @@ import importlib
 import sys
 
 from .. import __version__
-from .common import CliError, close_services
+from .common import CliError, close_services, database_path, redacted_output
 
 #: command modules, each with ``register(subparsers)``; one file per command group
 COMMAND_MODULES = (
@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "tester",
     "templates",
     "server",
+    "db",
 )
 
 
@@ -46,6 +47,11 @@ def main(argv: list[str] | None = None) -> int:
         from ..app import run_gui
 
         return run_gui()
+    with redacted_output():
+        return _run(argv)
+
+
+def _run(argv: list[str]) -> int:
     try:
         args = build_parser().parse_args(argv)
         if not getattr(args, "func", None):
@@ -65,29 +71,37 @@ def main(argv: list[str] | None = None) -> int:
 
             from ..core.services import setup_logging
 
-            setup_logging()
-            logging.getLogger("dataelan.cli").exception("command failed")
-        from ..core.secrets import default_store
-
-        print(f"error: {default_store().redact(message)}", file=sys.stderr)
+            try:
+                setup_logging()
+                logging.getLogger("dataelan.cli").exception("command failed")
+                message += " (details in the log file)"
+            except Exception:  # noqa: BLE001 - the data folder itself may be what failed
+                pass
+        print(f"error: {message}", file=sys.stderr)
         return 1
     finally:
         close_services()
 
 
 def _describe(err: Exception) -> tuple[str, bool]:
-    """The line to print, and whether this is an expected, user-facing failure."""
-    from ..core.db.engine import CorruptDatabaseError
+    """The line to print (always one line), and whether this is an expected, user-facing failure."""
+    from ..core.db.problems import explain
     from ..core.providers.errors import ProviderError
     from ..core.secrets import NoKeyringError
 
+    problem = explain(err, database_path())  # read-only, full, busy, damaged: said as such, never as SQL
+    if problem is not None:
+        return _one_line(str(problem)), True
     if isinstance(err, KeyError) and err.args:
-        return str(err.args[0]), True
-    if isinstance(
-        err, ProviderError | NoKeyringError | CorruptDatabaseError | ValueError | LookupError | OSError
-    ):
-        return str(err), True
-    return f"{type(err).__name__}: {err}", False
+        return _one_line(str(err.args[0])), True
+    if isinstance(err, ProviderError | NoKeyringError | ValueError | LookupError | OSError):
+        return _one_line(str(err)), True
+    return _one_line(f"{type(err).__name__}: {err}"), False
+
+
+def _one_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else "unknown error"
 
 
 if __name__ == "__main__":

@@ -1,12 +1,22 @@
-"""Where the app keeps its files: the platform's data folder, or ``DATAELAN_HOME``."""
+"""Where the app keeps its files: the platform's data folder, or ``DATAELAN_HOME``.
+
+Everything in the data folder is private to the person who runs the app: conversations,
+logs and backups are readable by nobody else on the machine (folders 700, files 600).
+"""
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 APP_NAME = "dataelan-desktop"
 HOME_ENV = "DATAELAN_HOME"
+
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+#: POSIX permission bits mean nothing to Windows (its folders are per-user already)
+ENFORCE_MODES = os.name == "posix"
 
 
 def data_dir_location() -> Path:
@@ -23,11 +33,56 @@ def data_dir_location() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
-def data_dir() -> Path:
-    """The data folder, created on first use."""
-    path = data_dir_location()
-    path.mkdir(parents=True, exist_ok=True)
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and missing parents) as a folder only its owner can open; tighten it if it exists."""
+    path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    tighten(path)
     return path
+
+
+def tighten(path: Path) -> None:
+    """Take group and other permissions away from one file or folder (if it is ours and more open)."""
+    if not ENFORCE_MODES:
+        return
+    try:
+        st = path.lstat()
+    except OSError:
+        return
+    if stat.S_ISLNK(st.st_mode) or st.st_uid != os.getuid():
+        return  # a link points elsewhere (a referenced model); another user's file is not ours to change
+    wanted = PRIVATE_DIR if stat.S_ISDIR(st.st_mode) else PRIVATE_FILE
+    if stat.S_IMODE(st.st_mode) & 0o077:
+        try:
+            os.chmod(path, stat.S_IMODE(st.st_mode) & wanted)
+        except OSError:
+            pass  # a read-only mount: nothing can be written there anyway
+
+
+def create_private(path: Path, *, exclusive: bool = False) -> int:
+    """Open ``path`` for writing, created 600 from the start (never briefly readable by others)."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
+    fd = os.open(path, flags | getattr(os, "O_BINARY", 0), PRIVATE_FILE)
+    tighten(path)  # an existing file keeps its mode through O_CREAT: tighten that too
+    return fd
+
+
+def tighten_tree(root: Path) -> None:
+    """Tighten the data folder and everything the app keeps in it (run once at start)."""
+    if not ENFORCE_MODES or not root.is_dir():
+        return
+    tighten(root)
+    for entry in root.iterdir():
+        if entry.is_symlink():
+            continue
+        tighten(entry)
+        if entry.is_dir() and entry.name in ("backups", "logs", "models"):
+            for inner in entry.iterdir():
+                tighten(inner)
+
+
+def data_dir() -> Path:
+    """The data folder, created (private) on first use."""
+    return private_dir(data_dir_location())
 
 
 def database_path() -> Path:
@@ -35,21 +90,15 @@ def database_path() -> Path:
 
 
 def backups_dir() -> Path:
-    path = data_dir() / "backups"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return private_dir(data_dir() / "backups")
 
 
 def logs_dir() -> Path:
-    path = data_dir() / "logs"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return private_dir(data_dir() / "logs")
 
 
 def models_dir() -> Path:
-    path = data_dir() / "models"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return private_dir(data_dir() / "models")
 
 
 def resources_dir() -> Path:

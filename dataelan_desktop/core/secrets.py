@@ -108,11 +108,42 @@ class SecretStore:
         with self._lock:
             return set(self._known)
 
-    def redact(self, text: str) -> str:
+    def redact(self, text: str, *, patterns: bool = True) -> str:
+        """``text`` without any key this store has read, nor a password written into a URL; with
+        ``patterns`` also without anything shaped like a key (``Bearer …``, ``sk-…``, ``api_key=…``)
+        that a server may echo back although the app never saw it."""
         for secret in self.known_secrets():
-            if len(secret) >= 6:
+            if len(secret) >= 6 and secret in text:
                 text = text.replace(secret, "[redacted]")
+        if "@" in text:
+            text = URL_CREDENTIALS.sub(r"\1[redacted]@", text)
+        if patterns:
+            text = redact_key_shapes(text)
         return text
+
+
+#: ``scheme://user:password@`` in a URL
+URL_CREDENTIALS = re.compile(r"\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@", re.IGNORECASE)
+_KEY_SHAPES = (
+    (re.compile(r"\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE), r"\1 [redacted]"),
+    # OpenAI (sk-, sk-proj-), Anthropic (sk-ant-), OpenRouter (sk-or-), and the like
+    (re.compile(r"\b(?:sk|rk|pk)-[A-Za-z0-9_-]{16,}"), "[redacted]"),
+    (
+        re.compile(
+            r"""\b((?:x-)?api[_-]?key|access[_-]?token|auth[_-]?token|secret|password)(["']?\s*[:=]\s*["']?)"""
+            r"[^\s\"'&,;}]{6,}",
+            re.IGNORECASE,
+        ),
+        r"\1\2[redacted]",
+    ),
+)
+
+
+def redact_key_shapes(text: str) -> str:
+    """Scrub what looks like a key even when the app does not know it (e.g. echoed by a server)."""
+    for pattern, replacement in _KEY_SHAPES:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 class RedactingFilter(logging.Filter):

@@ -6,6 +6,7 @@ Passed explicitly to whoever needs it (no global main-window singleton).
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
@@ -59,15 +60,44 @@ def build_services(db_path: Path | str | None = None, secrets: SecretStore | Non
 _logging_ready = False
 
 
+class _PrivateLogFile(RotatingFileHandler):
+    """The rotating log, created 600 (it may hold conversation titles and server replies), and quiet
+    when it cannot be written: a full disk is reported by the command that hit it, not by a traceback
+    about the log on stderr."""
+
+    def _open(self):
+        path = Path(self.baseFilename)
+        if path.exists():
+            paths.tighten(path)
+        else:
+            os.close(paths.create_private(path))
+        return super()._open()
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        pass
+
+
+class _RedactingFormatter(logging.Formatter):
+    """Scrubs the whole formatted record, tracebacks included (a filter only sees the message)."""
+
+    def __init__(self, secrets: SecretStore):
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self.secrets = secrets
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.secrets.redact(super().format(record))
+
+
 def setup_logging(secrets: SecretStore | None = None, level: int = logging.INFO) -> Path:
-    """Log to a rotating file in the data folder; every record passes the key redactor."""
+    """Log to a private rotating file in the data folder; every record passes the key redactor."""
     global _logging_ready
     log_file = paths.logs_dir() / "dataelan.log"
     if _logging_ready:
         return log_file
-    handler = RotatingFileHandler(log_file, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter(secrets or default_store()))
+    secrets = secrets or default_store()
+    handler = _PrivateLogFile(log_file, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+    handler.setFormatter(_RedactingFormatter(secrets))
+    handler.addFilter(RedactingFilter(secrets))
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(level)

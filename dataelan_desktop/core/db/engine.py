@@ -1,4 +1,10 @@
-"""Opening the database: WAL mode, migrations (backed up first), crash recovery."""
+"""Opening the database: WAL mode, checks, backups (daily and before migrations), crash recovery.
+
+Opening never hides a problem: a damaged file, one written by a newer app, a read-only
+folder, a full disk or a lock held too long each raise a :class:`DatabaseProblem` whose
+message is one sentence; an empty (0-byte) file is kept as a backup and reported as a
+notice on the :class:`Database`, not silently replaced.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,6 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -19,23 +24,28 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import paths
+from .backups import backup_database, daily_backup_due, keep_file_as_backup, list_backups
 from .migrations import SCHEMA_HEAD
+from .problems import CorruptDatabaseError, DatabaseProblem, NewerSchemaError, explain
 from .tables import Message, MessageStatus
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-KEEP_BACKUPS = 5
+#: a database this small is quick-checked on every start (about 20 ms per 8 MB); a larger one once a day
+QUICK_CHECK_MAX_BYTES = 32 * 1024 * 1024
+#: how long a write waits for another process's write (an import) before saying "busy"
+BUSY_TIMEOUT_MS = 5000
 
-
-class CorruptDatabaseError(RuntimeError):
-    """The database file is damaged; nothing was changed and backups are listed."""
-
-    def __init__(self, path: Path, detail: str, backups: list[Path]):
-        hint = f" The newest backup is {backups[0]}." if backups else " No backup exists yet."
-        super().__init__(f"The database {path} is damaged ({detail}). It was left untouched.{hint}")
-        self.path = path
-        self.backups = backups
+__all__ = [
+    "CorruptDatabaseError",
+    "Database",
+    "DatabaseProblem",
+    "NewerSchemaError",
+    "backup_database",
+    "list_backups",
+    "open_database",
+]
 
 
 def this_process() -> str:
@@ -57,13 +67,6 @@ def _process_alive(owner: str | None) -> bool:
     return True
 
 
-def list_backups(db_path: Path) -> list[Path]:
-    folder = db_path.parent / "backups"
-    if not folder.is_dir():
-        return []
-    return sorted(folder.glob(db_path.stem + "-*.sqlite3"), reverse=True)
-
-
 def _current_revision(db_path: Path) -> str | None:
     """Read the schema revision with plain sqlite3 (cheap: no Alembic import on a normal start)."""
     if not db_path.exists() or db_path.stat().st_size == 0:
@@ -79,22 +82,15 @@ def _current_revision(db_path: Path) -> str | None:
         con.close()
 
 
-def backup_database(db_path: Path, label: str) -> Path:
-    """A consistent copy through SQLite's backup API (safe while WAL has pending pages)."""
-    folder = db_path.parent / "backups"
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-    target = folder / f"{db_path.stem}-{stamp}-{label}.sqlite3"
-    src = sqlite3.connect(db_path)
-    dst = sqlite3.connect(target)
-    try:
-        src.backup(dst)
-    finally:
-        dst.close()
-        src.close()
-    for old in list_backups(db_path)[KEEP_BACKUPS:]:
-        old.unlink(missing_ok=True)
-    return target
+def known_revisions() -> set[str]:
+    """Every schema revision this build can migrate from (read from the migration files, not Alembic)."""
+    found = set()
+    for script in (Path(__file__).parent / "migrations" / "versions").glob("*.py"):
+        for line in script.read_text(encoding="utf-8").splitlines():
+            if line.startswith("revision = "):
+                found.add(line.split("=", 1)[1].strip().strip("\"'"))
+                break
+    return found
 
 
 def _migrate(engine: Engine, db_path: Path) -> None:
@@ -108,21 +104,43 @@ def _migrate(engine: Engine, db_path: Path) -> None:
         command.upgrade(cfg, "head")
 
 
-def _check_readable(db_path: Path) -> None:
-    """Refuse a file SQLite cannot read, without scanning it (a full check of a large history takes seconds)."""
-    if not db_path.exists() or db_path.stat().st_size == 0:
-        return
+def _check_readable(db_path: Path, *, full: bool) -> None:
+    """Refuse a file SQLite cannot read. ``full`` runs ``PRAGMA quick_check`` (reads every page once);
+    otherwise only the schema and the newest message are read (instant on any size)."""
+    con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
     try:
-        con = sqlite3.connect(db_path)
-        try:
-            con.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if "messages" in tables:
-                con.execute("SELECT id FROM messages ORDER BY rowid DESC LIMIT 1").fetchone()
-        finally:
-            con.close()
-    except sqlite3.DatabaseError as exc:
-        raise CorruptDatabaseError(db_path, str(exc), list_backups(db_path)) from exc
+        con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "messages" in tables:
+            con.execute("SELECT id FROM messages ORDER BY rowid DESC LIMIT 1").fetchone()
+        if full:
+            result = con.execute("PRAGMA quick_check(1)").fetchone()[0]
+            if "unable to get the page" in result:  # a page SQLite could not read (I/O), not a damaged one
+                raise sqlite3.OperationalError(f"disk I/O error ({first_problem(result)})")
+            if result != "ok":
+                raise CorruptDatabaseError(db_path, first_problem(result), list_backups(db_path))
+    finally:
+        con.close()
+
+
+def _daily_backup(db: Database) -> None:
+    """Today's copy; failing to make it (a full disk) is said, but does not stop the app from opening."""
+    try:
+        log.info("daily backup: %s", backup_database(db.path, "daily"))
+    except (OSError, sqlite3.Error) as exc:
+        problem = explain(exc, db.path)
+        db.notices.append(f"Today's backup could not be made: {problem or exc}")
+
+
+def first_problem(report: str) -> str:
+    """The first line of an integrity report that says something (not the "*** in database main ***" header)."""
+    lines = [line.strip() for line in report.splitlines() if line.strip() and not line.startswith("***")]
+    return lines[0] if lines else report.strip()
+
+
+def _tighten_files(db_path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        paths.tighten(db_path.with_name(db_path.name + suffix))
 
 
 class Database:
@@ -137,6 +155,8 @@ class Database:
         self.engine = engine
         self.path = path
         self.Session = sessionmaker(engine, expire_on_commit=False)
+        #: things the person should be told about opening (one line each), e.g. an empty file replaced
+        self.notices: list[str] = []
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataelan-db")
 
     @contextmanager
@@ -198,7 +218,7 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
     # NORMAL in WAL mode survives a process crash; only a power cut may lose the last commits
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
@@ -209,23 +229,81 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def open_database(path: Path | str | None = None, *, recover: bool = True) -> Database:
+def open_database(
+    path: Path | str | None = None, *, recover: bool = True, daily_backup: bool = True
+) -> Database:
     """Open (creating or migrating as needed) the app's database.
 
-    A database whose schema is behind is backed up before it is migrated. A damaged
-    file raises :class:`CorruptDatabaseError` and is never replaced.
+    A database whose schema is behind is backed up before it is migrated; one that is ahead
+    (written by a newer app) is refused without writing anything. A damaged file raises
+    :class:`CorruptDatabaseError` and is never replaced. Once a day the file is checked
+    and copied to ``backups/``. Every failure is a :class:`DatabaseProblem` in one line.
     """
-    db_path = Path(path) if path is not None else paths.database_path()
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    _check_readable(db_path)
+    db_path = Path(path) if path is not None else paths.data_dir_location() / "dataelan.sqlite3"
+    try:
+        return _open(db_path, recover=recover, daily_backup=daily_backup)
+    except DatabaseProblem:
+        raise
+    except Exception as exc:  # sqlite3, SQLAlchemy and OS errors: say what is really wrong
+        problem = explain(exc, db_path)
+        if problem is None:
+            raise
+        raise problem from exc
+
+
+def _open(db_path: Path, *, recover: bool, daily_backup: bool) -> Database:
+    if db_path.parent == paths.data_dir_location():
+        paths.data_dir()  # created private, or tightened
+        paths.tighten_tree(db_path.parent)
+    else:
+        paths.private_dir(db_path.parent)
+    notices: list[str] = []
+    if db_path.exists() and db_path.stat().st_size == 0:
+        kept = keep_file_as_backup(db_path, "empty")
+        older = [b for b in list_backups(db_path) if b != kept and b.stat().st_size > 0]
+        hint = (
+            f" The newest earlier backup is {older[0].name} (`dataelan restore` puts it back)."
+            if older
+            else ""
+        )
+        notices.append(
+            f"The database file {db_path.name} was empty (0 bytes): a new, empty database was started and "
+            f"the empty file was kept as {kept}.{hint}"
+        )
+    created = not db_path.exists()
+    checked = False
+    if created:
+        os.close(paths.create_private(db_path, exclusive=True))
+    else:
+        checked = db_path.stat().st_size <= QUICK_CHECK_MAX_BYTES
+        _check_readable(db_path, full=checked)
     revision = _current_revision(db_path)
+    if revision is not None and revision != SCHEMA_HEAD and revision not in known_revisions():
+        raise NewerSchemaError(db_path, revision)
     engine = make_engine(f"sqlite:///{db_path}")
     if revision != SCHEMA_HEAD:
         if revision is not None:
             backup = backup_database(db_path, f"before-{SCHEMA_HEAD}")
             log.info("backed up the database to %s before migrating", backup)
-        _migrate(engine, db_path)
+        try:
+            _migrate(engine, db_path)
+        except BaseException:
+            engine.dispose()
+            if created:  # a half-made new file (a full disk) would look like an empty database next time
+                for suffix in ("", "-wal", "-shm"):
+                    db_path.with_name(db_path.name + suffix).unlink(missing_ok=True)
+            raise
+    _tighten_files(db_path)
     db = Database(engine, db_path)
-    if recover:
-        db.recover_interrupted()
+    db.notices = notices
+    try:
+        if recover:
+            db.recover_interrupted()
+        if daily_backup and not created and daily_backup_due(db_path):
+            if not checked:
+                _check_readable(db_path, full=True)  # never rotate good backups out for a damaged copy
+            _daily_backup(db)
+    except BaseException:
+        db.close()
+        raise
     return db
