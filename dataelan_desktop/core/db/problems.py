@@ -107,8 +107,10 @@ def explain(exc: BaseException, path: Path | None) -> DatabaseProblem | None:
     where = path or Path("the database")
     folder = where.parent
     nothing_damaged = "Nothing was damaged."
-    if name.startswith("SQLITE_FULL") or "disk is full" in text or (
-        name.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN")) and _disk_is_full(folder)
+    if (
+        name.startswith("SQLITE_FULL")
+        or "disk is full" in text
+        or (name.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN")) and _disk_is_full(folder))
     ):
         return DiskFullError(
             f"The disk holding {folder} is full: Dataelan could not save. {nothing_damaged} "
