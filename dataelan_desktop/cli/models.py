@@ -74,11 +74,11 @@ def cmd_list(args) -> int:
     models, errors = run_async(collect())
     for model in models:
         out(model.ref if not model.display_name else f"{model.ref}  ({model.display_name})")
-    for provider, error in errors.items():
-        print(f"{provider}: {error}", file=sys.stderr)
+    for provider, error in errors.items():  # stderr passes the key redactor (a server may echo the key)
+        print(f"error: {provider}: {error}", file=sys.stderr)
     if not models and not errors:
         out("no models: add a provider, a key, or a GGUF file (`dataelan models add PATH`)")
-    return 0
+    return 1 if errors else 0
 
 
 def cmd_inspect(args) -> int:
@@ -123,10 +123,16 @@ def cmd_scan(args) -> int:
 
 
 def cmd_rm(args) -> int:
-    row = _library().remove(args.name, delete_file=args.delete)
-    out(
-        f"removed local:{args.name}" + (" and its file" if args.delete and row.source != "referenced" else "")
-    )
+    library = _library()
+    current = library.get(args.name)
+    sharing = library.users_of_files(current) if current is not None else []
+    row = library.remove(args.name, delete_file=args.delete)
+    if not args.delete or row.source == "referenced":
+        out(f"removed local:{args.name}")
+    elif sharing:
+        out(f"removed local:{args.name}; its file is kept because {', '.join('local:' + n for n in sharing)} uses it")
+    else:
+        out(f"removed local:{args.name} and its file")
     return 0
 
 

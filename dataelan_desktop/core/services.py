@@ -42,6 +42,7 @@ class Services:
 def build_services(db_path: Path | str | None = None, secrets: SecretStore | None = None) -> Services:
     secrets = secrets or default_store()
     db = open_database(db_path)
+    _tidy_models_folder(db.path.parent / "models" if db.path else None)
     bus = ChangeBus()
     store = ChatStore(db, bus)
     restore_unsaved(store)  # replies whose last save failed last time (see chat/unsaved.py)
@@ -55,6 +56,15 @@ def build_services(db_path: Path | str | None = None, secrets: SecretStore | Non
         secrets=secrets,
         templates=TemplateStore(db, bus),  # built-ins are seeded on first use, not at start-up
     )
+
+
+def _tidy_models_folder(folder: Path | None) -> None:
+    """Copies cut short by a crash (hundreds of MB each) are removed at start, not kept forever."""
+    if folder is not None and folder.is_dir():
+        from .gguf.library import remove_stale_copies
+
+        for partial in remove_stale_copies(folder):
+            logging.getLogger(__name__).info("removed an unfinished copy: %s", partial)
 
 
 _logging_ready = False

@@ -156,7 +156,11 @@ def restore_backup(db_path: Path, backup: Path) -> Path | None:
     restored data rather than a file swapped under it; a current file SQLite cannot write
     to is moved aside whole and replaced.
     """
-    check_backup(backup)
+    from .engine import known_revisions
+
+    revision = check_backup(backup)
+    if revision is not None and revision not in known_revisions():
+        raise ValueError(f"{backup.name} was written by a newer Dataelan (revision {revision}); update the app first.")
     if not db_path.exists() or db_path.stat().st_size == 0:
         if db_path.exists():
             keep_file_as_backup(db_path, "empty")

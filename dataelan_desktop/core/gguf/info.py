@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..providers.errors import ModelFileError
+from .header import check_header
 
 MAGIC = b"GGUF"
 
@@ -65,14 +66,18 @@ def known_architectures() -> set[str]:
     return set(gguf.MODEL_ARCH_NAMES.values())
 
 
-def _field(reader, key: str) -> Any:
+def _field(reader, key: str, kind: type | tuple[type, ...] = (str, int, float, bool, list)) -> Any:
+    """A metadata value of the expected kind, or None (a damaged or odd file may store anything anywhere)."""
     f = reader.fields.get(key)
     if f is None:
         return None
     try:
-        return f.contents()
+        value = f.contents()
     except Exception:
         return None
+    if kind is int and isinstance(value, bool):
+        return None
+    return value if isinstance(value, kind) else None
 
 
 def read_gguf_info(path: Path | str) -> GGUFInfo:
@@ -92,27 +97,28 @@ def read_gguf_info(path: Path | str) -> GGUFInfo:
 
     import gguf
 
+    check_header(path, size)  # every count and length against the file's size, before the reader trusts them
     try:
         reader = gguf.GGUFReader(str(path), "r")
     except Exception as exc:  # the reader fails in many ways on damaged headers
-        detail = str(exc) or type(exc).__name__
-        if isinstance(exc, ValueError | IndexError | EOFError):
+        detail = (str(exc) or type(exc).__name__).splitlines()[0][:200]
+        if isinstance(exc, IndexError | EOFError):
             raise ModelFileError(
                 f"{path.name} is truncated or damaged: the file ({size:,} bytes) ends before the data its "
                 "header describes. Copy or download it again."
             ) from exc
         raise ModelFileError(f"{path.name} has a damaged GGUF header ({detail}).") from exc
 
-    arch = _field(reader, "general.architecture") or "unknown"
+    arch = _field(reader, "general.architecture", str) or "unknown"
     tensors = list(reader.tensors)
-    split_count = _field(reader, "split.count") or 1
+    split_count = _field(reader, "split.count", int) or 1
     needed = max((t.data_offset + int(t.n_bytes) for t in tensors), default=0)
     if needed > size and split_count == 1:
         raise ModelFileError(
             f"{path.name} is truncated: its header describes {len(tensors)} tensors needing {needed:,} bytes, "
             f"but the file has {size:,}."
         )
-    template = _field(reader, "tokenizer.chat_template")
+    template = _field(reader, "tokenizer.chat_template", str)
     tokens = reader.fields.get("tokenizer.ggml.tokens")
     vocab_size = len(tokens.data) if tokens is not None else 0
 
@@ -122,20 +128,21 @@ def read_gguf_info(path: Path | str) -> GGUFInfo:
         counts[type_name] = counts.get(type_name, 0) + int(t.n_elements)
     # the quantisation that holds most of the weights (norms are F32 in any file)
     quant = max(counts, key=counts.get) if counts else "none"
-    file_type_value = _field(reader, "general.file_type")
+    file_type_value = _field(reader, "general.file_type", int)
     try:
         file_type = gguf.LlamaFileType(file_type_value).name if file_type_value is not None else None
     except ValueError:
         file_type = str(file_type_value)
 
-    def arch_field(name: str) -> Any:
-        return _field(reader, f"{arch}.{name}")
+    def arch_field(name: str) -> int | None:
+        value = _field(reader, f"{arch}.{name}", int)
+        return value if value is None or value >= 0 else None
 
     return GGUFInfo(
         path=path,
         file_size=size,
         architecture=arch,
-        name=_field(reader, "general.name"),
+        name=_field(reader, "general.name", str),
         parameter_count=sum(int(t.n_elements) for t in tensors),
         quantization=quant,
         file_type=file_type,
@@ -147,7 +154,7 @@ def read_gguf_info(path: Path | str) -> GGUFInfo:
         vocab_size=vocab_size,
         chat_template=template,
         split_count=int(split_count),
-        metadata={"tensor_count": len(tensors), "gguf_version": _field(reader, "GGUF.version")},
+        metadata={"tensor_count": len(tensors), "gguf_version": _field(reader, "GGUF.version", int)},
     )
 
 

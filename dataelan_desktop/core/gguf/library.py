@@ -6,8 +6,12 @@ saved. Split models (``name-00001-of-00003.gguf``) are one model, named after th
 
 from __future__ import annotations
 
+import glob
+import os
 import re
 import shutil
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +48,98 @@ def _check_parts(first: Path) -> list[Path]:
     return parts
 
 
+COPYING = ".copying-"  # a copy in progress: <final name>.copying-<pid>; never a name a model has
+STALE_COPY_SECONDS = 24 * 3600
+_copying: set[Path] = set()  # copies this process is making now
+_copying_lock = threading.Lock()
+
+
+def _key(path: Path) -> str:
+    return str(path.expanduser().resolve())
+
+
+def model_files(row: LocalModel) -> list[Path]:
+    """Every file a model uses (all parts of a split model)."""
+    folder = Path(row.path).parent
+    return [folder / part for part in (row.details or {}).get("parts") or [Path(row.path).name]]
+
+
+def files_in_use(rows: list[LocalModel]) -> set[str]:
+    return {_key(p) for row in rows for p in model_files(row)}
+
+
+def _free_names(parts: list[Path], folder: Path) -> list[Path]:
+    """Destinations for ``parts`` that do not exist yet: ``model.gguf``, else ``model-2.gguf``, ... (split
+    parts keep their ``-0000i-of-0000n`` ending, which llama.cpp uses to find the other parts)."""
+    for n in range(1, 10_000):
+        names = []
+        for part in parts:
+            m = SPLIT.match(part.name)
+            stem, tail = (m.group(1), part.name[len(m.group(1)) :]) if m else (part.stem, part.suffix)
+            names.append(folder / (f"{stem}{tail}" if n == 1 else f"{stem}-{n}{tail}"))
+        if not any(p.exists() or any(folder.glob(glob.escape(p.name) + COPYING + "*")) for p in names):
+            return names
+    raise ValueError(f"Too many models named like {parts[0].name} in {folder}.")
+
+
+def copy_into_library(parts: list[Path], folder: Path) -> list[Path]:
+    """Copy every part, each under a temporary name first (private from the first byte), then renamed:
+    a copy cut short (a kill, a full disk) never sits under a model's name, and is cleaned up later."""
+    with _copying_lock:  # two copies of files with one name (from two windows) must not pick the same names
+        destinations = _free_names(parts, folder)
+        partials = [d.with_name(f"{d.name}{COPYING}{os.getpid()}") for d in destinations]
+        for partial in partials:
+            os.close(paths.create_private(partial, exclusive=True))
+            _copying.add(partial)
+    done: list[Path] = []
+    try:
+        for part, destination, partial in zip(parts, destinations, partials, strict=True):
+            with open(part, "rb") as src, open(partial, "wb") as dst:
+                shutil.copyfileobj(src, dst, 8 * 1024 * 1024)
+            os.replace(partial, destination)
+            done.append(destination)
+    except BaseException:
+        for path in [*done, *partials]:  # all parts or none
+            path.unlink(missing_ok=True)
+        raise
+    finally:
+        with _copying_lock:
+            _copying.difference_update(partials)
+    return destinations
+
+
+def remove_stale_copies(folder: Path) -> list[Path]:
+    """Delete copies left by a process that was killed mid-copy (its pid is gone, or a day has passed)."""
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    for partial in folder.glob(f"*{COPYING}*"):
+        pid_text = partial.name.rsplit(COPYING, 1)[-1]
+        try:
+            alive = pid_text.isdigit() and _pid_alive(int(pid_text))
+            fresh = time.time() - partial.stat().st_mtime < STALE_COPY_SECONDS
+        except OSError:
+            continue
+        with _copying_lock:
+            ours = partial in _copying
+        if not ours and not (alive and fresh):
+            partial.unlink(missing_ok=True)
+            removed.append(partial)
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # in progress here only if listed in _copying (checked by the caller)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
 class ModelLibrary:
     def __init__(self, db: Database, bus=None):
         self.db = db
@@ -72,7 +168,10 @@ class ModelLibrary:
         origin: str | None = None,
         sha256: str | None = None,
     ) -> LocalModel:
-        """Inspect and register a GGUF. ``copy`` puts it (all parts) into the models folder."""
+        """Inspect and register a GGUF. ``copy`` puts it (all parts) into the models folder, under a name
+        no other file there has (two models called ``model.gguf`` never share or overwrite one file)."""
+        if copy:
+            remove_stale_copies(paths.models_dir())
         source = Path(path).expanduser().resolve()
         info = validate_gguf(source)
         parts = _check_parts(source) if info.split_count > 1 or SPLIT.match(source.name) else [source]
@@ -86,15 +185,8 @@ class ModelLibrary:
             raise ValueError(f"A model named '{name}' already exists; choose another name with --name.")
         target = source
         if copy:
-            folder = paths.models_dir()
-            for part in parts:
-                destination = folder / part.name
-                if destination.exists() and destination.stat().st_size == part.stat().st_size:
-                    continue
-                partial = destination.with_suffix(destination.suffix + ".partial")
-                shutil.copyfile(part, partial)  # never leave a half-copied file under the real name
-                partial.replace(destination)
-            target = folder / source.name
+            copied = copy_into_library(parts, paths.models_dir())
+            target, parts = copied[0], copied
         row = self._save(name, target, info, parts, origin or ("copied" if copy else "referenced"), sha256)
         self._changed()
         return row
@@ -159,10 +251,17 @@ class ModelLibrary:
 
         self.db.call(forget)
         if delete_file and row.source in ("copied", "downloaded"):
-            for part in (row.details or {}).get("parts", [Path(row.path).name]):
-                (Path(row.path).parent / part).unlink(missing_ok=True)
+            in_use = files_in_use(self.list())  # another model may use the same file: it stays
+            for part in model_files(row):
+                if _key(part) not in in_use:
+                    part.unlink(missing_ok=True)
         self._changed()
         return row
+
+    def users_of_files(self, row: LocalModel) -> list[str]:
+        """Other live models that use one of ``row``'s files (deleting it would break them)."""
+        mine = {_key(p) for p in model_files(row)}
+        return [m.name for m in self.list() if m.id != row.id and mine & {_key(p) for p in model_files(m)}]
 
     # -- per-model settings ------------------------------------------------------------
 
