@@ -130,7 +130,9 @@ def cmd_rm(args) -> int:
     if not args.delete or row.source == "referenced":
         out(f"removed local:{args.name}")
     elif sharing:
-        out(f"removed local:{args.name}; its file is kept because {', '.join('local:' + n for n in sharing)} uses it")
+        out(
+            f"removed local:{args.name}; its file is kept because {', '.join('local:' + n for n in sharing)} uses it"
+        )
     else:
         out(f"removed local:{args.name} and its file")
     return 0

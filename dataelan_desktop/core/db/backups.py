@@ -160,7 +160,9 @@ def restore_backup(db_path: Path, backup: Path) -> Path | None:
 
     revision = check_backup(backup)
     if revision is not None and revision not in known_revisions():
-        raise ValueError(f"{backup.name} was written by a newer Dataelan (revision {revision}); update the app first.")
+        raise ValueError(
+            f"{backup.name} was written by a newer Dataelan (revision {revision}); update the app first."
+        )
     if not db_path.exists() or db_path.stat().st_size == 0:
         if db_path.exists():
             keep_file_as_backup(db_path, "empty")
