@@ -34,6 +34,8 @@ def cmd_import(args) -> int:
     )
     if result.skipped_duplicates:
         out(f"skipped {result.skipped_duplicates} conversation(s) imported before")
+    if result.repaired_characters:
+        out(f"replaced {result.repaired_characters} broken character(s) (half an emoji) with �")
     for conversation_id in result.conversation_ids:
         out(conversation_id)
     return 0

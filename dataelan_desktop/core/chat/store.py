@@ -450,3 +450,72 @@ def _get(session: Session, model, row_id: str | None):
 
 def ids(rows: Sequence) -> list[str]:
     return [r.id for r in rows]
+
+
+# -- imports (core/transfer calls this) --
+
+from typing import TYPE_CHECKING  # noqa: E402 - this section is appended, the file's head is not ours
+
+if TYPE_CHECKING:  # the importer's types; core/transfer imports this module, not the other way round
+    from ..transfer.parsed import ImportResult, ParsedImport
+
+
+def import_conversations(self: ChatStore, parsed: ParsedImport) -> ImportResult:
+    """Write a checked import (``core/transfer`` parsed and validated it) in one transaction: all of
+    it or, on any failure, nothing; then publish what changed. Conversations imported before (same
+    source id) are skipped and counted."""
+    from ..db.tables import new_id
+    from ..transfer.parsed import ImportResult
+
+    def write(s: Session) -> tuple[list[str], int, int, str | None]:
+        known = {
+            (c.settings or {}).get("import_source")
+            for c in s.scalars(select(Conversation).where(_alive(Conversation)))
+        }
+        project_id = None
+        if parsed.project is not None:
+            project = s.scalars(
+                select(Project).where(_alive(Project), Project.name == parsed.project.name)
+            ).first()
+            if project is None:
+                project = _add(s, Project(name=parsed.project.name, instructions=parsed.project.instructions,
+                                          default_model=parsed.project.default_model))  # fmt: skip
+            project_id = project.id
+        created, count, skipped = [], 0, 0
+        for conv in parsed.conversations:
+            if conv.source_id in known:
+                skipped += 1
+                continue
+            conversation = Conversation(
+                project_id=project_id, title=conv.title, title_is_automatic=False, system_prompt=conv.system_prompt,
+                model=conv.model, settings={"import_source": conv.source_id},
+            )  # fmt: skip
+            if conv.created_at:
+                conversation.created_at = conversation.updated_at = conv.created_at
+            _add(s, conversation)
+            new_ids = {m.source_id: new_id() for m in conv.messages}
+            for m in conv.messages:
+                row = Message(
+                    id=new_ids[m.source_id], conversation_id=conversation.id,
+                    parent_id=new_ids[m.parent_source_id] if m.parent_source_id else None,
+                    role=m.role, content=m.content, model=m.model, status=m.status, error=m.error,
+                    stop_reason=m.stop_reason, input_tokens=m.input_tokens, output_tokens=m.output_tokens,
+                    ttft_ms=m.ttft_ms, duration_ms=m.duration_ms,
+                    attachments=[{"name": a.name, "text": a.text} for a in m.attachments],
+                )  # fmt: skip
+                if m.created_at:
+                    row.created_at = row.updated_at = m.created_at
+                s.add(row)
+            s.flush()
+            leaf = conv.current_leaf_source_id
+            conversation.current_leaf_id = new_ids.get(leaf) if leaf else None
+            created.append(conversation.id)
+            count += len(conv.messages)
+        return created, count, skipped, project_id
+
+    created, count, skipped, project_id = self.db.call(write)
+    self._publish(Changes(projects=parsed.project is not None, conversation_list=True))
+    return ImportResult(created, parsed.format, count, skipped, parsed.repaired_characters, project_id)
+
+
+ChatStore.import_conversations = import_conversations  # type: ignore[attr-defined]  # a method, kept in this section

@@ -1,356 +1,386 @@
 """Imports: the app's own JSON and ChatGPT data exports (``conversations.json`` or its .zip).
 
-All or nothing: the file is parsed and checked completely before one transaction
-writes it; a malformed file changes nothing. Imported conversations get fresh ids and
-remember where they came from, so importing the same file twice is detected.
+All or nothing: the whole file is read within size and nesting limits and checked against
+its format, field by field, into typed values (``parsed.py``) before anything is written;
+the first problem is refused in one line that says where it is. Then the owner of the
+conversation tables, ``ChatStore.import_conversations``, writes everything in one
+transaction. Imported conversations get fresh ids and remember where they came from, so
+importing the same file twice is detected.
 """
 
 from __future__ import annotations
 
 import json
 import zipfile
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from ..chat.store import ChatStore
-from ..db.tables import Conversation, Message, MessageStatus, Project, new_id
+from .fields import MAX_DEPTH, Reader, kind_of, one_line
+from .parsed import (
+    Attachment,
+    ImportFormatError,
+    ImportResult,
+    ParsedConversation,
+    ParsedImport,
+    ParsedMessage,
+    ParsedProject,
+)
 
 MAX_IMPORT_BYTES = 512 * 1024 * 1024
+#: what a zip may expand to (its own listing is not trusted: reading stops here)
+MAX_UNZIPPED_BYTES = 512 * 1024 * 1024
+ROLES = ("user", "assistant", "system", "tool")
+STATUSES = ("complete", "streaming", "stopped", "interrupted", "failed")
+
+__all__ = [
+    "ImportFormatError",
+    "ImportResult",
+    "import_file",
+    "parse_chatgpt",
+    "parse_dataelan",
+    "read_import",
+]
 
 
-class ImportFormatError(ValueError):
-    """The file is not something the app can import; nothing was imported."""
+def _label(index: int, title: Any) -> str:
+    return (
+        f"conversation {index} ({one_line(title, 40)!r})"
+        if isinstance(title, str) and title
+        else f"conversation {index}"
+    )
 
 
-@dataclass
-class ParsedMessage:
-    source_id: str
-    parent_source_id: str | None
-    role: str
-    content: str
-    model: str | None = None
-    status: str = MessageStatus.COMPLETE
-    created_at: datetime | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class ParsedConversation:
-    source_id: str
-    title: str
-    messages: list[ParsedMessage]
-    current_leaf_source_id: str | None
-    created_at: datetime | None = None
-    system_prompt: str | None = None
-    model: str | None = None
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    conversation_ids: list[str]
-    format: str
-    message_count: int
-    skipped_duplicates: int = 0
-
-
-def _timestamp(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        if isinstance(value, int | float):
-            return datetime.fromtimestamp(float(value), UTC)
-        return datetime.fromisoformat(str(value))
-    except (ValueError, OverflowError, OSError):
-        return None
-
-
-def _check_tree(where: str, messages: list[ParsedMessage]) -> None:
-    ids = {m.source_id for m in messages}
-    if len(ids) != len(messages):
-        raise ImportFormatError(f"{where}: two messages share one id.")
-    parents = {m.source_id: m.parent_source_id for m in messages}
+def _check_tree(reader: Reader, where: str, messages: list[ParsedMessage]) -> None:
+    """Unique ids, parents that exist, no cycles: linear in the number of messages, however deep."""
+    parents: dict[str, str | None] = {}
     for m in messages:
-        if m.parent_source_id is not None and m.parent_source_id not in ids:
-            raise ImportFormatError(f"{where}: a message's parent '{m.parent_source_id}' does not exist.")
-    for start in parents:  # walking up must reach a root, never loop
-        seen, node = set(), start
-        while node is not None:
-            if node in seen:
-                raise ImportFormatError(f"{where}: the messages form a cycle (at '{node}').")
-            seen.add(node)
+        if m.source_id in parents:
+            raise reader.fail(where, f"two messages share the id {one_line(m.source_id, 40)!r}")
+        parents[m.source_id] = m.parent_source_id
+    for m in messages:
+        if m.parent_source_id is not None and m.parent_source_id not in parents:
+            raise reader.fail(
+                where, f"the parent {one_line(m.parent_source_id, 40)!r} of a message does not exist"
+            )
+    _depths(reader, where, parents)
+
+
+def _depths(reader: Reader, where: str, parents: dict[str, str | None]) -> dict[str, int]:
+    """Each node's depth; a cycle is refused (each node is walked once)."""
+    depth: dict[str, int] = {}
+    for start in parents:
+        chain, node, on_chain = [], start, set()
+        while node is not None and node not in depth:
+            if node in on_chain:
+                raise reader.fail(where, f"the messages form a cycle (at {one_line(node, 40)!r})")
+            on_chain.add(node)
+            chain.append(node)
             node = parents.get(node)
+        base = depth[node] if node is not None else -1
+        for n in reversed(chain):
+            base += 1
+            depth[n] = base
+    return depth
+
+
+def _depth_within(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if level > limit:
+            return False
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item)
+    return True
 
 
 # --- ChatGPT ---------------------------------------------------------------------------
 
 
-def _chatgpt_text(content: Any) -> str | None:
-    if not isinstance(content, dict):
+def _chatgpt_text(reader: Reader, message: dict[str, Any], where: str) -> str | None:
+    content = message.get("content")
+    if content is None:
         return None
+    content = reader.obj(content, where, "'content'")
     kind = content.get("content_type")
     if kind in ("text", "multimodal_text"):
-        parts = content.get("parts") or []
-        texts = [p if isinstance(p, str) else p.get("text", "") if isinstance(p, dict) else "" for p in parts]
-        return "".join(t for t in texts if t)
+        texts = []
+        parts = content.get("parts")
+        for part in [] if parts is None else reader.array(parts, where, "'content.parts'"):
+            if isinstance(part, str):
+                texts.append(reader.clean(part))
+            elif isinstance(part, dict):  # images and files: their text, if any
+                text = part.get("text")
+                if isinstance(text, str):
+                    texts.append(reader.clean(text))
+            elif part is not None:
+                raise reader.fail(
+                    where, f"a part of 'content.parts' is {kind_of(part)}, not text or an object"
+                )
+        return "".join(texts)
     if kind == "code":
-        return f"```\n{content.get('text', '')}\n```"
-    return None
+        return f"```\n{reader.text(content, 'text', where, default='')}\n```"
+    return None  # browsing results, thoughts, tool output...: not a chat message
 
 
-def parse_chatgpt(data: Any, source: str) -> list[ParsedConversation]:
+def parse_chatgpt(data: Any, source: str) -> ParsedImport:
+    reader = Reader(source)
     if not isinstance(data, list):
-        raise ImportFormatError(f"{source}: expected a list of conversations (ChatGPT's conversations.json).")
+        raise reader.fail(
+            "", f"the file holds {kind_of(data)}, not a list of conversations (ChatGPT's conversations.json)"
+        )
     conversations = []
     for index, raw in enumerate(data, 1):
-        where = f"{source}: conversation {index}"
-        if not isinstance(raw, dict) or not isinstance(raw.get("mapping"), dict):
-            raise ImportFormatError(f"{where} has no 'mapping' of messages.")
-        mapping: dict[str, Any] = raw["mapping"]
-        nodes: dict[str, dict] = {}
+        where = _label(index, raw.get("title") if isinstance(raw, dict) else None)
+        raw = reader.obj(raw, where, "the conversation")
+        mapping = raw.get("mapping")
+        if not isinstance(mapping, dict):
+            raise reader.fail(where, "it has no 'mapping' of messages")
+        nodes: dict[str, dict[str, Any]] = {}
+        parents: dict[str, str | None] = {}
         for key, node in mapping.items():
-            if not isinstance(node, dict):
-                raise ImportFormatError(f"{where}: node '{key}' is not an object.")
-            nodes[str(node.get("id", key))] = node
-        # keep only real messages; hidden/system/tool/empty nodes are skipped and
-        # their children attached to the nearest kept ancestor, so the tree stays whole
+            node = reader.obj(node, where, f"node {one_line(key, 40)!r}")
+            node_id = node.get("id", key)
+            if not isinstance(node_id, str):
+                raise reader.fail(
+                    where, f"node {one_line(key, 40)!r} has an id that is {kind_of(node_id)}, not text"
+                )
+            parent = node.get("parent")
+            if parent is not None and not isinstance(parent, str):
+                raise reader.fail(
+                    where, f"node {one_line(node_id, 40)!r} has a parent that is {kind_of(parent)}, not text"
+                )
+            if node_id in nodes:
+                raise reader.fail(where, f"two nodes share the id {one_line(node_id, 40)!r}")
+            nodes[node_id], parents[node_id] = node, parent
+        for node_id, parent in parents.items():
+            if parent is not None and parent not in nodes:
+                raise reader.fail(
+                    where,
+                    f"message {one_line(node_id, 40)!r} has a parent {one_line(parent, 40)!r} that does not exist",
+                )
+        depth = _depths(reader, where, parents)
+        # keep only real messages; hidden/system/tool/empty nodes are skipped and their
+        # children attached to the nearest kept ancestor, so the tree stays whole
         kept: dict[str, ParsedMessage] = {}
-
-        order = _topological(nodes, where)
-        for node_id in order:
-            node = nodes[node_id]
-            message = node.get("message")
-            if not isinstance(message, dict):
+        for node_id in sorted(nodes, key=depth.__getitem__):  # parents before children
+            message = nodes[node_id].get("message")
+            if message is None:
                 continue
-            role = (message.get("author") or {}).get("role")
-            metadata = message.get("metadata") or {}
-            text = _chatgpt_text(message.get("content"))
-            if (
-                role not in ("user", "assistant")
-                or not text
-                or metadata.get("is_visually_hidden_from_conversation")
-            ):
+            at = f"{where}, message {one_line(node_id, 40)!r}"
+            message = reader.obj(message, at, "'message'")
+            author = message.get("author")
+            role = reader.text(reader.obj(author, at, "'author'"), "role", at) if author is not None else None
+            metadata = message.get("metadata")
+            metadata = {} if metadata is None else reader.obj(metadata, at, "'metadata'")
+            text = _chatgpt_text(reader, message, at)
+            hidden = metadata.get("is_visually_hidden_from_conversation") is True
+            if role not in ("user", "assistant") or not text or hidden:
                 continue
+            slug = reader.text(metadata, "model_slug", at)
             kept[node_id] = ParsedMessage(
                 source_id=node_id,
-                parent_source_id=_kept_ancestor(node.get("parent"), kept, nodes),
+                parent_source_id=_kept_ancestor(parents[node_id], kept, parents),
                 role=role,
                 content=text,
-                model=f"openai:{metadata['model_slug']}"
-                if role == "assistant" and metadata.get("model_slug")
-                else None,
-                created_at=_timestamp(message.get("create_time")),
+                model=f"openai:{slug}" if role == "assistant" and slug else None,
+                created_at=reader.timestamp(message, "create_time", at),
             )
-        current = raw.get("current_node")
-        leaf = _kept_ancestor(current, kept, nodes) if isinstance(current, str) and current in nodes else None
-        messages = list(kept.values())
-        _check_tree(where, messages)
+        current = reader.text(raw, "current_node", where)
+        leaf = _kept_ancestor(current, kept, parents) if current in nodes else None
+        conversation_id = raw.get("id") or raw.get("conversation_id") or index
+        if not isinstance(conversation_id, str | int) or isinstance(conversation_id, bool):
+            raise reader.fail(where, f"'id' is {kind_of(conversation_id)}, not text")
         conversations.append(
             ParsedConversation(
-                source_id=f"chatgpt:{raw.get('id') or raw.get('conversation_id') or index}",
-                title=str(raw.get("title") or "Imported conversation")[:300],
-                messages=messages,
+                source_id=f"chatgpt:{conversation_id}",
+                title=(reader.text(raw, "title", where) or "Imported conversation")[:300],
+                messages=tuple(kept.values()),
                 current_leaf_source_id=leaf,
-                created_at=_timestamp(raw.get("create_time")),
+                created_at=reader.timestamp(raw, "create_time", where),
             )
         )
-    return conversations
+    return ParsedImport("chatgpt", tuple(conversations), None, reader.repaired)
 
 
-def _kept_ancestor(node_id: str | None, kept: dict[str, ParsedMessage], nodes: dict[str, dict]) -> str | None:
-    """The nearest ancestor that was kept as a message (the tree was checked for cycles already)."""
+def _kept_ancestor(
+    node_id: str | None, kept: dict[str, ParsedMessage], parents: dict[str, str | None]
+) -> str | None:
+    """The nearest ancestor that was kept as a message (cycles were refused already)."""
     while node_id is not None and node_id not in kept:
-        node_id = nodes.get(node_id, {}).get("parent")
+        node_id = parents.get(node_id)
     return node_id
-
-
-def _topological(nodes: dict[str, dict], where: str) -> list[str]:
-    """Parents before children (ChatGPT's mapping order is not guaranteed)."""
-    for node_id, node in nodes.items():
-        parent = node.get("parent")
-        if parent is not None and parent not in nodes:
-            raise ImportFormatError(
-                f"{where}: message '{node_id}' has a parent '{parent}' that does not exist."
-            )
-    depth: dict[str, int] = {}
-    for start in nodes:
-        chain, node, seen = [], start, set()
-        while node is not None and node not in depth:
-            if node in seen:
-                raise ImportFormatError(f"{where}: the messages form a cycle (at '{node}').")
-            seen.add(node)
-            chain.append(node)
-            node = nodes[node].get("parent")
-        base = depth.get(node, -1) if node is not None else -1
-        for n in reversed(chain):
-            base += 1
-            depth[n] = base
-    return sorted(nodes, key=lambda n: depth[n])
 
 
 # --- the app's own JSON ----------------------------------------------------------------
 
 
-def parse_dataelan(data: dict, source: str) -> tuple[list[ParsedConversation], dict | None]:
-    if data.get("version") != 1:
-        raise ImportFormatError(f"{source}: unsupported Dataelan export version {data.get('version')!r}.")
-    raw_conversations = data.get("conversations")
-    if not isinstance(raw_conversations, list):
-        raise ImportFormatError(f"{source}: 'conversations' must be a list.")
-    conversations = []
-    for index, raw in enumerate(raw_conversations, 1):
-        where = f"{source}: conversation {index}"
-        if not isinstance(raw, dict) or not isinstance(raw.get("messages"), list):
-            raise ImportFormatError(f"{where} has no list of messages.")
-        messages = []
-        for m in raw["messages"]:
-            if (
-                not isinstance(m, dict)
-                or not isinstance(m.get("id"), str)
-                or m.get("role") not in ("user", "assistant", "system", "tool")
-            ):
-                raise ImportFormatError(f"{where}: a message lacks an id or a valid role.")
-            if not isinstance(m.get("content", ""), str):
-                raise ImportFormatError(f"{where}: message '{m['id']}' has content that is not text.")
-            status = m.get("status") or MessageStatus.COMPLETE
-            if status == MessageStatus.STREAMING:
-                status = MessageStatus.INTERRUPTED
-            messages.append(
-                ParsedMessage(
-                    source_id=m["id"],
-                    parent_source_id=m.get("parent_id"),
-                    role=m["role"],
-                    content=m.get("content", ""),
-                    model=m.get("model"),
-                    status=status,
-                    created_at=_timestamp(m.get("created_at")),
-                    extra={
-                        k: m.get(k)
-                        for k in (
-                            "error",
-                            "stop_reason",
-                            "input_tokens",
-                            "output_tokens",
-                            "ttft_ms",
-                            "duration_ms",
-                            "attachments",
-                        )
-                    },
-                )
-            )
-        _check_tree(where, messages)
-        conversations.append(
-            ParsedConversation(
-                source_id=f"dataelan:{raw.get('id') or index}",
-                title=str(raw.get("title") or "Imported conversation")[:300],
-                messages=messages,
-                current_leaf_source_id=raw.get("current_leaf_id"),
-                created_at=_timestamp(raw.get("created_at")),
-                system_prompt=raw.get("system_prompt"),
-                model=raw.get("model"),
+def _attachments(reader: Reader, raw: dict[str, Any], where: str) -> tuple[Attachment, ...]:
+    value = raw.get("attachments")
+    if value is None:
+        return ()
+    found = []
+    for item in reader.array(value, where, "'attachments'"):
+        item = reader.obj(item, where, "an attachment")
+        if not _depth_within(item, MAX_DEPTH):
+            raise reader.fail(where, f"an attachment nests more than {MAX_DEPTH} levels deep")
+        found.append(
+            Attachment(
+                reader.required_text(item, "name", where), reader.text(item, "text", where, default="")
             )
         )
-    project = data.get("project") if isinstance(data.get("project"), dict) else None
-    return conversations, project
+    return tuple(found)
+
+
+def parse_dataelan(data: dict[str, Any], source: str) -> ParsedImport:
+    reader = Reader(source)
+    version = data.get("version")
+    if version != 1 or isinstance(version, bool):
+        raise reader.fail("", f"unsupported Dataelan export version {one_line(repr(version), 20)}")
+    raw_conversations = reader.array(data.get("conversations"), "", "'conversations'")
+    conversations = []
+    for index, raw in enumerate(raw_conversations, 1):
+        where = _label(index, raw.get("title") if isinstance(raw, dict) else None)
+        raw = reader.obj(raw, where, "the conversation")
+        if not isinstance(raw.get("messages"), list):
+            raise reader.fail(where, "it has no list of messages")
+        messages = []
+        for position, m in enumerate(raw["messages"], 1):
+            at = f"{where}, message {position}"
+            m = reader.obj(m, at, "the message")
+            message_id = m.get("id")
+            if not isinstance(message_id, str) or not message_id:
+                raise reader.fail(at, "it has no id")
+            at = f"{where}, message {one_line(message_id, 40)!r}"
+            role = reader.choice(m, "role", at, ROLES, "")
+            if not role:
+                raise reader.fail(at, "'role' is missing")
+            status = reader.choice(m, "status", at, STATUSES, "complete")
+            messages.append(
+                ParsedMessage(
+                    source_id=message_id,
+                    parent_source_id=reader.text(m, "parent_id", at),
+                    role=role,
+                    content=reader.text(m, "content", at, default="") or "",
+                    model=reader.text(m, "model", at),
+                    status="interrupted" if status == "streaming" else status,
+                    created_at=reader.timestamp(m, "created_at", at),
+                    error=reader.text(m, "error", at),
+                    stop_reason=reader.text(m, "stop_reason", at),
+                    input_tokens=reader.integer(m, "input_tokens", at),
+                    output_tokens=reader.integer(m, "output_tokens", at),
+                    ttft_ms=reader.number(m, "ttft_ms", at),
+                    duration_ms=reader.number(m, "duration_ms", at),
+                    attachments=_attachments(reader, m, at),
+                )
+            )
+        _check_tree(reader, where, messages)
+        leaf = reader.text(raw, "current_leaf_id", where)
+        if leaf is not None and leaf not in {m.source_id for m in messages}:
+            raise reader.fail(where, f"'current_leaf_id' {one_line(leaf, 40)!r} is not one of its messages")
+        conversation_id = raw.get("id") or index
+        if not isinstance(conversation_id, str | int) or isinstance(conversation_id, bool):
+            raise reader.fail(where, f"'id' is {kind_of(conversation_id)}, not text")
+        conversations.append(
+            ParsedConversation(
+                source_id=f"dataelan:{conversation_id}",
+                title=(reader.text(raw, "title", where) or "Imported conversation")[:300],
+                messages=tuple(messages),
+                current_leaf_source_id=leaf,
+                created_at=reader.timestamp(raw, "created_at", where),
+                system_prompt=reader.text(raw, "system_prompt", where),
+                model=reader.text(raw, "model", where),
+            )
+        )
+    project = None
+    if data.get("project") is not None:
+        raw_project = reader.obj(data["project"], "the project", "'project'")
+        name = (reader.text(raw_project, "name", "the project") or "").strip()
+        if name:
+            project = ParsedProject(
+                name[:200],
+                reader.text(raw_project, "instructions", "the project"),
+                reader.text(raw_project, "default_model", "the project"),
+            )
+    return ParsedImport("dataelan", tuple(conversations), project, reader.repaired)
 
 
 # --- reading and writing ---------------------------------------------------------------
 
 
+def _read_member(archive: zipfile.ZipFile, name: str, source: str) -> bytes:
+    """A zip member, read in pieces up to the limit: its declared size may lie."""
+    chunks, total = [], 0
+    with archive.open(name) as member:
+        while chunk := member.read(1 << 20):
+            total += len(chunk)
+            if total > MAX_UNZIPPED_BYTES:
+                raise ImportFormatError(
+                    f"{source} expands to more than {MAX_UNZIPPED_BYTES // (1 << 20)} MB; it is not imported."
+                )
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _load(path: Path) -> tuple[Any, str]:
+    name = one_line(path.name, 80)
     if not path.exists():
-        raise ImportFormatError(f"{path} does not exist.")
+        raise ImportFormatError(f"{one_line(str(path), 200)} does not exist.")
+    if path.is_dir():
+        raise ImportFormatError(
+            f"{name} is a folder; give the export file (conversations.json, .zip or .json)."
+        )
     if path.stat().st_size > MAX_IMPORT_BYTES:
-        raise ImportFormatError(f"{path.name} is larger than 512 MB.")
+        raise ImportFormatError(f"{name} is larger than {MAX_IMPORT_BYTES // (1 << 20)} MB.")
     try:
-        if zipfile.is_zipfile(path):
+        with open(path, "rb") as fh:
+            looks_zipped = fh.read(4) == b"PK\x03\x04"
+        if looks_zipped or zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as archive:
                 names = [n for n in archive.namelist() if n.rsplit("/", 1)[-1] == "conversations.json"]
                 if not names:
                     raise ImportFormatError(
-                        f"{path.name} is a zip without a conversations.json (not a ChatGPT export)."
+                        f"{name} is a zip without a conversations.json (not a ChatGPT export)."
                     )
-                raw = archive.read(names[0])
-                source = f"{path.name}/{names[0]}"
+                source = f"{name}/{one_line(names[0], 80)}"
+                raw = _read_member(archive, names[0], source)
         else:
-            raw, source = path.read_bytes(), path.name
-    except zipfile.BadZipFile as exc:
-        raise ImportFormatError(f"{path.name} is a damaged zip file: {exc}") from exc
+            raw, source = path.read_bytes(), name
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
+        raise ImportFormatError(
+            f"{name} is a damaged or unsupported zip file ({one_line(str(exc), 80)})."
+        ) from exc
+    except OSError as exc:
+        raise ImportFormatError(f"{name} cannot be read ({exc.strerror or exc}).") from exc
     try:
         return json.loads(raw.decode("utf-8-sig")), source
     except UnicodeDecodeError as exc:
-        raise ImportFormatError(f"{source} is not UTF-8 text.") from exc
+        raise ImportFormatError(f"{source} is not UTF-8 text (byte {exc.start:,}).") from exc
     except json.JSONDecodeError as exc:
         raise ImportFormatError(
             f"{source} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})."
         ) from exc
+    except RecursionError as exc:
+        raise ImportFormatError(f"{source} nests its JSON too deeply to be an export.") from exc
+
+
+def read_import(path: Path | str) -> ParsedImport:
+    """Read and check a whole import file; nothing is written. Raises :class:`ImportFormatError`."""
+    path = Path(path).expanduser()
+    data, source = _load(path)
+    try:
+        if isinstance(data, dict) and data.get("format") == "dataelan":
+            return parse_dataelan(data, source)
+        if isinstance(data, list):
+            return parse_chatgpt(data, source)
+    except RecursionError as exc:  # a value we walk into that nests absurdly deep
+        raise ImportFormatError(f"{source} nests its JSON too deeply to be an export.") from exc
+    raise ImportFormatError(f"{source} is neither a Dataelan export nor a ChatGPT conversations.json.")
 
 
 def import_file(store: ChatStore, path: Path | str) -> ImportResult:
-    path = Path(path).expanduser()
-    data, source = _load(path)
-    project_info = None
-    if isinstance(data, dict) and data.get("format") == "dataelan":
-        parsed, project_info = parse_dataelan(data, source)
-        fmt = "dataelan"
-    elif isinstance(data, list):
-        parsed, fmt = parse_chatgpt(data, source), "chatgpt"
-    else:
-        raise ImportFormatError(f"{source} is neither a Dataelan export nor a ChatGPT conversations.json.")
-
-    def write(session) -> tuple[list[str], int, int]:
-        known = {
-            (c.settings or {}).get("import_source")
-            for c in session.scalars(select(Conversation).where(Conversation.deleted_at.is_(None)))
-        }
-        project_id = None
-        if project_info and project_info.get("name"):
-            project = session.scalars(
-                select(Project).where(Project.name == project_info["name"], Project.deleted_at.is_(None))
-            ).first()
-            if project is None:
-                project = Project(name=str(project_info["name"]), instructions=project_info.get("instructions"),
-                                  default_model=project_info.get("default_model"))  # fmt: skip
-                session.add(project)
-                session.flush()
-            project_id = project.id
-        ids, count, skipped = [], 0, 0
-        for conv in parsed:
-            if conv.source_id in known:
-                skipped += 1
-                continue
-            conversation = Conversation(
-                project_id=project_id, title=conv.title, title_is_automatic=False, system_prompt=conv.system_prompt,
-                model=conv.model, settings={"import_source": conv.source_id},
-            )  # fmt: skip
-            if conv.created_at:
-                conversation.created_at = conversation.updated_at = conv.created_at
-            session.add(conversation)
-            session.flush()
-            new_ids = {m.source_id: new_id() for m in conv.messages}
-            for m in conv.messages:
-                extra = {k: v for k, v in m.extra.items() if v is not None}
-                row = Message(
-                    id=new_ids[m.source_id], conversation_id=conversation.id,
-                    parent_id=new_ids.get(m.parent_source_id) if m.parent_source_id else None,
-                    role=m.role, content=m.content, model=m.model, status=m.status, **extra,
-                )  # fmt: skip
-                if m.created_at:
-                    row.created_at = row.updated_at = m.created_at
-                session.add(row)
-            session.flush()
-            conversation.current_leaf_id = (
-                new_ids.get(conv.current_leaf_source_id) if conv.current_leaf_source_id else None
-            )
-            ids.append(conversation.id)
-            count += len(conv.messages)
-        return ids, count, skipped
-
-    ids, count, skipped = store.db.call(write)  # one transaction: all or nothing
-    from ..changes import Changes
-
-    store.bus.publish(Changes(projects=bool(project_info), conversation_list=True))
-    return ImportResult(conversation_ids=ids, format=fmt, message_count=count, skipped_duplicates=skipped)
+    """Check the whole file, then hand it to the conversations' owner to write in one transaction."""
+    return store.import_conversations(read_import(path))
