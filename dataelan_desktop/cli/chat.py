@@ -10,6 +10,7 @@ from ..core.connections.registry import parse_model_ref
 from ..core.db.tables import MessageStatus
 from ..core.providers.types import GenerationParams, ReasoningDelta, TextDelta
 from .common import fail, out, run_async, services
+from .inputs import read_stdin
 from .templates import add_var_option, fill, parse_vars
 
 
@@ -38,7 +39,7 @@ def register(sub) -> None:
 
 
 def _read_prompt(prompt: str) -> str:
-    text = sys.stdin.read() if prompt == "-" else prompt
+    text = read_stdin() if prompt == "-" else prompt  # strictly UTF-8 (cli/inputs.py)
     if not text.strip():
         fail("the message is empty")
     return text

@@ -8,6 +8,7 @@ import sys
 
 from .. import __version__
 from .common import CliError, close_services, database_path, redacted_output
+from .inputs import check_arguments
 
 #: command modules, each with ``register(subparsers)``; one file per command group
 COMMAND_MODULES = (
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(argv: list[str]) -> int:
     try:
         args = build_parser().parse_args(argv)
+        check_arguments(args)  # text that is not UTF-8 is refused before any command saves anything
         if not getattr(args, "func", None):
             build_parser().print_help()
             return 0

@@ -6,6 +6,7 @@ import sys
 
 from ..core.providers.types import GenerationParams
 from .common import fail, out, run_async, services
+from .inputs import read_stdin
 from .templates import add_var_option, fill, parse_vars
 
 
@@ -104,7 +105,7 @@ def cmd_compare(args) -> int:
         fail("--var fills a template: add --template NAME")
     if args.prompt is None and not args.template:
         fail("give a prompt, --template NAME, or --prompts FILE for a batch")
-    prompt = None if args.prompt is None else sys.stdin.read() if args.prompt == "-" else args.prompt
+    prompt = None if args.prompt is None else read_stdin() if args.prompt == "-" else args.prompt
     if not 2 <= len(args.model) <= 6:
         fail("compare 2 to 6 models: repeat -m MODEL")
     s = services()

@@ -24,6 +24,7 @@ from ..db import Database
 from ..db.tables import TesterRun
 from ..providers.reply import Reply
 from ..templates.render import TemplateError, render_text
+from .batch_input import check_checks, check_plan, read_rows
 from .runner import Comparison
 
 
@@ -46,27 +47,19 @@ def render(template: str, variables: dict[str, Any]) -> str:
 def load_prompts(path: Path) -> list[BatchPrompt]:
     """CSV (a ``prompt`` column; other columns are ``{{variables}}``; ``contains``/``regex``/``json``/``max_latency_ms`` are
     checks) or JSONL (one object per line with the same keys, or ``{"prompt": ..., "vars": {...}}``)."""
-    text = path.read_text(encoding="utf-8-sig")
-    rows: list[dict[str, Any]] = []
-    if path.suffix.lower() == ".jsonl":
-        for number, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    row = json.loads(line)
-                except ValueError as exc:
-                    raise ValueError(f"{path.name} line {number} is not JSON: {exc}") from exc
-                rows.append({**row.pop("vars", {}), **row})
-    elif path.suffix.lower() == ".csv":
-        rows = list(csv.DictReader(io.StringIO(text)))
-    else:
-        rows = [{"prompt": block.strip()} for block in text.split("\n\n") if block.strip()]
+    rows = read_rows(path)  # each row an object, every field readable (batch_input.py)
     prompts = []
     for number, row in enumerate(rows, 1):
         if not str(row.get("prompt") or "").strip():
             raise ValueError(f"{path.name}: row {number} has no prompt.")
-        checks = {
-            k: row[k] for k in ("contains", "regex", "json", "max_latency_ms") if row.get(k) not in (None, "")
-        }
+        checks = check_checks(
+            {
+                k: row[k]
+                for k in ("contains", "regex", "json", "max_latency_ms")
+                if row.get(k) not in (None, "")
+            },
+            f"{path.name} row {number}",
+        )  # a bad regex or latency is refused now, not after every cell has run
         variables = {k: v for k, v in row.items() if k not in ("prompt", *checks, "label")}
         prompts.append(BatchPrompt(render(str(row["prompt"]), variables), checks, row.get("label")))
     if not prompts:
@@ -140,6 +133,7 @@ class BatchRun:
         """Run every missing cell (prompt × model), at most ``concurrency`` at once."""
         # the plan and the cells so far are read on the database thread: this runs on the window's loop
         plan = await self.db.in_thread(self.plan)
+        check_plan(plan)  # a resumed plan with a bad check fails before any cell runs
         done = {(c["prompt_index"], c["model"]) for c in await self.db.in_thread(self.cells)}
         todo = [(i, m) for i, _ in enumerate(plan["prompts"]) for m in plan["models"] if (i, m) not in done]
         total = len(plan["prompts"]) * len(plan["models"])
