@@ -111,10 +111,53 @@ def hostile_files(good: bytes) -> dict[str, bytes]:
     return files
 
 
-def _header_end(good: bytes) -> int:
-    from dataelan_desktop.core.gguf.header import _Cursor, _walk
+def length_fields(good: bytes) -> tuple[list[int], list[int], int]:
+    """Offsets of every count and length (u64) in a well-formed header, those of the arrays' item counts
+    alone, and where the header ends: the places a hostile file lies. Walked here independently of the
+    code under test."""
+    sizes = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+    found: list[int] = [8, 16]
+    arrays: list[int] = []
+    pos = 24
 
-    return _walk(_Cursor(good, len(good)), "good").header_end
+    def string() -> None:
+        nonlocal pos
+        found.append(pos)
+        (length,) = struct.unpack_from("<Q", good, pos)
+        pos += 8 + length
+
+    def value(kind: int) -> None:
+        nonlocal pos
+        if kind in sizes:
+            pos += sizes[kind]
+        elif kind == STR:
+            string()
+        else:
+            item, count = struct.unpack_from("<IQ", good, pos)
+            found.append(pos + 4)
+            arrays.append(pos + 4)
+            pos += 12
+            for _ in range(count):
+                value(item)
+
+    tensors, kvs = struct.unpack_from("<QQ", good, 8)
+    for _ in range(kvs):
+        string()
+        (kind,) = struct.unpack_from("<I", good, pos)
+        pos += 4
+        value(kind)
+    for _ in range(tensors):
+        string()
+        (dims,) = struct.unpack_from("<I", good, pos)
+        found += [pos + 4 + 8 * i for i in range(dims)]
+        pos += 4 + 8 * dims + 4
+        found.append(pos)  # the data offset
+        pos += 8
+    return found, arrays, pos
+
+
+def _header_end(good: bytes) -> int:
+    return length_fields(good)[2]
 
 
 def write_all(folder: Path, good: bytes) -> dict[str, Path]:

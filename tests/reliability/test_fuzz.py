@@ -10,12 +10,14 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dataelan_desktop.core.gguf.info import validate_gguf
 from dataelan_desktop.core.providers.errors import ModelFileError
 from dataelan_desktop.core.transfer import ImportFormatError, read_import
+from tests.reliability.bad_gguf import length_fields
 from tests.reliability.tally import TALLY
 from tests.reliability.test_bad_imports import CHATGPT, DATAELAN
 
@@ -85,6 +87,7 @@ BASES = {"dataelan": DATAELAN, "chatgpt": CHATGPT}
 PATHS = {name: _paths(doc) for name, doc in BASES.items()}
 
 
+@pytest.mark.timeout(120)
 @FUZZ
 @given(base=st.sampled_from(sorted(BASES)), where=st.integers(min_value=0), value=json_values)
 def test_fuzzed_exports_are_read_or_refused_in_one_line(tmp_path_factory, base, where, value):
@@ -94,6 +97,7 @@ def test_fuzzed_exports_are_read_or_refused_in_one_line(tmp_path_factory, base, 
     TALLY["bad_inputs"] += _within_budget(lambda: _import_outcome(path)) == "refused"
 
 
+@pytest.mark.timeout(120)
 @settings(FUZZ, max_examples=60)
 @given(data=st.binary(max_size=4096))
 def test_fuzzed_bytes_are_refused_in_one_line(tmp_path_factory, data):
@@ -111,15 +115,36 @@ def _model_outcome(path: Path) -> str:
     return "accepted"
 
 
+@pytest.fixture(scope="module")
+def length_offsets(tiny_gguf) -> tuple[list[int], list[int]]:
+    every, arrays, _ = length_fields(tiny_gguf.read_bytes())
+    return every, arrays
+
+
+@pytest.mark.timeout(120)
 @FUZZ
 @given(
-    edits=st.lists(
-        st.tuples(st.integers(min_value=0, max_value=4095), st.binary(min_size=1, max_size=8)), max_size=6
+    lies=st.lists(  # a count or length that lies: an array's item count half the time, any other otherwise
+        st.tuples(st.booleans(), st.integers(min_value=0), st.integers(min_value=0, max_value=2**64 - 1)),
+        max_size=3,
+    ),
+    edits=st.lists(  # bytes overwritten in the fixed header (magic, version, counts) or the metadata after it
+        st.tuples(
+            st.integers(min_value=0, max_value=40) | st.integers(min_value=0, max_value=4095),
+            st.binary(min_size=1, max_size=8),
+        ),
+        max_size=6,
     ),
     cut=st.none() | st.integers(min_value=0),
 )
-def test_fuzzed_gguf_headers_are_read_or_refused_in_one_line(tmp_path_factory, tiny_gguf, edits, cut):
+def test_fuzzed_gguf_headers_are_read_or_refused_in_one_line(
+    tmp_path_factory, tiny_gguf, length_offsets, lies, edits, cut
+):
     data = bytearray(tiny_gguf.read_bytes())
+    for array_count, which, number in lies:  # a count or length that lies (2^40 items in a small file...)
+        offsets = length_offsets[1] if array_count else length_offsets[0]
+        offset = offsets[which % len(offsets)]
+        data[offset : offset + 8] = number.to_bytes(8, "little")
     for offset, patch in edits:  # the header and the start of the metadata: counts, lengths, types
         data[offset : offset + len(patch)] = patch
     if cut is not None:

@@ -12,23 +12,21 @@ from ..providers.errors import ConfigurationError
 from .registry import validate_provider_name
 
 
-#: query parameters that carry a key; a URL is stored and shown, a key must only be in the keyring
-_SECRET_QUERY = {"key", "api_key", "apikey", "api-key", "token", "access_token", "auth", "password", "secret"}
-
-
 def normalise_base_url(url: str) -> str:
     url = url.strip()
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ConfigurationError(f"'{url}' is not an http(s) URL, e.g. http://127.0.0.1:11434/v1")
+    # a URL is stored, listed and logged: credentials written into it would be too (keys go to the keyring)
     from urllib.parse import parse_qsl
 
-    secret_query = any(k.lower() in _SECRET_QUERY for k, _ in parse_qsl(parsed.query, keep_blank_values=True))
-    if "@" in parsed.netloc or secret_query:
-        host = parsed.hostname or "the server"
+    secret_names = {"key", "api_key", "apikey", "api-key", "token", "access_token", "password", "secret"}
+    in_query = any(k.lower() in secret_names for k, _ in parse_qsl(parsed.query, keep_blank_values=True))
+    if "@" in parsed.netloc or in_query:
         raise ConfigurationError(
-            f"The URL for {host} has credentials written into it; they would be stored and shown in plain text. "
-            "Give the URL without them, and the key with `dataelan keys set NAME` or --api-key-env VAR."
+            f"The URL for {parsed.hostname or 'the server'} has credentials written into it; they would be stored "
+            "and shown in plain text. Give the URL without them, and the key with `dataelan keys set NAME` or "
+            "--api-key-env VAR."
         )
     return url.rstrip("/")
 

@@ -147,6 +147,8 @@ class Download:
                     if response.status_code not in (200, 206):
                         raise DownloadError(f"The hub answered {response.status_code} for {self.filename}.")
                     mode = "ab" if response.status_code == 206 else "wb"  # 200: the server restarted from 0
+                    if not self.partial_path.exists():
+                        os.close(paths.create_private(self.partial_path))  # private from the first byte
                     with open(self.partial_path, mode) as out:
                         written = done if mode == "ab" else 0
                         for chunk in response.iter_bytes(CHUNK_SIZE):
