@@ -281,9 +281,11 @@ def _open(db_path: Path, *, recover: bool, daily_backup: bool) -> Database:
     if revision is not None and revision != SCHEMA_HEAD and revision not in known_revisions():
         raise NewerSchemaError(db_path, revision)
     engine = make_engine(f"sqlite:///{db_path}")
+    backed_up = False
     if revision != SCHEMA_HEAD:
         if revision is not None:
             backup = backup_database(db_path, f"before-{SCHEMA_HEAD}")
+            backed_up = True  # this start's copy: no daily one on top of it
             log.info("backed up the database to %s before migrating", backup)
         try:
             _migrate(engine, db_path)
@@ -299,7 +301,7 @@ def _open(db_path: Path, *, recover: bool, daily_backup: bool) -> Database:
     try:
         if recover:
             db.recover_interrupted()
-        if daily_backup and not created and daily_backup_due(db_path):
+        if daily_backup and not created and not backed_up and daily_backup_due(db_path):
             if not checked:
                 _check_readable(db_path, full=True)  # never rotate good backups out for a damaged copy
             _daily_backup(db)

@@ -168,6 +168,11 @@ def _explain_os_error(exc: OSError, path: Path | None) -> DatabaseProblem | None
     import errno
 
     folder = path.parent if path else Path("the data folder")
+    if exc.filename and path is not None:  # an error about another file (an export's target) is not ours
+        try:
+            Path(str(exc.filename)).resolve().relative_to(folder.resolve())
+        except (ValueError, OSError):
+            return None
     if exc.errno == errno.ENOSPC:
         return DiskFullError(
             f"The disk holding {folder} is full: Dataelan could not save. Nothing was damaged. "
