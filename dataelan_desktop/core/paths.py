@@ -75,7 +75,7 @@ def tighten_tree(root: Path) -> None:
         if entry.is_symlink():
             continue
         tighten(entry)
-        if entry.is_dir() and entry.name in ("backups", "logs", "models"):
+        if entry.is_dir() and entry.name in ("backups", "logs", "models", "unsaved-replies"):
             for inner in entry.iterdir():
                 tighten(inner)
 
