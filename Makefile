@@ -8,7 +8,8 @@ STAMP := $(VENV)/.installed
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: run test bench lint screenshots clean system-deps desktop-deps
+.PHONY: run test bench lint screenshots clean system-deps desktop-deps \
+	package package-test package-tools install-desktop uninstall-desktop
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +53,51 @@ lint: $(STAMP)
 
 screenshots: $(STAMP) system-deps
 	QT_QPA_PLATFORM=offscreen $(PY) -m tools.screenshots docs
+
+# --- the installed app -------------------------------------------------------------------------
+# `make package`: dist/dataelan (a one-folder PyInstaller bundle that needs no Python) and a tar.gz of
+# it. PyInstaller's work folder stays in build/pyinstaller, so a rebuild with unchanged inputs is quick.
+PKG_STAMP := $(VENV)/.installed-package
+$(PKG_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[package]'
+	touch $@
+
+# Every xcb library Qt's xcb plugin links to must be on the build machine: PyInstaller copies them
+# into the bundle (libxcb-cursor0 in particular is missing from many desktops). Plus the validators
+# for the desktop entry and the AppStream metadata (the build checks with them when present).
+package-tools:
+	@missing=""; \
+	if command -v dpkg-query >/dev/null; then for pkg in $(XCB_LIBS); do \
+	  dpkg-query -W -f='$${Status}' $$pkg 2>/dev/null | grep -q "ok installed" || missing="$$missing $$pkg"; \
+	done; fi; \
+	command -v desktop-file-validate >/dev/null || missing="$$missing desktop-file-utils"; \
+	command -v appstreamcli >/dev/null || missing="$$missing appstream"; \
+	if [ -n "$$missing" ]; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "for a complete bundle, install:$$missing"; fi; \
+	fi
+
+package: $(PKG_STAMP) desktop-deps package-tools
+	$(PY) packaging/build.py
+
+# the bundle alone, started as a user would (no venv on PATH); the window under Xvfb
+package-test: package
+	@if ! command -v Xvfb >/dev/null; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && apt-get install -y -qq xvfb >/dev/null; \
+	  else echo "the window test needs Xvfb: sudo apt-get install xvfb"; fi; \
+	fi
+	DATAELAN_PACKAGE_TEST=1 $(PY) -m pytest -q -p no:cacheprovider tests/package
+
+# the desktop entry, icons, .gguf type and dataelan:// handler for this user; Exec is the bundle
+# when it is built, else this checkout's venv
+DESKTOP_EXEC ?= $(if $(wildcard dist/dataelan/dataelan),$(CURDIR)/dist/dataelan/dataelan,$(CURDIR)/$(VENV)/bin/dataelan)
+install-desktop: $(if $(wildcard dist/dataelan/dataelan),,$(STAMP))
+	sh packaging/desktop-integration.sh install "$(DESKTOP_EXEC)"
+
+uninstall-desktop:
+	sh packaging/desktop-integration.sh uninstall
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

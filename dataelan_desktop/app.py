@@ -6,6 +6,12 @@ import asyncio
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .cli.launch import OpenRequest
+
+APP_ID = "io.dataelan.Desktop"  # the desktop entry's name (packaging/): Wayland matches windows to it
 
 
 def resident_kb() -> int:
@@ -55,11 +61,39 @@ def _report_unopened(error: BaseException, show_dialog: bool) -> None:
         QMessageBox.critical(None, "Dataelan cannot open its database", text)
 
 
-def run_gui(argv: list[str] | None = None) -> int:
+def _app_icon():
+    """The app's icon from resources/icons (the PNG sizes; QIcon picks one per use)."""
+    from PySide6.QtGui import QIcon
+
+    from .core.paths import resources_dir
+
+    icon = QIcon()
+    for png in sorted((resources_dir() / "icons" / "hicolor").glob(f"*/apps/{APP_ID}.png")):
+        icon.addFile(str(png))
+    return icon
+
+
+def open_in_window(window, request: OpenRequest) -> None:
+    """Show what `dataelan FILE.gguf` or a dataelan:// link asked for; the services are attached."""
+    from pathlib import Path
+
+    if request.kind == "model":
+        window.use_local_model(Path(request.target))
+    elif request.kind == "conversation":
+        window.open_conversation(request.target)
+    elif request.kind == "import":
+        window.import_file(Path(request.target))
+    else:
+        raise ValueError(f"cannot open {request.kind!r}")
+
+
+def run_gui(argv: list[str] | None = None, open_request: OpenRequest | None = None) -> int:
     """Show the window first, then load the services off the GUI thread and attach them.
 
     Only Qt and the window's own modules are imported before the first paint; SQLAlchemy,
     the migrations and the keyring (about 0.25 s) load on a worker while the window is idle.
+    ``open_request`` (a .gguf file or a dataelan:// link from the command line) is shown once
+    the services are attached.
     """
     started = time.perf_counter()
     from PySide6.QtCore import QTimer
@@ -68,7 +102,8 @@ def run_gui(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(argv or sys.argv)
     app.setApplicationName("Dataelan Desktop")
     app.setOrganizationName("Dataelan")
-    app.setDesktopFileName("dataelan")
+    app.setDesktopFileName(APP_ID)
+    app.setWindowIcon(_app_icon())
     os.environ.setdefault("QT_API", "pyside6")  # qasync would otherwise probe PyQt5/6 and PySide2 first
     import qasync
 
@@ -118,6 +153,8 @@ def run_gui(argv: list[str] | None = None) -> int:
             return
         services.bus.bind_loop(loop)
         window.attach_services(services)
+        if open_request is not None:
+            open_in_window(window, open_request)
         if benchmark:
             await window.wait_until_listed()
             print(f"conversations-listed {elapsed()} rss-kb {resident_kb()}", flush=True)

@@ -54,6 +54,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(argv: list[str]) -> int:
     try:
+        from .launch import open_request
+
+        request = open_request(argv)  # `dataelan FILE.gguf` / `dataelan dataelan://…`: the window
+        if request is not None:
+            from ..app import run_gui
+
+            return run_gui(open_request=request)
         args = build_parser().parse_args(argv)
         check_arguments(args)  # text that is not UTF-8 is refused before any command saves anything
         if not getattr(args, "func", None):
