@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import subprocess
 from pathlib import Path
 
 from tests.package.conftest import Bundle
@@ -125,3 +126,18 @@ def test_an_older_database_from_the_source_install_is_backed_up_and_migrated(bun
     with sqlite3.connect(backup) as con:
         assert con.execute("SELECT version_num FROM alembic_version").fetchone() == (old,)
         assert con.execute("SELECT name FROM projects").fetchall() == [("Kept",)]
+
+
+def test_the_bundle_installs_its_own_menu_entry(bundle: Bundle, tmp_path: Path):
+    from tests.package.conftest import BUNDLE
+
+    data = tmp_path / "xdg-data"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(bundle.home), "XDG_DATA_HOME": str(data)}
+    script = BUNDLE / "install-desktop.sh"
+    installed = subprocess.run([str(script), "install"], env=env, capture_output=True, text=True, timeout=60)
+    assert installed.returncode == 0, installed.stderr
+    entry = (data / "applications" / "io.dataelan.Desktop.desktop").read_text()
+    assert f'Exec="{BUNDLE}/dataelan" %u' in entry.splitlines()
+    assert (data / "icons" / "hicolor" / "256x256" / "apps" / "io.dataelan.Desktop.png").is_file()
+    removed = subprocess.run([str(script), "uninstall"], env=env, capture_output=True, text=True, timeout=60)
+    assert removed.returncode == 0 and not (data / "applications" / "io.dataelan.Desktop.desktop").exists()
