@@ -5,7 +5,17 @@ from __future__ import annotations
 import sys
 import traceback
 
-from . import fanout, history, local_overhead, open_conversation, startup, stream_window, streaming, sync
+from . import (
+    bundle,
+    fanout,
+    history,
+    local_overhead,
+    open_conversation,
+    startup,
+    stream_window,
+    streaming,
+    sync,
+)
 from .harness import report
 
 BENCHMARKS = {
@@ -17,6 +27,7 @@ BENCHMARKS = {
     "open_conversation": open_conversation,  # a 2,000-message conversation to first paint
     "fanout": fanout,  # four models at once in the tester vs the slowest alone
     "sync": sync,  # sync server: first sync of 100,000 messages, change latency, 100 devices on PostgreSQL
+    "bundle": bundle,  # the built bundle (dist/dataelan) vs the source install: size, start-up, memory
 }
 
 
