@@ -62,14 +62,15 @@ def _report_unopened(error: BaseException, show_dialog: bool) -> None:
 
 
 def _app_icon():
-    """The app's icon from resources/icons (the PNG sizes; QIcon picks one per use)."""
+    """The window's icon from resources/icons, in the sizes a title bar or task bar shows (X11
+    receives every size as pixels; the desktop entry's icon covers the large ones)."""
     from PySide6.QtGui import QIcon
 
     from .core.paths import resources_dir
 
     icon = QIcon()
-    for png in sorted((resources_dir() / "icons" / "hicolor").glob(f"*/apps/{APP_ID}.png")):
-        icon.addFile(str(png))
+    for size in (16, 24, 32, 48, 64):
+        icon.addFile(str(resources_dir() / "icons" / "hicolor" / f"{size}x{size}" / "apps" / f"{APP_ID}.png"))
     return icon
 
 
@@ -103,7 +104,6 @@ def run_gui(argv: list[str] | None = None, open_request: OpenRequest | None = No
     app.setApplicationName("Dataelan Desktop")
     app.setOrganizationName("Dataelan")
     app.setDesktopFileName(APP_ID)
-    app.setWindowIcon(_app_icon())
     os.environ.setdefault("QT_API", "pyside6")  # qasync would otherwise probe PyQt5/6 and PySide2 first
     import qasync
 
@@ -128,6 +128,7 @@ def run_gui(argv: list[str] | None = None, open_request: OpenRequest | None = No
     def first_paint_done() -> None:
         if benchmark:
             print(f"window-shown-idle {elapsed()} rss-kb {resident_kb()}", flush=True)
+        app.setWindowIcon(_app_icon())  # reading the PNGs takes 10-20 ms: not before the first paint
         painted.set()
 
     QTimer.singleShot(0, first_paint_done)

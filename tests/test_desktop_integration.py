@@ -86,3 +86,9 @@ def test_icons_are_square_pngs_of_every_size():
         )
         assert (image.width(), image.height()) == (size, size)
         assert image.hasAlphaChannel()
+
+
+def test_the_window_icon_comes_from_the_same_pngs(qapp):
+    from dataelan_desktop.app import _app_icon
+
+    assert sorted(s.width() for s in _app_icon().availableSizes()) == [16, 24, 32, 48, 64]
