@@ -6,6 +6,7 @@ import json
 import re
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 from tests.package.conftest import Bundle
@@ -141,3 +142,22 @@ def test_the_bundle_installs_its_own_menu_entry(bundle: Bundle, tmp_path: Path):
     assert (data / "icons" / "hicolor" / "256x256" / "apps" / "io.dataelan.Desktop.png").is_file()
     removed = subprocess.run([str(script), "uninstall"], env=env, capture_output=True, text=True, timeout=60)
     assert removed.returncode == 0 and not (data / "applications" / "io.dataelan.Desktop.desktop").exists()
+
+
+def test_the_bundle_and_the_source_install_share_the_data_folder(bundle: Bundle):
+    # no DATAELAN_HOME: the platform's data folder, under the user's home
+    added = bundle.run(
+        "providers", "add", "shared", "--base-url", "http://127.0.0.1:9/v1", DATAELAN_HOME=None
+    )
+    assert added.returncode == 0, added.stderr
+    assert (bundle.home / ".local" / "share" / "dataelan-desktop" / "dataelan.sqlite3").is_file()
+    source = subprocess.run(
+        [sys.executable, "-m", "dataelan_desktop.cli.main", "providers", "list"],
+        env={"PATH": "/usr/bin:/bin", "HOME": str(bundle.home), "LANG": "C.UTF-8", "PYTHONPATH": str(REPO)},
+        cwd=bundle.cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert source.returncode == 0, source.stderr
+    assert "shared" in source.stdout and "http://127.0.0.1:9/v1" in source.stdout
