@@ -131,3 +131,14 @@ def stop(process: subprocess.Popen) -> tuple[str, str]:
     except subprocess.TimeoutExpired:
         process.kill()
         return process.communicate()
+
+
+def libraries_outside_the_bundle(pid: int) -> set[str]:
+    """Shared libraries a process mapped from anywhere but the bundle and the system's folders."""
+    system = ("/lib/", "/lib64/", "/usr/lib/", "/usr/lib64/", "/usr/local/lib/")
+    outside = set()
+    for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+        path = line.split(maxsplit=5)[-1] if len(line.split()) >= 6 else ""
+        if ".so" in path and not path.startswith((str(BUNDLE) + "/", *system)):
+            outside.add(path)
+    return outside

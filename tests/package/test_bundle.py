@@ -161,3 +161,33 @@ def test_the_bundle_and_the_source_install_share_the_data_folder(bundle: Bundle)
     )
     assert source.returncode == 0, source.stderr
     assert "shared" in source.stdout and "http://127.0.0.1:9/v1" in source.stdout
+
+
+def test_helper_processes_are_the_bundle_itself(bundle: Bundle):
+    """The network process is the bundle's own executable again (multiprocessing's spawn)."""
+    from tests.package.conftest import EXECUTABLE, libraries_outside_the_bundle, wait_for
+    from tests.support.fake_openai import fake_openai_server, openai_stream
+    from tests.support.processes import children_of
+
+    server = fake_openai_server()
+    try:
+        server.default = openai_stream(["slow ", "reply"], first_delay=3)  # time to look at the helper
+        chat = bundle.start(
+            "chat", "-m", "openai:gpt-4o-mini", "hi",
+            OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=server.base_url + "/v1",
+        )  # fmt: skip
+        try:
+            wait_for(lambda: server.posts(), 60, "the request from the network process")
+            helpers = children_of(chat.pid)
+            assert helpers
+            for pid in helpers:
+                assert Path(f"/proc/{pid}/exe").resolve() == EXECUTABLE.resolve()
+                assert libraries_outside_the_bundle(pid) == set()
+            out, err = chat.communicate(timeout=60)
+        finally:
+            if chat.poll() is None:
+                chat.kill()
+                chat.communicate()
+        assert (chat.returncode, out) == (0, "slow reply\n"), err
+    finally:
+        server.stop()

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import quote
 
-from tests.package.conftest import BUNDLE, Bundle, stop, wait_for
+from tests.package.conftest import Bundle, libraries_outside_the_bundle, stop, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 CHATGPT = REPO / "tests" / "data" / "chatgpt_export" / "conversations.json"
@@ -26,17 +26,6 @@ def rows(database: Path, sql: str) -> list:
             return con.execute(sql).fetchall()
     except sqlite3.OperationalError:  # not created or not migrated yet
         return []
-
-
-def libraries_outside_the_bundle(pid: int) -> set[str]:
-    """Shared libraries a process mapped from anywhere but the bundle and the system's folders."""
-    system = ("/lib/", "/lib64/", "/usr/lib/", "/usr/lib64/", "/usr/local/lib/")
-    outside = set()
-    for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
-        path = line.split(maxsplit=5)[-1] if len(line.split()) >= 6 else ""
-        if ".so" in path and not path.startswith((str(BUNDLE) + "/", *system)):
-            outside.add(path)
-    return outside
 
 
 def test_the_window_reaches_idle_on_x11(bundle: Bundle, xvfb: str):
