@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: run test bench lint screenshots clean system-deps desktop-deps \
+.PHONY: postgres-up run test bench lint screenshots clean system-deps desktop-deps \
 	package package-test package-tools install-desktop uninstall-desktop
 
 $(STAMP): pyproject.toml
@@ -40,8 +40,16 @@ desktop-deps: system-deps
 run: $(STAMP) desktop-deps
 	$(VENV)/bin/dataelan
 
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps postgres-up
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider
+
+# The sync server's tests run on SQLite and on a real PostgreSQL (127.0.0.1:5432, each test session
+# creates and drops its own database): start the machine's cluster when it is installed but down.
+postgres-up:
+	@if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1; then \
+	  pg_ctlcluster --skip-systemctl-redirect "$$(ls /etc/postgresql)" main start || \
+	  echo "PostgreSQL did not start: its tests will say they were skipped"; \
+	fi
 
 # `make bench` runs them all; `make bench ONLY="startup stream_window"` runs some
 bench: $(STAMP) system-deps
