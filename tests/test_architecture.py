@@ -1,4 +1,5 @@
-"""The rules of DESIGN.md that code can check: core never imports Qt; SDKs stay out of the first paint."""
+"""The rules of DESIGN.md that code can check: core never imports Qt; the window never touches the
+database layer (it holds plain views, through ui/ops); SDKs stay out of the first paint."""
 
 from __future__ import annotations
 
@@ -7,8 +8,71 @@ import os
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import dataelan_desktop.core as core
+import dataelan_desktop.ui as ui
+
+PACKAGE_ROOT = Path(core.__file__).resolve().parents[2]
+
+
+def _module_name(path: Path) -> str:
+    parts = path.resolve().relative_to(PACKAGE_ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(source: str, module: str, is_package: bool = False) -> set[str]:
+    """Every module ``source`` imports, anywhere in it (function bodies and TYPE_CHECKING blocks too),
+    relative imports resolved against ``module``."""
+    found: set[str] = set()
+    package = module.split(".") if is_package else module.split(".")[:-1]
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            target = ".".join([*base, *(node.module.split(".") if node.module else [])])
+            found.add(target)
+            found.update(f"{target}.{alias.name}" for alias in node.names)  # `from ..core import db`
+    return found
+
+
+def _database_layer(modules: set[str]) -> list[str]:
+    return sorted(
+        m for m in modules if m == "dataelan_desktop.core.db" or m.startswith("dataelan_desktop.core.db.")
+    )
+
+
+def test_the_window_imports_nothing_from_the_database_layer():
+    """Widgets reach core through ui/ops and hold plain views, never ORM rows: no ui module imports
+    core.db, not even inside a function or for type checking."""
+    offenders = {}
+    files = sorted(Path(ui.__file__).parent.rglob("*.py"))
+    for path in files:
+        modules = imported_modules(
+            path.read_text(encoding="utf-8"), _module_name(path), path.name == "__init__.py"
+        )
+        if _database_layer(modules):
+            offenders[str(path.relative_to(PACKAGE_ROOT))] = _database_layer(modules)
+    assert offenders == {}
+    assert len(files) > 10  # not vacuous: every window's module was read
+
+
+def test_the_import_check_sees_every_spelling():
+    """The check above can fail: each way of reaching the database layer is seen."""
+    spellings = [
+        "from ...core.db.tables import Message",
+        "def f():\n    from ...core.db import Database",
+        "import dataelan_desktop.core.db.engine",
+        "from ...core import db",
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ...core.db.tables import Project",
+    ]
+    for source in spellings:
+        assert _database_layer(imported_modules(source, "dataelan_desktop.ui.chat.view")), source
+    assert _database_layer(imported_modules("from ..core import db", "dataelan_desktop.ui", is_package=True))
+    assert not _database_layer(
+        imported_modules("from ..core.chat.store import StoredMessage", "dataelan_desktop.ui.x")
+    )
 
 
 def test_core_imports_no_qt():

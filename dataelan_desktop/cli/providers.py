@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from ..core.changes import Changes
+from ..core.connections.kinds import ProviderKind
 from ..core.connections.registry import BUILTIN
-from ..core.connections.store import normalise_base_url, remove_provider, save_provider
-from ..core.db.tables import ProviderKind
+from ..core.connections.store import normalise_base_url
 from ..core.secrets import env_var_for
 from .common import fail, out, services
 
@@ -30,12 +29,10 @@ def register(sub) -> None:
 
 def cmd_add(args) -> int:
     s = services()
-    created = save_provider(
-        s.db, args.name, base_url=args.base_url, kind=args.kind, api_key_env=args.api_key_env
+    created = s.connections.save(
+        args.name, base_url=args.base_url, kind=args.kind, api_key_env=args.api_key_env
     )
     name = args.name.strip().lower()
-    s.registry.invalidate(name)
-    s.bus.publish(Changes(providers=True))
     out(f"{'added' if created else 'updated'} provider {name} → {normalise_base_url(args.base_url)}")
     return 0
 
@@ -68,9 +65,7 @@ def cmd_list(_args) -> int:
 def cmd_rm(args) -> int:
     s = services()
     name = args.name.lower()
-    if not remove_provider(s.db, name):
+    if not s.connections.remove(name):
         fail(f"no provider named {name}")
-    s.registry.invalidate(name)
-    s.bus.publish(Changes(providers=True))
     out(f"removed provider {name} (its key, if any, stays in the keyring: `dataelan keys rm {name}`)")
     return 0

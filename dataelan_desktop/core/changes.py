@@ -24,6 +24,7 @@ class Changes:
     providers: bool = False
     local_models: bool = False
     templates: bool = False  # prompt templates added, edited or deleted
+    tester: bool = False  # tester runs or votes saved
 
     def __or__(self, other: Changes) -> Changes:
         return Changes(
@@ -34,6 +35,7 @@ class Changes:
             providers=self.providers or other.providers,
             local_models=self.local_models or other.local_models,
             templates=self.templates or other.templates,
+            tester=self.tester or other.tester,
         )
 
 

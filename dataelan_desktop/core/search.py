@@ -56,6 +56,5 @@ def search_messages(
     params = {"match": match, "limit": limit, "offset": offset, "project": project_id}
     from sqlalchemy import text
 
-    with db.engine.connect() as con:
-        rows = con.execute(text(sql), params).all()
+    rows = db.call(lambda s: s.execute(text(sql), params).all())  # on the database's thread, like every read
     return [SearchHit(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]

@@ -16,6 +16,7 @@ from .changes import ChangeBus
 from .chat import ChatService, ChatStore
 from .chat.unsaved import restore_unsaved
 from .connections.registry import ProviderRegistry
+from .connections.store import ConnectionStore
 from .db import Database, open_database
 from .secrets import RedactingFilter, SecretStore, default_store
 from .templates import TemplateStore
@@ -27,6 +28,7 @@ class Services:
     bus: ChangeBus
     store: ChatStore
     registry: ProviderRegistry
+    connections: ConnectionStore
     chat: ChatService
     secrets: SecretStore
     templates: TemplateStore
@@ -52,6 +54,7 @@ def build_services(db_path: Path | str | None = None, secrets: SecretStore | Non
         bus=bus,
         store=store,
         registry=registry,
+        connections=ConnectionStore(db, bus, registry, secrets),
         chat=ChatService(store, registry),
         secrets=secrets,
         templates=TemplateStore(db, bus),  # built-ins are seeded on first use, not at start-up

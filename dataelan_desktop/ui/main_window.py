@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,9 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.changes import Changes
-from ..core.chat.tree import children_map, visible_path
 from ..core.providers.types import GenerationParams
-from . import tasks
+from . import ops
 from .chat_view import ChatView
 from .composer import Composer
 from .message_widget import MessageView
@@ -37,35 +37,28 @@ from .welcome import WelcomePanel
 # The window is shown before the database layer (SQLAlchemy, ~0.2 s of imports) is loaded:
 # modules that need it are imported where they are used, after the services are attached.
 if TYPE_CHECKING:
-    from ..core.db.tables import Conversation
+    from ..core.chat.store import ShownConversation
     from ..core.services import Services
 
 log = logging.getLogger(__name__)
 PAINT_INTERVAL_MS = 33  # ~30 Hz: streaming text is coalesced and painted at display rate
 
 
-def _conversation_views(session, conversation_id: str) -> tuple[Conversation, list[MessageView]]:
-    """Runs on the database thread: the visible branch as plain view objects."""
-    from ..core.db.tables import Conversation
-
-    conversation = session.get(Conversation, conversation_id)
-    messages = [m for m in conversation.messages if m.deleted_at is None]
-    children = children_map(messages)
+def _message_views(shown: ShownConversation) -> list[MessageView]:
+    """The visible branch as what the message widgets show (built on the worker, not the GUI thread)."""
     views = []
-    for m in visible_path(messages, conversation.current_leaf_id):
-        siblings = children.get(m.parent_id, [m])
-        ids = [s.id for s in siblings]
+    for item in shown.messages:
+        m = item.message
         views.append(
             MessageView(
                 id=m.id, role=m.role, content=m.content, status=m.status, model=m.model, error=m.error,
                 input_tokens=m.input_tokens, output_tokens=m.output_tokens, ttft_ms=m.ttft_ms,
                 duration_ms=m.duration_ms, generation_ms=m.generation_ms, usage_estimated=m.usage_estimated,
-                stop_reason=m.stop_reason, branch_index=ids.index(m.id) + 1, branch_count=len(ids),
-                attachments=tuple(a.get("name", "file") for a in m.attachments or []),
+                stop_reason=m.stop_reason, branch_index=item.branch_index, branch_count=item.branch_count,
+                attachments=tuple(a.get("name", "file") for a in m.attachments),
             )
         )  # fmt: skip
-    session.expunge(conversation)
-    return conversation, views
+    return views
 
 
 class MainWindow(QMainWindow):
@@ -125,6 +118,8 @@ class MainWindow(QMainWindow):
         self._painted_length = -1
 
         self._sidebar_limit = self.SIDEBAR_PAGE
+        self._listed_models: list[str] = []
+        self._recent_models: list[str] = []
         self._unsubscribe = lambda: None
         self._build_menus()
         self._connect()
@@ -150,11 +145,7 @@ class MainWindow(QMainWindow):
         from .markdown import preload
 
         # the first message would otherwise import markdown-it and Pygments on this thread
-        # (run_in_executor, not to_thread: qasync may step a task outside its running loop)
-        tasks.run(
-            asyncio.get_event_loop().run_in_executor(None, preload),
-            on_error=lambda e: log.warning("preload failed: %s", e),
-        )
+        ops.query(self, "preload", preload, on_error=lambda f: log.warning("preload failed: %s", f))
         self.refresh_sidebar()
         self.refresh_models()
         last = self.settings.value("session/last_conversation")
@@ -270,10 +261,9 @@ class MainWindow(QMainWindow):
 
     def refresh_sidebar(self) -> None:
         """Projects and the newest conversations (pinned first); older ones page in on request."""
-        limit = self._sidebar_limit
+        limit, store = self._sidebar_limit, self.services.store
 
-        def load(s):
-            store = self.services.store
+        def load():
             projects = [ProjectRow(p.id, p.name) for p in store.projects()]
             summaries, total = store.conversation_list(limit)
             conversations = [ConversationRow(c.id, c.title, c.pinned, c.project_id) for c in summaries]
@@ -287,7 +277,7 @@ class MainWindow(QMainWindow):
             self._listed.set()
             self._update_welcome()
 
-        tasks.run(self.services.db.run(load), on_done=done, parent=self)
+        ops.query(self, "sidebar", load, on_done=done)
 
     async def wait_until_listed(self) -> None:
         """Until the sidebar has listed the conversations once (the start-up benchmark waits for it)."""
@@ -298,32 +288,41 @@ class MainWindow(QMainWindow):
         self.refresh_sidebar()
 
     def refresh_models(self) -> None:
-        async def load():
-            models, errors = await self.services.registry.list_all_models()
-            recent = await self.services.db.run(
-                lambda s: [
-                    c.model for c in self.services.store.conversations(all_projects=True, limit=50) if c.model
-                ]
-            )
-            return sorted({*(m.ref for m in models), *recent}), errors
+        """The picker lists every provider's models and the ones recent conversations used."""
+        registry, store = self.services.registry, self.services.store
 
-        def done(result) -> None:
-            refs, errors = result
-            self.composer.set_models(refs)
+        async def listed():
+            return await registry.list_all_models()
+
+        def show_listed(result) -> None:
+            models, errors = result
+            self._listed_models = [m.ref for m in models]
+            self._show_models()
             if errors:
                 self.composer.model_picker.setToolTip(
                     "Some providers did not answer:\n" + "\n".join(f"{k}: {v}" for k, v in errors.items())
                 )
 
-        tasks.run(load(), on_done=done, on_error=lambda e: log.warning("listing models failed: %s", e))
+        def show_recent(refs: list[str]) -> None:
+            self._recent_models = refs
+            self._show_models()
+
+        quiet = lambda failure: log.warning("listing models failed: %s", failure)  # noqa: E731
+        ops.query(self, "models", listed, on_done=show_listed, on_error=quiet)
+        ops.query(self, "recent models", store.recent_models, on_done=show_recent, on_error=quiet)
+
+    def _show_models(self) -> None:
+        self.composer.set_models(sorted({*self._listed_models, *self._recent_models}))
 
     def _update_welcome(self) -> None:
-        def anything_configured(_session) -> bool:  # keyring look-ups can be slow: database thread
-            return bool(self.services.registry.configs()) or any(
-                self.services.secrets.get(n) for n in ("openai", "anthropic")
+        services = self.services
+
+        def anything_configured() -> bool:  # the keyring may wait for an unlock prompt
+            return bool(services.registry.configs()) or any(
+                services.secrets.get(n) for n in ("openai", "anthropic")
             )
 
-        tasks.run(self.services.db.run(anything_configured), on_done=self._show_welcome_if, parent=self)
+        ops.query(self, "welcome", anything_configured, on_done=self._show_welcome_if)
 
     def _show_welcome_if(self, has_provider: bool) -> None:
         nothing_yet = self.conversation_id is None and not self.sidebar.conversation_items()
@@ -333,22 +332,23 @@ class MainWindow(QMainWindow):
             self._probed = True
             self.probe_local_servers()
 
-    def probe_local_servers(self, servers=None) -> asyncio.Task:
+    def probe_local_servers(self, servers=None) -> ops.Op:
         from ..core.connections.discovery import KNOWN_SERVERS, probe_local_servers
 
-        return tasks.run(probe_local_servers(servers or KNOWN_SERVERS), on_done=self.welcome.show_found)
+        async def probe():
+            return await probe_local_servers(servers or KNOWN_SERVERS)
+
+        return ops.query(self, "probe", probe, on_done=self.welcome.show_found)
 
     def open_conversation(
         self, conversation_id: str, quiet: bool = False, focus_message: str | None = None
     ) -> None:
-        def failed(error: BaseException) -> None:
+        def failed(failure: ops.Failure) -> None:
             if not quiet:
-                QMessageBox.warning(self, "Dataelan", tasks.person_message(error))
+                QMessageBox.warning(self, "Dataelan", failure.text)
 
         def done(result) -> None:
             conversation, views = result
-            if conversation.deleted_at is not None:
-                return
             self.conversation_id = conversation.id
             self.settings.setValue("session/last_conversation", conversation.id)
             self.title.setText(conversation.title)
@@ -361,11 +361,13 @@ class MainWindow(QMainWindow):
                 if widget is not None:
                     widget.setFocus()
 
-        tasks.run(
-            self.services.db.run(lambda s: _conversation_views(s, conversation_id)),
-            on_done=done,
-            on_error=failed,
-        )
+        store = self.services.store
+
+        def load():
+            shown = store.shown_conversation(conversation_id)
+            return shown.conversation, _message_views(shown)
+
+        ops.query(self, "conversation", load, on_done=done, on_error=failed)
 
     def reload_conversation(self) -> None:
         if self.conversation_id:
@@ -389,26 +391,22 @@ class MainWindow(QMainWindow):
             self.open_conversation(conversation.id)
             self.composer.editor.setFocus()
 
-        model = self.composer.model() or None
-        tasks.run(
-            self.services.chat.start_conversation(project_id=project_id or None, model=model),
-            on_done=done,
-            parent=self,
-        )
+        model, chat = self.composer.model() or None, self.services.chat
+
+        async def start():
+            return await chat.start_conversation(project_id=project_id or None, model=model)
+
+        ops.change(self, start, on_done=done)
 
     def new_project(self) -> None:
         name, ok = QInputDialog.getText(self, "New project", "Project name:")
         if ok and name.strip():
-            tasks.run(
-                self.services.db.in_thread(self.services.store.create_project, name.strip()), parent=self
-            )
-
-    def _load(self, fn, *args, on_done) -> None:
-        """``fn(*args)`` on the database thread, then ``on_done(result)`` here (a dialog, usually)."""
-        tasks.run(self.services.db.in_thread(fn, *args), on_done=on_done, parent=self)
+            ops.change(self, partial(self.services.store.create_project, name.strip()))
 
     def edit_project(self, project_id: str) -> None:
-        self._load(self.services.store.project, project_id, on_done=self._edit_project)
+        ops.query(
+            self, "dialog", partial(self.services.store.project, project_id), on_done=self._edit_project
+        )
 
     def _edit_project(self, project) -> None:
         text, ok = QInputDialog.getMultiLineText(
@@ -426,19 +424,19 @@ class MainWindow(QMainWindow):
         fields = {"instructions": text.strip() or None}
         if ok:
             fields["default_model"] = model.strip() or None
-        tasks.run(
-            self.services.db.in_thread(self.services.store.update_project, project.id, **fields), parent=self
-        )
+        ops.change(self, partial(self.services.store.update_project, project.id, **fields))
 
     def delete_project(self, project_id: str) -> None:
-        self._load(self.services.store.project, project_id, on_done=self._delete_project)
+        ops.query(
+            self, "dialog", partial(self.services.store.project, project_id), on_done=self._delete_project
+        )
 
     def _delete_project(self, project) -> None:
         answer = QMessageBox.question(
             self, "Delete project", f"Delete the project “{project.name}” and its conversations?"
         )
         if answer == QMessageBox.StandardButton.Yes:
-            tasks.run(self.services.db.in_thread(self.services.store.delete_project, project.id), parent=self)
+            ops.change(self, partial(self.services.store.delete_project, project.id))
 
     def rename_conversation(self, conversation_id: str) -> None:
         def ask(current) -> None:
@@ -446,13 +444,10 @@ class MainWindow(QMainWindow):
             if ok and title.strip():
                 self._update(conversation_id, title=title.strip())
 
-        self._load(self.services.store.conversation, conversation_id, on_done=ask)
+        ops.query(self, "dialog", partial(self.services.store.conversation, conversation_id), on_done=ask)
 
     def _update(self, conversation_id: str, **fields) -> None:
-        tasks.run(
-            self.services.db.in_thread(self.services.store.update_conversation, conversation_id, **fields),
-            parent=self,
-        )
+        ops.change(self, partial(self.services.store.update_conversation, conversation_id, **fields))
 
     def delete_conversation(self, conversation_id: str) -> None:
         def done(_):
@@ -464,11 +459,7 @@ class MainWindow(QMainWindow):
                 "Conversation deleted.", lambda: self.services.store.restore_conversation(conversation_id)
             )
 
-        tasks.run(
-            self.services.db.in_thread(self.services.store.delete_conversation, conversation_id),
-            on_done=done,
-            parent=self,
-        )
+        ops.change(self, partial(self.services.store.delete_conversation, conversation_id), on_done=done)
 
     def _offer_undo(self, message: str, undo) -> None:
         self._undo = undo
@@ -479,7 +470,7 @@ class MainWindow(QMainWindow):
     def _run_undo(self) -> None:
         if self._undo is not None:
             undo, self._undo = self._undo, None
-            tasks.run(self.services.db.in_thread(undo), parent=self)
+            ops.change(self, undo)
         self.undo_button.setVisible(False)
         self.statusBar().clearMessage()
 
@@ -503,25 +494,27 @@ class MainWindow(QMainWindow):
             )
             return
 
+        chat, params = self.services.chat, self._params()
+
         async def go():
             if self.conversation_id is None:
                 project = self.sidebar.current_project_id() or None
-                conversation = await self.services.chat.start_conversation(project_id=project, model=model)
+                conversation = await chat.start_conversation(project_id=project, model=model)
                 self.conversation_id = conversation.id
-            return await self.services.chat.send(
-                self.conversation_id, text, model=model, params=self._params(), attachments=attachments
+            return await chat.send(
+                self.conversation_id, text, model=model, params=params, attachments=attachments
             )
 
         self.composer.clear_after_send()
-        tasks.run(go(), on_done=self._started, parent=self)
+        ops.change(self, go, on_done=self._started)
 
     def regenerate(self, message_id: str) -> None:
-        model = self.composer.model() or None
-        tasks.run(
-            self.services.chat.regenerate(message_id, model=model, params=self._params()),
-            on_done=self._started,
-            parent=self,
-        )
+        chat, model, params = self.services.chat, self.composer.model() or None, self._params()
+
+        async def go():
+            return await chat.regenerate(message_id, model=model, params=params)
+
+        ops.change(self, go, on_done=self._started)
 
     def edit_message(self, message_id: str) -> None:
         def ask(old) -> None:
@@ -529,20 +522,17 @@ class MainWindow(QMainWindow):
                 self, "Edit message", "Your message (sent as a new branch):", old.content
             )
             if ok and text.strip() and text != old.content:
-                tasks.run(
-                    self.services.chat.edit(
-                        message_id, text, model=self.composer.model() or None, params=self._params()
-                    ),
-                    on_done=self._started,
-                    parent=self,
-                )
+                chat, model, params = self.services.chat, self.composer.model() or None, self._params()
 
-        self._load(self.services.store.message, message_id, on_done=ask)
+                async def go():
+                    return await chat.edit(message_id, text, model=model, params=params)
+
+                ops.change(self, go, on_done=self._started)
+
+        ops.query(self, "dialog", partial(self.services.store.message, message_id), on_done=ask)
 
     def switch_branch(self, message_id: str, step: int) -> None:
-        tasks.run(
-            self.services.db.in_thread(self.services.store.switch_branch, message_id, step), parent=self
-        )
+        ops.change(self, partial(self.services.store.switch_branch, message_id, step))
 
     def _started(self, generation) -> None:
         self.generation = generation
@@ -583,7 +573,7 @@ class MainWindow(QMainWindow):
             QGuiApplication.clipboard().setText(message.content)
             self.statusBar().showMessage("Copied.", 2000)
 
-        self._load(self.services.store.message, message_id, on_done=copy)
+        ops.query(self, "copy", partial(self.services.store.message, message_id), on_done=copy)
 
     def copy_last_reply(self) -> None:
         replies = [v for v in self.chat_view.views() if v.role == "assistant"]
@@ -600,40 +590,26 @@ class MainWindow(QMainWindow):
 
         if not query.strip():
             return
-        tasks.run(
-            self.services.db.in_thread(search_messages, self.services.db, query, 50),
+        ops.query(
+            self,
+            "search",
+            partial(search_messages, self.services.db, query, 50),
             on_done=self.sidebar.show_hits,
-            parent=self,
         )
 
     def open_hit(self, hit) -> None:
-        def show_branch(s):
-            from ..core.db.tables import Conversation
-
-            conversation = s.get(Conversation, hit.conversation_id)
-            if conversation is not None:
-                path_ids = [
-                    m.id
-                    for m in visible_path(
-                        [m for m in conversation.messages if m.deleted_at is None],
-                        conversation.current_leaf_id,
-                    )
-                ]
-                if hit.message_id not in path_ids:  # the hit is on another branch: show that one
-                    conversation.current_leaf_id = hit.message_id
-
-        async def go():
-            await self.services.db.run(show_branch)
-
-        tasks.run(
-            go(),
-            on_done=lambda _: self.open_conversation(hit.conversation_id, focus_message=hit.message_id),
-            parent=self,
+        # a hit on another branch than the one shown: show that branch
+        ops.change(
+            self,
+            partial(self.services.store.show_message, hit.message_id),
+            on_done=lambda conversation_id: self.open_conversation(
+                conversation_id, focus_message=hit.message_id
+            ),
         )
 
     # -- import and export ------------------------------------------------------------------
 
-    def import_file(self, path: Path) -> asyncio.Task:
+    def import_file(self, path: Path) -> ops.Op:
         from ..core.transfer import import_file
 
         def done(result) -> None:
@@ -645,11 +621,11 @@ class MainWindow(QMainWindow):
             if result.conversation_ids:
                 self.open_conversation(result.conversation_ids[0])
 
-        def failed(error: BaseException) -> None:
-            QMessageBox.warning(self, "Nothing was imported", tasks.person_message(error))
+        def failed(failure: ops.Failure) -> None:
+            QMessageBox.warning(self, "Nothing was imported", failure.text)
 
-        return tasks.run(
-            self.services.db.in_thread(import_file, self.services.store, path), on_done=done, on_error=failed
+        return ops.change(
+            self, partial(import_file, self.services.store, path), on_done=done, on_error=failed
         )
 
     def import_dialog(self) -> None:
@@ -662,22 +638,22 @@ class MainWindow(QMainWindow):
 
     def export_to(
         self, path: Path, conversation_id: str | None = None, project_id: str | None = None
-    ) -> asyncio.Task:
+    ) -> ops.Op:
         from ..core.transfer import export_conversation, export_project
 
         fmt = "json" if path.suffix.lower() == ".json" else "md"
 
+        store = self.services.store
+
         def write() -> None:
             if project_id:
-                text = export_project(self.services.store, project_id, fmt)
+                text = export_project(store, project_id, fmt)
             else:
-                text = export_conversation(self.services.store, conversation_id, fmt)
+                text = export_conversation(store, conversation_id, fmt)
             path.write_text(text, encoding="utf-8")
 
-        return tasks.run(
-            self.services.db.in_thread(write),
-            on_done=lambda _: self.statusBar().showMessage(f"Exported to {path}.", 6000),
-            parent=self,
+        return ops.change(
+            self, write, on_done=lambda _: self.statusBar().showMessage(f"Exported to {path}.", 6000)
         )
 
     def export_conversation_dialog(self) -> None:
@@ -740,35 +716,25 @@ class MainWindow(QMainWindow):
             self.center.setCurrentIndex(0)
             self.new_conversation(self.sidebar.current_project_id())
 
-        def bad(error: BaseException) -> None:
-            QMessageBox.warning(self, "Not a usable model", tasks.person_message(error))
+        def bad(failure: ops.Failure) -> None:
+            QMessageBox.warning(self, "Not a usable model", failure.text)
 
-        tasks.run(asyncio.to_thread(validate_gguf, path), on_done=ok, on_error=bad)
+        ops.query(self, "gguf", partial(validate_gguf, path), on_done=ok, on_error=bad)
 
     def connect_server(self, server) -> None:
-        from ..core.connections.store import save_provider
-
         if server is None:
             self.open_settings()
             self.settings_dialog.providers._new()
             return
 
         def saved(_created: bool) -> None:
-            self.services.registry.invalidate(server.name)
-            self.services.bus.publish(Changes(providers=True))
             if server.models:
                 self.composer.set_model(f"{server.name}:{server.models[0]}")
             self.center.setCurrentIndex(0)
             self.statusBar().showMessage(f"Connected to {server.label}.", 5000)
 
-        # the write waits on SQLite: the database thread's job
-        tasks.run(
-            self.services.db.in_thread(
-                save_provider, self.services.db, server.name, base_url=server.base_url
-            ),
-            on_done=saved,
-            parent=self,
-        )
+        connections = self.services.connections
+        ops.change(self, partial(connections.save, server.name, base_url=server.base_url), on_done=saved)
 
     def open_models(self) -> None:
         try:
@@ -822,7 +788,7 @@ class MainWindow(QMainWindow):
             self.template_fill = dialog
             dialog.open()
 
-        tasks.run(self.services.db.in_thread(self.services.templates.list), on_done=choose, parent=self)
+        ops.query(self, "templates", self.services.templates.list, on_done=choose)
 
     def _use_template(self, name: str, rendered) -> None:
         """The prompt goes in the composer; the system prompt sets up only a conversation not yet begun
@@ -834,13 +800,12 @@ class MainWindow(QMainWindow):
         store, conversation_id = self.services.store, self.conversation_id
         project_id, model = self.sidebar.current_project_id() or None, self.composer.model() or None
 
-        def apply() -> str | None:  # on the database thread
+        def apply() -> str | None:
             if conversation_id is None:
                 return store.create_conversation(project_id, rendered.system, model).id
-            if store.has_messages(conversation_id):
-                return None
-            store.update_conversation(conversation_id, system_prompt=rendered.system)
-            return conversation_id
+            return (
+                conversation_id if store.set_system_prompt_if_new(conversation_id, rendered.system) else None
+            )
 
         def done(applied_to: str | None) -> None:
             if applied_to is None:
@@ -856,4 +821,4 @@ class MainWindow(QMainWindow):
                 f"Inserted “{name}”; its system prompt sets up this conversation.", 8000
             )
 
-        tasks.run(self.services.db.in_thread(apply), on_done=done, parent=self)
+        ops.change(self, apply, on_done=done)

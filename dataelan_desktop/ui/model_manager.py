@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from functools import partial
 from pathlib import Path
 
@@ -25,14 +24,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.changes import Changes
-from ..core.db.tables import LocalModel
 from ..core.gguf.catalog import load_catalog
 from ..core.gguf.download import Download, DownloadStopped
 from ..core.gguf.info import estimate_memory, human_bytes, read_gguf_info
-from ..core.gguf.library import ModelLibrary
+from ..core.gguf.library import LocalModelView, ModelLibrary
 from ..core.services import Services
-from . import tasks
+from . import ops
 
 COLUMNS = ("Name", "Architecture", "Parameters", "Quantisation", "Context", "Chat template", "Size", "Memory")
 
@@ -52,9 +49,6 @@ class ModelManagerWindow(QWidget):
         self.services = services
         self.library = ModelLibrary(services.db, services.bus)
         self.download: Download | None = None
-        # the newest table and settings loads; an answer to an older one arrives stale and is dropped
-        self._list_seq = 0
-        self._settings_seq = 0
         self.setWindowTitle("Models")
         self.resize(1000, 620)
         layout = QVBoxLayout(self)
@@ -149,46 +143,36 @@ class ModelManagerWindow(QWidget):
         # the main window keeps the choice in its settings (it listens to this spin box)
         self.services.registry.local().idle_unload_seconds = minutes * 60
 
-    def detect_servers(self, servers=None) -> asyncio.Task:
+    def detect_servers(self, servers=None) -> ops.Op:
         from ..core.connections.discovery import KNOWN_SERVERS, FoundServer, probe_local_servers
-        from ..core.connections.store import save_provider
 
-        def add_new(found_servers: list[FoundServer]) -> None:  # on the database thread
-            for server in found_servers:
-                if self.services.registry.config(server.name) is None:
-                    save_provider(self.services.db, server.name, base_url=server.base_url)
+        connections = self.services.connections
 
-        async def probe_and_add() -> list[FoundServer]:
-            found_servers = await probe_local_servers(servers or KNOWN_SERVERS)
-            await self.services.db.in_thread(add_new, found_servers)
-            return found_servers
+        async def probe() -> list[FoundServer]:
+            return await probe_local_servers(servers or KNOWN_SERVERS)
 
         def found(servers: list[FoundServer]) -> None:
-            self.services.registry.invalidate()
-            self.services.bus.publish(Changes(providers=True))
             names = ", ".join(f"{s.label} ({len(s.models)} models)" for s in servers)
             self.status.setText(
                 f"Added to the model picker: {names}." if servers else "No local server is running."
             )
 
-        return tasks.run(probe_and_add(), on_done=found, parent=self)
+        def add(servers: list[FoundServer]) -> None:
+            ops.change(self, partial(connections.add_found, servers), on_done=lambda _added: found(servers))
+
+        return ops.change(self, probe, on_done=add)
 
     def refresh(self) -> None:
-        self._list_seq += 1
-        seq, context = self._list_seq, self.context.value()
+        library, context = self.library, self.context.value()
 
-        async def load() -> list[tuple[LocalModel, str]]:
-            rows = await self.services.db.in_thread(self.library.list)
+        def load() -> list[tuple[LocalModelView, str]]:
             # the memory estimate reads each file's header: disk work as well
-            return await tasks.in_worker(lambda: [(m, _memory_needed(m.path, context)) for m in rows])
+            return [(m, _memory_needed(m.path, context)) for m in library.list()]
 
-        def show(listed: list[tuple[LocalModel, str]]) -> None:
-            if seq == self._list_seq:  # a newer refresh (another change, context length) wins
-                self._fill_table(listed)
+        # a newer refresh (another change, another context length) wins
+        ops.query(self, "models", load, on_done=self._fill_table)
 
-        tasks.run(load(), on_done=show, parent=self)
-
-    def _fill_table(self, listed: list[tuple[LocalModel, str]]) -> None:
+    def _fill_table(self, listed: list[tuple[LocalModelView, str]]) -> None:
         self.table.setRowCount(len(listed))
         for r, (model, memory) in enumerate(listed):
             params = (
@@ -210,14 +194,12 @@ class ModelManagerWindow(QWidget):
         name = self.selected_name()
         if not name:
             return
-        self._settings_seq += 1
-        seq = self._settings_seq
 
         def show(s: dict) -> None:
-            if seq == self._settings_seq and self.selected_name() == name:  # not another model's form
+            if self.selected_name() == name:  # not another model's form
                 self._fill_settings(s)
 
-        tasks.run(self.services.db.in_thread(self.library.settings, name), on_done=show, parent=self)
+        ops.query(self, "settings", partial(self.library.settings, name), on_done=show)
 
     def _fill_settings(self, s: dict) -> None:
         self.s_context.setValue(int(s.get("context_length") or 0))
@@ -240,29 +222,27 @@ class ModelManagerWindow(QWidget):
             "temperature": None if self.s_temperature.value() < 0 else round(self.s_temperature.value(), 2),
             "system_prompt": self.s_system.text().strip() or None,
         }
-        self._settings_seq += 1  # settings still on their way must not overwrite the ones being saved
+        ops.supersede(self, "settings")  # settings still on their way must not overwrite the ones being saved
 
         def saved(_merged: dict) -> None:
             self.status.setText(f"Saved settings for {name}; they apply the next time it loads.")
 
-        def failed(error: BaseException) -> None:
-            self.status.setText(f"Settings not saved: {tasks.person_message(error)}")
+        def failed(failure: ops.Failure) -> None:
+            self.status.setText(f"Settings not saved: {failure}")
 
-        tasks.run(
-            self.services.db.in_thread(self.library.update_settings, name, **values),
-            on_done=saved,
-            on_error=failed,
+        ops.change(
+            self, partial(self.library.update_settings, name, **values), on_done=saved, on_error=failed
         )
 
-    def add_file(self, path: Path) -> asyncio.Task:
-        def done(row) -> None:
+    def add_file(self, path: Path) -> ops.Op:
+        def done(row: LocalModelView) -> None:
             self.refresh()
             self.status.setText(f"Added local:{row.name} ({row.architecture}, {row.quantization}).")
 
-        def failed(error: BaseException) -> None:
-            self.status.setText(f"Not added: {tasks.person_message(error)}")
+        def failed(failure: ops.Failure) -> None:
+            self.status.setText(f"Not added: {failure}")
 
-        return tasks.run(tasks.in_worker(partial(self.library.add, path)), on_done=done, on_error=failed)
+        return ops.change(self, partial(self.library.add, path), on_done=done, on_error=failed)
 
     def _choose_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -283,7 +263,7 @@ class ModelManagerWindow(QWidget):
                 f"Added {len(result.added)} model(s)." + (f" Skipped {skipped}" if skipped else "")
             )
 
-        tasks.run(tasks.in_worker(partial(self.library.scan, Path(folder))), on_done=done, parent=self)
+        ops.change(self, partial(self.library.scan, Path(folder)), on_done=done)
 
     def remove_selected(self) -> None:
         name = self.selected_name()
@@ -291,18 +271,18 @@ class ModelManagerWindow(QWidget):
             return
         self.remove_button.setEnabled(False)  # a second click would try to remove it twice
 
-        def removed(_row: LocalModel) -> None:
+        def removed(_row: LocalModelView) -> None:
             self.remove_button.setEnabled(True)
             self.refresh()
             self.status.setText(f"Removed local:{name} (the file stays where it is).")
 
-        def failed(error: BaseException) -> None:
+        def failed(failure: ops.Failure) -> None:
             self.remove_button.setEnabled(True)
-            self.status.setText(f"Not removed: {tasks.person_message(error)}")
+            self.status.setText(f"Not removed: {failure}")
 
-        tasks.run(self.services.db.in_thread(self.library.remove, name), on_done=removed, on_error=failed)
+        ops.change(self, partial(self.library.remove, name), on_done=removed, on_error=failed)
 
-    def load_selected(self) -> asyncio.Task | None:
+    def load_selected(self) -> ops.Op | None:
         name = self.selected_name()
         if not name:
             self.status.setText("Select a model to load.")
@@ -312,19 +292,27 @@ class ModelManagerWindow(QWidget):
         def done(host) -> None:
             self.status.setText(f"{name} is loaded (model host pid {host.pid}, context {host.n_ctx}).")
 
-        def failed(error: BaseException) -> None:
-            self.status.setText(f"Could not load {name}: {tasks.person_message(error)}")
+        def failed(failure: ops.Failure) -> None:
+            self.status.setText(f"Could not load {name}: {failure}")
+
+        async def load(progress: ops.Progress):
+            return await local.load(name, progress=progress.report)
 
         self.status.setText(f"Loading {name}…")
-        return tasks.run(local.load(name, progress=self.status.setText), on_done=done, on_error=failed)
+        return ops.change(self, load, on_done=done, on_error=failed, on_progress=self.status.setText)
 
-    def unload_selected(self) -> asyncio.Task | None:
+    def unload_selected(self) -> ops.Op | None:
         name = self.selected_name()
         if not name:
             return None
         local = self.services.registry.local()
-        return tasks.run(
-            local.unload(name),
+
+        async def unload():
+            return await local.unload(name)
+
+        return ops.change(
+            self,
+            unload,
             on_done=lambda n: self.status.setText(
                 f"Unloaded {name}; its memory is free." if n else f"{name} was not loaded."
             ),
@@ -367,7 +355,7 @@ class ModelManagerWindow(QWidget):
         layout.addLayout(row)
         self.tabs.addTab(page, "Download")
 
-    def download_selected(self) -> asyncio.Task | None:
+    def download_selected(self) -> ops.Op | None:
         rows = self.catalog.selectionModel().selectedRows()
         if not rows:
             self.status.setText("Select a model in the list to download it.")
@@ -377,41 +365,36 @@ class ModelManagerWindow(QWidget):
 
     def start_download(
         self, repo_id: str, filename: str, sha256: str | None = None, size: int | None = None
-    ) -> asyncio.Task:
-        loop = asyncio.get_event_loop()
-
-        def progress(p) -> None:  # called on the download thread: hop to the GUI thread
-            loop.call_soon_threadsafe(self._show_progress, p)
-
+    ) -> ops.Op:
         if (
             self.download is None
             or self.download.filename != filename
             or self.download.state in ("done", "cancelled", "failed")
         ):
-            self.download = Download(repo_id, filename, sha256=sha256, size=size, on_progress=progress)
-        job = self.download
+            self.download = Download(repo_id, filename, sha256=sha256, size=size)
+        job, library = self.download, self.library
 
-        async def fetch() -> LocalModel:
-            path = await tasks.in_worker(job.run)
-            # registering reads the file's header and writes a row: also off the GUI thread
-            return await tasks.in_worker(partial(self.library.add, path, origin="downloaded", sha256=sha256))
+        def fetch(progress: ops.Progress) -> LocalModelView:
+            job.on_progress = progress.report  # called on the download's thread; shown on the GUI's
+            path = job.run()
+            # registering reads the file's header and writes a row
+            return library.add(path, origin="downloaded", sha256=sha256)
 
-        def done(row: LocalModel) -> None:
+        def done(row: LocalModelView) -> None:
             self.refresh()
-            self.services.bus.publish(Changes(local_models=True))
             self.status.setText(f"Downloaded and verified local:{row.name}.")
             self.download_button.setText("Download")
 
-        def failed(error: BaseException) -> None:
-            if isinstance(error, DownloadStopped):
+        def failed(failure: ops.Failure) -> None:
+            if isinstance(failure.error, DownloadStopped):
                 self.status.setText(f"Paused {filename}. Press Resume to continue where it stopped.")
                 self.download_button.setText("Resume")
             else:
-                self.status.setText(tasks.person_message(error))
+                self.status.setText(failure.text)
                 self.download_button.setText("Download")
 
         self.status.setText(f"Downloading {filename}…")
-        return tasks.run(fetch(), on_done=done, on_error=failed)
+        return ops.change(self, fetch, on_done=done, on_error=failed, on_progress=self._show_progress)
 
     def _show_progress(self, p) -> None:
         if p.total:

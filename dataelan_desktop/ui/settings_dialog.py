@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from functools import partial
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
@@ -24,34 +22,20 @@ from PySide6.QtWidgets import (
 )
 
 from ..core import paths
-from ..core.changes import Changes
-from ..core.connections.registry import BUILTIN
-from ..core.connections.store import remove_provider, save_provider
-from ..core.db.tables import ProviderConfig, ProviderKind
+from ..core.connections.kinds import ProviderKind
+from ..core.connections.registry import BUILTIN, ProviderSettings
+from ..core.connections.store import ProviderForm
 from ..core.providers.types import ModelInfo
 from ..core.secrets import NoKeyringError, env_var_for, keyring_available
 from ..core.services import Services
-from . import tasks
+from . import ops
 from .theme import THEMES
-
-T = TypeVar("T")
 
 KIND_LABELS = {
     ProviderKind.OPENAI: "OpenAI",
     ProviderKind.ANTHROPIC: "Anthropic",
     ProviderKind.OPENAI_COMPATIBLE: "OpenAI-compatible (Ollama, LM Studio, vLLM, OpenRouter, llama.cpp…)",
 }
-
-
-@dataclass(frozen=True)
-class ProviderForm:
-    """What the form said when Save or Test was pressed (the save runs later, on other threads)."""
-
-    name: str
-    kind: str
-    base_url: str | None
-    key_env: str
-    key: str
 
 
 class ProvidersPage(QWidget):
@@ -63,14 +47,12 @@ class ProvidersPage(QWidget):
     def __init__(self, services: Services, parent=None):
         super().__init__(parent)
         self.services = services
-        # the newest list and form loads; an answer to an older one arrives stale and is dropped
-        self._reload_seq = 0
-        self._select_seq = 0
         self._loading = False  # the form is being filled for the provider just picked
         self._saving = False
         self._testing = False
         self._removing = False
         self._removable = False
+        self._picked = 0  # counts the person's picks (a provider, Add…): a list load keeps their form
         layout = QHBoxLayout(self)
         left = QVBoxLayout()
         self.list = QListWidget()
@@ -126,11 +108,6 @@ class ProvidersPage(QWidget):
         self._update_buttons()
         self.reload()
 
-    # -- off the GUI thread ------------------------------------------------------------
-
-    def _in_db(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Awaitable[T]:
-        return self.services.db.in_thread(fn, *args, **kwargs)
-
     def _update_buttons(self) -> None:
         # nothing acts on a half-filled form, and a save in flight cannot be started twice
         self.save_button.setEnabled(not (self._saving or self._loading))
@@ -141,17 +118,14 @@ class ProvidersPage(QWidget):
 
     def reload(self, select: str | None = None, note: str | None = "") -> None:
         """Refill the list, then show ``select`` (or the first provider) with ``note`` as its result."""
-        self._reload_seq += 1
-        seq, select_seq = self._reload_seq, self._select_seq
+        registry = self.services.registry
+        picked_before = self._picked
 
-        async def load() -> tuple[list[str], bool]:
-            configs = await self._in_db(self.services.registry.configs)
-            has_keyring = await tasks.in_worker(keyring_available)
-            return list(BUILTIN) + [c.name for c in configs if c.name not in BUILTIN], has_keyring
+        def load() -> tuple[list[str], bool]:
+            configs = registry.configs()
+            return list(BUILTIN) + [c.name for c in configs if c.name not in BUILTIN], keyring_available()
 
         def show(loaded: tuple[list[str], bool]) -> None:
-            if seq != self._reload_seq:
-                return
             names, has_keyring = loaded
             self.keyring_note.setText(
                 "Keys are kept in your system keyring, never in the app's files."
@@ -163,7 +137,7 @@ class ProvidersPage(QWidget):
             self.list.clear()
             self.list.addItems(names)
             self.list.blockSignals(False)
-            if select_seq != self._select_seq:
+            if picked_before != self._picked:
                 # the person picked a provider or pressed Add… meanwhile: keep their form
                 self._mark(self.name.text().strip().lower())
                 return
@@ -171,7 +145,7 @@ class ProvidersPage(QWidget):
             if target and self._mark(target):
                 self._select(target, note)
 
-        tasks.run(load(), on_done=show, parent=self)
+        ops.query(self, "list", load, on_done=show)
 
     def _mark(self, name: str) -> bool:
         """Highlight ``name`` in the list without asking for its form again."""
@@ -186,14 +160,12 @@ class ProvidersPage(QWidget):
         """Fill the form for ``name``; ``note`` then becomes the result line (None leaves it)."""
         if not name:
             return
-        self._select_seq += 1
-        seq = self._select_seq
+        self._picked += 1
         self._loading = True
         self._update_buttons()
+        secrets = self.services.secrets
 
-        def fill(cfg: ProviderConfig | None) -> None:
-            if seq != self._select_seq:
-                return  # another provider was picked, or Add… pressed, before this one arrived
+        def fill(cfg: ProviderSettings | None) -> None:
             kind = ProviderKind(cfg.kind) if cfg else BUILTIN.get(name, ProviderKind.OPENAI_COMPATIBLE)
             self.name.setText(name)
             self.name.setReadOnly(name in BUILTIN or cfg is not None)
@@ -210,30 +182,31 @@ class ProvidersPage(QWidget):
                 self.result.setText(note)
             env = env_var_for(name, cfg.api_key_env if cfg else None)
             # the keyring may wait for an unlock prompt: the form is usable meanwhile
-            tasks.run(
-                tasks.in_worker(lambda: self.services.secrets.has_stored(name)),
+            ops.query(
+                self,
+                "key",
+                partial(secrets.has_stored, name),
                 on_done=lambda stored: show_key(stored, env),
-                on_error=lambda _error: show_key(False, env),
+                on_error=lambda _failure: show_key(False, env),
             )
 
         def show_key(stored: bool, env: str) -> None:
-            if seq == self._select_seq:
-                self.key.setPlaceholderText(
-                    "A key is set — type a new one to replace it"
-                    if stored
-                    else f"paste the key (or set {env})"
-                )
+            self.key.setPlaceholderText(
+                "A key is set — type a new one to replace it" if stored else f"paste the key (or set {env})"
+            )
 
-        def failed(error: BaseException) -> None:
-            if seq == self._select_seq:
-                self._loading = False
-                self._update_buttons()
-                self.result.setText(f"✗ {tasks.person_message(error)}")
+        def failed(failure: ops.Failure) -> None:
+            self._loading = False
+            self._update_buttons()
+            self.result.setText(f"✗ {failure}")
 
-        tasks.run(self._in_db(self.services.registry.config, name), on_done=fill, on_error=failed)
+        # another provider picked (or Add… pressed) before this one arrived makes it stale
+        ops.query(self, "form", partial(self.services.registry.config, name), on_done=fill, on_error=failed)
 
     def _new(self) -> None:
-        self._select_seq += 1  # a provider's form still on its way must not replace this one
+        self._picked += 1
+        ops.supersede(self, "form")  # a provider's form still on its way must not replace this one
+        ops.supersede(self, "key")
         self._loading = False
         self._update_buttons()
         self.list.setCurrentRow(-1)  # so that picking the provider shown before fills the form again
@@ -255,59 +228,44 @@ class ProvidersPage(QWidget):
             name=self.name.text().strip().lower(),
             kind=self.kind.currentData(),
             base_url=self.base_url.text().strip() or None,
-            key_env=self.key_env.text().strip(),
-            key=self.key.text().strip(),
+            key_env=self.key_env.text().strip() or None,
+            key=self.key.text().strip() or None,
         )
 
-    async def _store(self, form: ProviderForm) -> None:
-        if form.name not in BUILTIN or form.base_url or form.key_env:  # a default built-in needs no row
-            await self._in_db(
-                save_provider,
-                self.services.db,
-                form.name,
-                base_url=form.base_url,
-                kind=form.kind,
-                api_key_env=form.key_env,
-            )
-        if form.key:
-            await tasks.in_worker(
-                lambda: self.services.secrets.set(form.name, form.key, form.key_env or None)
-            )
-
     def _stored(self, name: str, note: str | None) -> None:
-        """After a save: forget the cached provider, tell the app, show the saved provider."""
+        """After a save (the store told the registry and the app): show the saved provider."""
         self.key.clear()
-        self.services.registry.invalidate(name)
-        self.services.bus.publish(Changes(providers=True))
         self.reload(select=name, note=note)
         self.changed.emit()
 
-    def _not_stored(self, error: BaseException) -> None:
-        if isinstance(error, NoKeyringError):
-            QMessageBox.warning(self, "Key not stored", str(error))
+    def _not_stored(self, failure: ops.Failure) -> None:
+        if isinstance(failure.error, NoKeyringError):
+            QMessageBox.warning(self, "Key not stored", str(failure.error))
         else:
-            QMessageBox.warning(self, "Provider", tasks.person_message(error))
+            QMessageBox.warning(self, "Provider", failure.text)
 
-    def _run_save(self, work: Awaitable[T], on_done: Callable[[T], None]) -> None:
+    def _run_save(self, work, on_done) -> None:
         """Run a save with Save and Test disabled until it finished (or failed, with a message)."""
         self._saving = True
         self._update_buttons()
 
-        def done(result: T) -> None:
+        def done(result) -> None:
             self._saving = False
             self._update_buttons()
             on_done(result)
 
-        def failed(error: BaseException) -> None:
+        def failed(failure: ops.Failure) -> None:
             self._saving = False
             self._update_buttons()
-            self._not_stored(error)
+            self._not_stored(failure)
 
-        tasks.run(work, on_done=done, on_error=failed)
+        ops.change(self, work, on_done=done, on_error=failed)
 
     def save(self) -> None:
-        form = self._form()
-        self._run_save(self._store(form), lambda _none: self._stored(form.name, f"Saved {form.name}."))
+        form, connections = self._form(), self.services.connections
+        self._run_save(
+            partial(connections.save_form, form), lambda _none: self._stored(form.name, f"Saved {form.name}.")
+        )
 
     def _remove(self) -> None:
         name = self.name.text().strip().lower()
@@ -316,38 +274,33 @@ class ProvidersPage(QWidget):
         self._removing = True
         self._update_buttons()
 
-        async def forget() -> None:
-            await self._in_db(remove_provider, self.services.db, name)
-            await tasks.in_worker(lambda: self.services.secrets.delete(name))
-
-        def removed(_none: None) -> None:
+        def removed(_removed: bool) -> None:
             self._removing = False
             self._update_buttons()
-            self.services.registry.invalidate(name)
-            self.services.bus.publish(Changes(providers=True))
             self.reload()
             self.changed.emit()
 
-        def failed(error: BaseException) -> None:
+        def failed(failure: ops.Failure) -> None:
             self._removing = False
             self._update_buttons()
-            QMessageBox.warning(self, "Provider", tasks.person_message(error))
+            QMessageBox.warning(self, "Provider", failure.text)
 
-        tasks.run(forget(), on_done=removed, on_error=failed)
+        ops.change(
+            self,
+            partial(self.services.connections.remove, name, forget_key=True),
+            on_done=removed,
+            on_error=failed,
+        )
 
     def test_connection(self) -> None:
-        form = self._form()
+        form, registry, connections = self._form(), self.services.registry, self.services.connections
 
-        async def save_first() -> bool:
+        def save_first() -> bool:
             """A typed key, or a provider not saved yet, is saved before it is asked."""
-            unsaved = (
-                bool(form.name)
-                and form.name not in BUILTIN
-                and await self._in_db(self.services.registry.config, form.name) is None
-            )
+            unsaved = bool(form.name) and form.name not in BUILTIN and registry.config(form.name) is None
             if not (form.key or unsaved):
                 return False
-            await self._store(form)
+            connections.save_form(form)
             return True
 
         def stored(saved: bool) -> None:
@@ -355,18 +308,19 @@ class ProvidersPage(QWidget):
                 self._stored(form.name, note=None)  # the result line is the test's
             self._ask(form.name)
 
-        self._run_save(save_first(), stored)
+        self._run_save(save_first, stored)
 
     def _ask(self, name: str) -> None:
         self.result.setText(f"Asking {name} for its models…")
         self._testing = True
         self._update_buttons()
 
-        async def ask() -> list[ModelInfo]:
-            self.services.registry.invalidate(name)
+        registry = self.services.registry
+
+        def connect():
+            registry.invalidate(name)  # a test asks afresh, with what is saved now
             # building a provider reads its configuration and key, and may start the network process
-            provider = await tasks.in_worker(lambda: self.services.registry.get(name))
-            return await provider.list_models()
+            return registry.get(name).list_models()  # a coroutine: it is awaited on the loop
 
         def shown() -> bool:
             self._testing = False
@@ -378,11 +332,11 @@ class ProvidersPage(QWidget):
                 listed = ", ".join(m.id for m in models[:30]) + (" …" if len(models) > 30 else "")
                 self.result.setText(f"✓ Connected: {len(models)} models. {listed}")
 
-        def failed(error: BaseException) -> None:
+        def failed(failure: ops.Failure) -> None:
             if shown():
-                self.result.setText(f"✗ {tasks.person_message(error)}")
+                self.result.setText(f"✗ {failure}")
 
-        tasks.run(ask(), on_done=done, on_error=failed)
+        ops.query(self, "test", connect, on_done=done, on_error=failed)
 
 
 class SettingsDialog(QDialog):

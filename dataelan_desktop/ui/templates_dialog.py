@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -23,7 +25,7 @@ from PySide6.QtWidgets import (
 from ..core.changes import Changes
 from ..core.services import Services
 from ..core.templates import TemplateView, template_variables
-from . import tasks
+from . import ops
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 
@@ -43,6 +45,7 @@ class TemplatesWindow(QWidget):
         self.dirty = False
         self._loading = False
         self._deleted: TemplateView | None = None
+        self._select_after_load: str | None = None
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -143,17 +146,20 @@ class TemplatesWindow(QWidget):
             self.templates_changed.emit()
 
     def refresh(self, select_id: str | None = None) -> None:
-        """Reload the list (on the database thread); ``select_id``, when the editor still shows that template
-        unchanged, loads its saved version."""
+        """Reload the list (off the GUI thread); ``select_id``, when the editor still shows that template
+        unchanged, loads its saved version. The newest reload wins, and carries an older one's ``select_id``."""
         store = self.services.templates
         category, query = self.category_filter.currentData(), self.search.text()
+        self._select_after_load = select_id or self._select_after_load
 
         def load() -> tuple[list[TemplateView], list[TemplateView]]:
             return store.list(), store.list(category=category, query=query)
 
-        tasks.run(
-            self.services.db.in_thread(load), on_done=lambda r: self._show(r[0], r[1], select_id), parent=self
-        )
+        def show(loaded: tuple[list[TemplateView], list[TemplateView]]) -> None:
+            select, self._select_after_load = self._select_after_load, None
+            self._show(loaded[0], loaded[1], select)
+
+        ops.query(self, "list", load, on_done=show)
 
     def _show(self, everything: list[TemplateView], shown: list[TemplateView], select_id: str | None) -> None:
         self.by_id = {t.id: t for t in everything}
@@ -279,7 +285,7 @@ class TemplatesWindow(QWidget):
             return store.update(current.id, **fields)
 
         # on failure the message shows here and the form keeps what was typed; nothing is written
-        tasks.run(self.services.db.in_thread(write), on_done=self._saved, on_error=self._failed)
+        ops.change(self, write, on_done=self._saved, on_error=self._failed)
 
     def _saved(self, template: TemplateView) -> None:
         self.current = template
@@ -290,8 +296,8 @@ class TemplatesWindow(QWidget):
         self.status.setText(f"Saved “{template.name}”.")
         self.refresh(select_id=template.id)
 
-    def _failed(self, error: BaseException) -> None:
-        self._show_error(tasks.person_message(error))
+    def _failed(self, failure: ops.Failure) -> None:
+        self._show_error(failure.text)
         self.status.setText("Not saved.")
 
     def duplicate(self) -> None:
@@ -304,8 +310,9 @@ class TemplatesWindow(QWidget):
         while name.casefold() in taken:
             name, number = f"{base} (copy {number})", number + 1
 
-        tasks.run(
-            self.services.db.in_thread(lambda: store.create(name, fields.pop("body"), **fields)),
+        ops.change(
+            self,
+            lambda: store.create(name, fields.pop("body"), **fields),
             on_done=self._saved,
             on_error=self._failed,
         )
@@ -320,13 +327,10 @@ class TemplatesWindow(QWidget):
             self.dirty = False
             self._load(None)
             self.status.setText(f"Deleted “{template.name}”.")
-            self.undo_button.setVisible(True)
-            self.refresh()
+            self.undo_button.setVisible(True)  # the list follows the store's change notice
 
-        tasks.run(
-            self.services.db.in_thread(self.services.templates.delete, template.id),
-            on_done=done,
-            on_error=self._failed,
+        ops.change(
+            self, partial(self.services.templates.delete, template.id), on_done=done, on_error=self._failed
         )
 
     def undo_delete(self) -> None:
@@ -334,8 +338,9 @@ class TemplatesWindow(QWidget):
             return
         deleted, self._deleted = self._deleted, None
         self.undo_button.setVisible(False)
-        tasks.run(
-            self.services.db.in_thread(self.services.templates.restore, deleted.id),
+        ops.change(
+            self,
+            partial(self.services.templates.restore, deleted.id),
             on_done=self._saved,
             on_error=self._failed,
         )

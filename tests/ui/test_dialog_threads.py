@@ -6,19 +6,17 @@ for an unlock prompt, so it counts as blocking work just like a database commit.
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import keyring
 from PySide6.QtCore import Qt
 
+from tests.support.db_threads import DatabaseThreads
 from tests.support.fake_openai import fake_openai_server
 from tests.ui.conftest import wait_until
 
-UI = str(Path(__file__).resolve().parents[2] / "dataelan_desktop" / "ui")
 KEY = "sk-dialog-threads-4f9a21"
 
 
@@ -27,22 +25,12 @@ class Call:
     what: str
     thread: str
     on_gui_thread: bool
-    from_ui: str | None  # the innermost ui function on the stack, to say who made a call on the GUI thread
-
-
-def _ui_caller() -> str | None:
-    frame = sys._getframe(2)
-    while frame is not None:
-        if frame.f_code.co_filename.startswith(UI):
-            return f"{Path(frame.f_code.co_filename).name}:{frame.f_code.co_name}:{frame.f_lineno}"
-        frame = frame.f_back
-    return None
 
 
 def _recording(calls: list[Call], what: str, fn: Callable) -> Callable:
     def record(*args, **kwargs):
         thread = threading.current_thread()
-        calls.append(Call(what, thread.name, thread is threading.main_thread(), _ui_caller()))
+        calls.append(Call(what, thread.name, thread is threading.main_thread()))
         return fn(*args, **kwargs)
 
     return record
@@ -54,8 +42,7 @@ def test_providers_and_models_do_no_database_or_keyring_work_on_the_gui_thread(
     from dataelan_desktop.core.connections.discovery import FoundServer
 
     calls: list[Call] = []
-    # every database call goes through this instance's call(); every keyring one through the backend
-    monkeypatch.setattr(services.db, "call", _recording(calls, "database", services.db.call))
+    # every keyring call goes through the backend
     for method in ("get_password", "set_password", "delete_password"):
         monkeypatch.setattr(
             memory_keyring, method, _recording(calls, method, getattr(memory_keyring, method))
@@ -131,14 +118,16 @@ def test_providers_and_models_do_no_database_or_keyring_work_on_the_gui_thread(
         manager.close()
 
     try:
-        ui_run(scenario())
+        with DatabaseThreads(services.db) as threads:
+            ui_run(scenario())
     finally:
         server.stop()
     seen = list(calls)  # the flow's calls, not the fixtures' clean-up
 
-    on_gui_thread = [f"{c.what} from {c.from_ui or 'core'}" for c in seen if c.on_gui_thread]
-    assert on_gui_thread == []
-    # not vacuous: the flow did reach the database (on its own thread) and the keyring
-    assert sum(c.what == "database" and c.thread.startswith("dataelan-db") for c in seen) >= 15
+    assert [c.what for c in seen if c.on_gui_thread] == []  # the keyring
+    assert threads.gui_waits == [] and threads.off_the_database_thread() == []  # the database
+    # not vacuous: the flow did reach the database and the keyring, and the keyring not on the
+    # database's thread (a wait for an unlock prompt must not hold up the chat's writes)
+    assert len(threads.callers) >= 15
     assert {"get_password", "set_password", "delete_password"} <= {c.what for c in seen}
-    assert sum(c.what != "database" for c in seen) >= 8
+    assert len(seen) >= 8 and not any(c.thread.startswith("dataelan-db") for c in seen)

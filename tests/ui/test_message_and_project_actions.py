@@ -6,13 +6,12 @@ the window); the test records the thread of every database call while the person
 
 from __future__ import annotations
 
-import threading
-
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
 from dataelan_desktop.core.connections.store import save_provider
+from tests.support.db_threads import DatabaseThreads
 from tests.support.fake_openai import openai_stream
 from tests.ui.conftest import wait_until
 
@@ -20,16 +19,11 @@ from tests.ui.conftest import wait_until
 def test_message_conversation_and_project_actions(window, qtbot, ui_run, services, server, monkeypatch):
     save_provider(services.db, "fakeai", base_url=server.base_url + "/v1")
     project = services.store.create_project("Research")
-    threads: list[tuple[str, bool]] = []
-    real_call = services.db.call
-
-    def recording_call(fn):
-        current = threading.current_thread()
-        threads.append((current.name, current is threading.main_thread()))
-        return real_call(fn)
+    threads = DatabaseThreads(services.db)
 
     def saved_project():  # the test's own look at the database, not recorded
-        return real_call(lambda s: s.get(type(project), project.id))
+        with threads.paused():
+            return services.store.project(project.id)
 
     async def scenario():
         # a conversation with one exchange
@@ -41,7 +35,7 @@ def test_message_conversation_and_project_actions(window, qtbot, ui_run, service
             lambda: [w.view.status for w in window.chat_view.shown_widgets()] == ["complete", "complete"],
             message="the exchange",
         )
-        monkeypatch.setattr(services.db, "call", recording_call)  # from here on, the person's actions
+        threads.start()  # from here on, the person's actions
 
         # Copy on the question puts its text on the clipboard
         question, reply = window.chat_view.shown_widgets()
@@ -95,7 +89,10 @@ def test_message_conversation_and_project_actions(window, qtbot, ui_run, service
         )
         assert asked and "“Research”" in asked[0]
 
-    ui_run(scenario())
+    try:
+        ui_run(scenario())
+    finally:
+        threads.stop()
     monkeypatch.undo()
-    assert [name for name, on_gui in threads if on_gui] == []  # nothing waited on SQLite in the window
-    assert sum(name.startswith("dataelan-db") for name, _ in threads) >= 6  # and the actions did reach it
+    assert threads.gui_waits == [] and threads.off_the_database_thread() == []  # nothing waited on SQLite
+    assert len(threads.callers) >= 6  # and the actions did reach it

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from pathlib import Path
 
@@ -65,19 +64,21 @@ def test_a_provider_left_before_its_form_arrived_does_not_fill_the_form(
     window, qtbot, ui_run, services, memory_keyring, monkeypatch
 ):
     answered: list[str] = []  # providers whose key the settings page asked the keyring about
-    real_get = memory_keyring.get_password
+    real_get, real_has_stored = memory_keyring.get_password, services.secrets.has_stored
 
     def slow_get(service: str, username: str) -> str | None:
         if username == "anthropic":
             time.sleep(0.3)  # a keyring waiting for an unlock prompt
-        frame = sys._getframe(1)
-        while frame is not None and not frame.f_code.co_filename.endswith("settings_dialog.py"):
-            frame = frame.f_back
-        if frame is not None:  # not the main window's own look-ups
-            answered.append(username)
         return real_get(service, username)
 
+    def has_stored(provider: str) -> bool:  # what the page asks (the main window asks get())
+        try:
+            return real_has_stored(provider)
+        finally:
+            answered.append(provider)
+
     monkeypatch.setattr(memory_keyring, "get_password", slow_get)
+    monkeypatch.setattr(services.secrets, "has_stored", has_stored)
 
     async def scenario():
         window.open_settings()

@@ -83,29 +83,3 @@ def test_sidebar_lists_the_newest_page_and_shows_more_on_request(
 
     ui_run(scenario())
     window.close()
-
-
-def test_a_failure_while_showing_a_result_is_reported(qloop, qtbot, ui_run, monkeypatch, caplog):
-    """A bug in a view's callback is logged and shown to the person instead of vanishing."""
-    from PySide6.QtWidgets import QMessageBox, QWidget
-
-    from dataelan_desktop.ui import tasks
-
-    shown: list[str] = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda _parent, _title, text: shown.append(text))
-    parent = QWidget()
-    qtbot.addWidget(parent)
-
-    async def answer() -> int:
-        return 42
-
-    def broken_view(_result: int) -> None:
-        raise RuntimeError("the view broke")
-
-    async def scenario():
-        task = tasks.run(answer(), on_done=broken_view, parent=parent)
-        await wait_until(lambda: task.done() and shown, message="the failure reported")
-
-    ui_run(scenario())
-    assert shown == ["Something went wrong: RuntimeError: the view broke"]
-    assert "showing the result of a background task failed" in caplog.text

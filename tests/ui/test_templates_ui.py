@@ -111,7 +111,8 @@ def test_templates_window_creates_detects_variables_and_refuses_a_duplicate(
         assert library.name_edit.text() == "Haiku (copy)"
         _click(qtbot, library.delete_button)
         await wait_until(lambda: library.status.text() == "Deleted “Haiku (copy)”.", message="deleted")
-        assert "Haiku (copy)" not in _items(library.list) and library.undo_button.isVisible()
+        await wait_until(lambda: "Haiku (copy)" not in _items(library.list), message="gone from the list")
+        assert library.undo_button.isVisible()
         _click(qtbot, library.undo_button)
         await wait_until(lambda: "Haiku (copy)" in _items(library.list), message="undo brings it back")
 

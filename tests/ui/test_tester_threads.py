@@ -1,50 +1,20 @@
-"""The tester window never waits on SQLite: every database call its code makes runs off the GUI thread."""
+"""The tester window never waits on SQLite: every database call of a full tester flow runs off the GUI
+thread, and every SQL statement on the database's own thread."""
 
 from __future__ import annotations
 
-import sys
-import threading
-from dataclasses import dataclass
-
 from PySide6.QtCore import Qt
 
+from tests.support.db_threads import DatabaseThreads
 from tests.ui.conftest import wait_until
 
 
-@dataclass(frozen=True)
-class DbCall:
-    thread: str
-    on_gui_thread: bool
-    from_window: str | None  # the window's function on the stack, if any
-
-
-def _window_caller(window_file: str) -> str | None:
-    """The innermost function of the tester window's module on the current stack."""
-    frame = sys._getframe(2)
-    while frame is not None:
-        if frame.f_code.co_filename == window_file:
-            return f"{frame.f_code.co_name}:{frame.f_lineno}"
-        frame = frame.f_back
-    return None
-
-
 def test_the_window_does_no_database_work_on_the_gui_thread(
-    qloop, qtbot, ui_run, services, two_servers, tmp_path, monkeypatch
+    qloop, qtbot, ui_run, services, two_servers, tmp_path
 ):
     from dataelan_desktop.ui.tester import TesterWindow
-    from dataelan_desktop.ui.tester import window as window_module
 
     services.bus.bind_loop(qloop)
-    calls: list[DbCall] = []
-    real_call = services.db.call
-
-    def recording_call(fn):
-        gui = threading.current_thread() is threading.main_thread()
-        calls.append(DbCall(threading.current_thread().name, gui, _window_caller(window_module.__file__)))
-        return real_call(fn)
-
-    # every database call (history, BatchRun, Database.run) goes through this instance's call()
-    monkeypatch.setattr(services.db, "call", recording_call)
     window = TesterWindow(services)
     qtbot.addWidget(window)
     window.show()
@@ -87,12 +57,12 @@ def test_the_window_does_no_database_work_on_the_gui_thread(
         await wait_until(lambda: "4/4 cells run" in window.status.text() and window.tabs.currentIndex() == 1,
                          message="the batch reopened")  # fmt: skip
 
-    ui_run(scenario())
+    with DatabaseThreads(services.db) as threads:
+        ui_run(scenario())
     ui_run(services.registry.aclose())
-    monkeypatch.undo()
 
     # neither the window's code nor the core it drives (BatchRun, history) waited on SQLite here
-    on_gui_thread = [c.from_window or "core" for c in calls if c.on_gui_thread]
-    assert on_gui_thread == []
-    # not vacuous: the flow did reach the database, on its own thread
-    assert sum(c.thread.startswith("dataelan-db") for c in calls) >= 15
+    assert threads.gui_waits == []
+    assert threads.off_the_database_thread() == []
+    # not vacuous: the flow did reach the database
+    assert len(threads.callers) >= 15 and len(threads.sql_threads) >= 30

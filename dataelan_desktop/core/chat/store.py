@@ -1,8 +1,13 @@
-"""Projects, conversations and messages: reads and small edits (no streaming here)."""
+"""Projects, conversations and messages: the one writer of their tables, and their reads.
+
+Every insert, update and delete of ``projects``, ``conversations`` and ``messages`` happens
+here, and each publishes what changed. Reads return plain frozen views, never ORM rows, so
+that any thread or widget may hold them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -13,7 +18,7 @@ from sqlalchemy.orm import Session
 from ..changes import ChangeBus, Changes
 from ..db import Database
 from ..db.tables import Conversation, Message, MessageStatus, Project, utcnow
-from .tree import Branching, branching_of, visible_path
+from .tree import Branching, branching_of, children_map, visible_path
 
 if TYPE_CHECKING:
     from ..providers.reply import Reply
@@ -32,6 +37,90 @@ def automatic_title(text: str) -> str:
     return line[: TITLE_LENGTH - 1].rsplit(" ", 1)[0] + "…"
 
 
+# -- what the store hands out -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProjectView:
+    id: str
+    name: str
+    instructions: str | None
+    default_model: str | None
+    sort_order: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Project) -> ProjectView:
+        return cls(row.id, row.name, row.instructions, row.default_model, row.sort_order or 0,
+                   row.created_at, row.updated_at)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ConversationView:
+    id: str
+    project_id: str | None
+    title: str
+    title_is_automatic: bool
+    system_prompt: str | None
+    model: str | None  # "provider:id"
+    pinned: bool
+    archived: bool
+    settings: Mapping[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    #: the leaf of the branch this device shows; None means "the newest leaf"
+    current_leaf_id: str | None = None
+
+    @classmethod
+    def of(cls, row: Conversation, shown_leaf: str | None) -> ConversationView:
+        return cls(row.id, row.project_id, row.title, bool(row.title_is_automatic), row.system_prompt,
+                   row.model, bool(row.pinned), bool(row.archived), dict(row.settings or {}),
+                   row.created_at, row.updated_at, shown_leaf)  # fmt: skip
+
+
+#: the message columns a view carries, in the order of :class:`StoredMessage`'s fields
+_MESSAGE_COLUMNS = (
+    Message.id, Message.conversation_id, Message.parent_id, Message.role, Message.content, Message.reasoning,
+    Message.status, Message.model, Message.error, Message.stop_reason, Message.input_tokens,
+    Message.output_tokens, Message.ttft_ms, Message.duration_ms, Message.attachments, Message.stream_owner,
+    Message.created_at, Message.updated_at, Message.generation_ms, Message.usage_estimated,
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """A message as saved (read with plain column selects: no ORM row is built for it)."""
+
+    id: str
+    conversation_id: str
+    parent_id: str | None
+    role: str
+    content: str
+    reasoning: str | None
+    status: str
+    model: str | None
+    error: str | None
+    stop_reason: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    ttft_ms: float | None
+    duration_ms: float | None
+    attachments: list[dict[str, Any]]  # attached text files: [{"name": ..., "text": ...}]
+    stream_owner: str | None
+    created_at: datetime
+    updated_at: datetime
+    generation_ms: float | None  # the generating side's first-to-last-token time
+    usage_estimated: bool  # the token counts were counted here, the server sent none
+
+    @classmethod
+    def of_row(cls, row: Sequence[Any]) -> StoredMessage:
+        values = list(row)
+        values[14] = list(values[14] or ())  # attachments: a copy, not the row's
+        values[19] = bool(values[19])  # usage_estimated
+        return cls(*values)
+
+
 @dataclass(frozen=True)
 class ConversationSummary:
     """What a list of conversations shows, without loading whole rows."""
@@ -42,12 +131,61 @@ class ConversationSummary:
     project_id: str | None
 
 
+@dataclass(frozen=True)
+class ShownMessage:
+    """A message of the branch on show, with where it sits among its siblings (``< 2/3 >``)."""
+
+    message: StoredMessage
+    branch_index: int
+    branch_count: int
+
+
+@dataclass(frozen=True)
+class ShownConversation:
+    conversation: ConversationView
+    messages: tuple[ShownMessage, ...]
+
+
 def _alive(model):
     return model.deleted_at.is_(None)
 
 
+# -- which branch is shown (the chat service also calls these, inside its own sessions) ------
+
+
+def shown_leaf_in(session: Session, conversation_id: str) -> str | None:
+    """The leaf this device shows for the conversation (None: the newest)."""
+    return session.scalar(select(Conversation.current_leaf_id).where(Conversation.id == conversation_id))
+
+
+def show_in(session: Session, conversation_id: str, leaf_id: str | None) -> None:
+    """Show the branch ending at ``leaf_id`` (None: the newest)."""
+    session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(current_leaf_id=leaf_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _messages_in(session: Session, conversation_id: str) -> list[StoredMessage]:
+    rows = session.execute(
+        select(*_MESSAGE_COLUMNS)
+        .where(Message.conversation_id == conversation_id, _alive(Message))
+        .order_by(Message.created_at, Message.id)
+    ).all()
+    return [StoredMessage.of_row(r) for r in rows]
+
+
+def _conversation_in(session: Session, conversation_id: str) -> ConversationView:
+    return ConversationView.of(
+        _get(session, Conversation, conversation_id), shown_leaf_in(session, conversation_id)
+    )
+
+
 class ChatStore:
-    """Synchronous data access. Async callers go through :meth:`Database.run`."""
+    """Synchronous data access; every call runs on the database thread (see :meth:`Database.call`).
+    Async callers await :meth:`Database.in_thread`; windows go through ``ui/ops``."""
 
     def __init__(self, db: Database, bus: ChangeBus | None = None):
         self.db = db
@@ -61,42 +199,50 @@ class ChatStore:
 
     def create_project(
         self, name: str, instructions: str | None = None, default_model: str | None = None
-    ) -> Project:
+    ) -> ProjectView:
         name = name.strip()
         if not name:
             raise ValueError("A project needs a name.")
         project = self.db.call(
-            lambda s: _add(s, Project(name=name, instructions=instructions, default_model=default_model))
+            lambda s: ProjectView.of(
+                _add(s, Project(name=name, instructions=instructions, default_model=default_model))
+            )
         )
         self._publish(Changes(projects=True))
         return project
 
-    def projects(self) -> list[Project]:
+    def projects(self) -> list[ProjectView]:
         return self.db.call(
-            lambda s: list(
-                s.scalars(select(Project).where(_alive(Project)).order_by(Project.sort_order, Project.name))
-            )
+            lambda s: [
+                ProjectView.of(p)
+                for p in s.scalars(
+                    select(Project).where(_alive(Project)).order_by(Project.sort_order, Project.name)
+                )
+            ]
         )
 
-    def project(self, project_id: str) -> Project:
-        return self.db.call(lambda s: _get(s, Project, project_id))
+    def project(self, project_id: str) -> ProjectView:
+        return self.db.call(lambda s: ProjectView.of(_get(s, Project, project_id)))
 
-    def project_by_name(self, name: str) -> Project | None:
-        return self.db.call(
-            lambda s: s.scalars(select(Project).where(_alive(Project), Project.name == name.strip())).first()
-        )
+    def project_by_name(self, name: str) -> ProjectView | None:
+        def find(s: Session) -> ProjectView | None:
+            row = s.scalars(select(Project).where(_alive(Project), Project.name == name.strip())).first()
+            return ProjectView.of(row) if row is not None else None
 
-    def update_project(self, project_id: str, **fields) -> Project:
+        return self.db.call(find)
+
+    def update_project(self, project_id: str, **fields) -> ProjectView:
         allowed = {"name", "instructions", "default_model", "sort_order"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"Unknown project fields: {', '.join(sorted(unknown))}")
 
-        def change(s: Session) -> Project:
+        def change(s: Session) -> ProjectView:
             project = _get(s, Project, project_id)
             for key, value in fields.items():
                 setattr(project, key, value)
-            return project
+            s.flush()
+            return ProjectView.of(project)
 
         project = self.db.call(change)
         self._publish(Changes(projects=True))
@@ -125,8 +271,8 @@ class ChatStore:
         system_prompt: str | None = None,
         model: str | None = None,
         title: str | None = None,
-    ) -> Conversation:
-        def create(s: Session) -> Conversation:
+    ) -> ConversationView:
+        def create(s: Session) -> ConversationView:
             project = _get(s, Project, project_id) if project_id else None
             conversation = Conversation(
                 project_id=project_id,
@@ -135,14 +281,46 @@ class ChatStore:
             )
             if title:
                 conversation.title, conversation.title_is_automatic = title, False
-            return _add(s, conversation)
+            return ConversationView.of(_add(s, conversation), None)
 
         conversation = self.db.call(create)
         self._publish(Changes(conversation_list=True))
         return conversation
 
-    def conversation(self, conversation_id: str) -> Conversation:
-        return self.db.call(lambda s: _get(s, Conversation, conversation_id))
+    def create_filled_conversation(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        title: str,
+        model: str | None = None,
+        system_prompt: str | None = None,
+    ) -> str:
+        """A conversation holding ``messages`` (each the fields of one message, the first the root, each
+        next one the reply to the one before), showing the last. Returns its id."""
+        allowed = {c.key for c in _MESSAGE_COLUMNS} - {"id", "conversation_id", "parent_id", "created_at",
+                                                       "updated_at", "stream_owner"}  # fmt: skip
+        for fields in messages:
+            unknown = set(fields) - allowed
+            if unknown:
+                raise ValueError(f"Unknown message fields: {', '.join(sorted(unknown))}")
+
+        def write(s: Session) -> str:
+            conversation = _add(
+                s,
+                Conversation(title=title, title_is_automatic=False, model=model, system_prompt=system_prompt),
+            )
+            parent = None
+            for fields in messages:
+                parent = _add(s, Message(conversation_id=conversation.id, parent_id=parent, **fields)).id
+            show_in(s, conversation.id, parent)
+            return conversation.id
+
+        conversation_id = self.db.call(write)
+        self._publish(Changes(conversation_list=True))
+        return conversation_id
+
+    def conversation(self, conversation_id: str) -> ConversationView:
+        return self.db.call(lambda s: _conversation_in(s, conversation_id))
 
     def conversations(
         self,
@@ -151,8 +329,8 @@ class ChatStore:
         all_projects: bool = False,
         include_archived: bool = False,
         limit: int | None = None,
-    ) -> list[Conversation]:
-        def query(s: Session) -> list[Conversation]:
+    ) -> list[ConversationView]:
+        def query(s: Session) -> list[ConversationView]:
             q = select(Conversation).where(_alive(Conversation))
             if not all_projects:
                 q = q.where(
@@ -163,9 +341,21 @@ class ChatStore:
             q = q.order_by(Conversation.pinned.desc(), Conversation.updated_at.desc())
             if limit:
                 q = q.limit(limit)
-            return list(s.scalars(q))
+            return [ConversationView.of(c, shown_leaf_in(s, c.id)) for c in s.scalars(q)]
 
         return self.db.call(query)
+
+    def recent_models(self, limit: int = 50) -> list[str]:
+        """The models of the newest conversations, newest first, each once."""
+        rows = self.db.call(
+            lambda s: s.scalars(
+                select(Conversation.model)
+                .where(_alive(Conversation), Conversation.model.is_not(None))
+                .order_by(Conversation.updated_at.desc())
+                .limit(limit)
+            ).all()
+        )
+        return list(dict.fromkeys(rows))
 
     def has_messages(self, conversation_id: str) -> bool:
         """Whether the conversation has begun (any live message)."""
@@ -197,32 +387,40 @@ class ChatStore:
 
         return self.db.call(query)
 
-    def update_conversation(self, conversation_id: str, **fields) -> Conversation:
-        allowed = {
-            "title",
-            "system_prompt",
-            "model",
-            "pinned",
-            "archived",
-            "project_id",
-            "settings",
-            "current_leaf_id",
-        }
+    def update_conversation(self, conversation_id: str, **fields) -> ConversationView:
+        """Change the conversation's own fields; ``current_leaf_id`` (this device's shown branch) is
+        accepted too and kept apart from them (see :meth:`show_branch`)."""
+        allowed = {"title", "system_prompt", "model", "pinned", "archived", "project_id", "settings"}
+        shown = fields.pop("current_leaf_id", ...)
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"Unknown conversation fields: {', '.join(sorted(unknown))}")
 
-        def change(s: Session) -> Conversation:
+        def change(s: Session) -> ConversationView:
             conversation = _get(s, Conversation, conversation_id)
             for key, value in fields.items():
                 setattr(conversation, key, value)
             if "title" in fields:
                 conversation.title_is_automatic = False
-            return conversation
+            s.flush()
+            if shown is not ...:
+                show_in(s, conversation_id, shown)
+            return ConversationView.of(conversation, shown_leaf_in(s, conversation_id))
 
         conversation = self.db.call(change)
-        self._publish(Changes(conversations=frozenset({conversation_id}), conversation_list=True))
+        messages = frozenset({conversation_id}) if shown is not ... else frozenset()
+        self._publish(
+            Changes(conversations=frozenset({conversation_id}), conversation_list=True, messages=messages)
+        )
         return conversation
+
+    def set_system_prompt_if_new(self, conversation_id: str, system_prompt: str) -> bool:
+        """Give a conversation not yet begun this system prompt; False (nothing changed) once it has
+        begun: put under earlier replies, it would change what they were answers to."""
+        if self.has_messages(conversation_id):
+            return False
+        self.update_conversation(conversation_id, system_prompt=system_prompt)
+        return True
 
     def delete_conversation(self, conversation_id: str) -> None:
         self.db.call(
@@ -248,29 +446,59 @@ class ChatStore:
 
     # -- messages ------------------------------------------------------------------
 
-    def messages(self, conversation_id: str) -> list[Message]:
+    def messages(self, conversation_id: str) -> list[StoredMessage]:
         """Every message of the conversation, all branches, oldest first."""
+        return self.db.call(lambda s: _messages_in(s, conversation_id))
+
+    def message(self, message_id: str) -> StoredMessage:
+        def read(s: Session) -> StoredMessage:
+            row = s.execute(
+                select(*_MESSAGE_COLUMNS).where(Message.id == message_id, _alive(Message))
+            ).first()
+            if row is None:
+                raise NotFoundError(f"No message with id {message_id}.")
+            return StoredMessage.of_row(row)
+
+        return self.db.call(read)
+
+    def visible_messages(self, conversation_id: str) -> list[StoredMessage]:
+        """The branch the conversation shows, root first."""
         return self.db.call(
-            lambda s: list(
-                s.scalars(
-                    select(Message)
-                    .where(Message.conversation_id == conversation_id, _alive(Message))
-                    .order_by(Message.created_at, Message.id)
-                )
+            lambda s: visible_path(
+                _messages_in(s, conversation_id), _conversation_in(s, conversation_id).current_leaf_id
             )
         )
 
-    def message(self, message_id: str) -> Message:
-        return self.db.call(lambda s: _get(s, Message, message_id))
+    def shown_conversation(self, conversation_id: str) -> ShownConversation:
+        """The conversation and the branch it shows, each message with its place among its siblings:
+        everything a chat view draws, in one read."""
 
-    def visible_messages(self, conversation_id: str) -> list[Message]:
-        """The branch the conversation shows, root first."""
-        conversation = self.conversation(conversation_id)
-        return visible_path(self.messages(conversation_id), conversation.current_leaf_id)
+        def read(s: Session) -> ShownConversation:
+            conversation = _conversation_in(s, conversation_id)
+            messages = _messages_in(s, conversation_id)
+            children = children_map(messages)
+            shown = []
+            for m in visible_path(messages, conversation.current_leaf_id):
+                siblings = [c.id for c in children.get(m.parent_id, [m])]
+                shown.append(ShownMessage(m, siblings.index(m.id) + 1, len(siblings)))
+            return ShownConversation(conversation, tuple(shown))
+
+        return self.db.call(read)
 
     def branching(self, message_id: str) -> Branching:
         message = self.message(message_id)
         return branching_of(message, self.messages(message.conversation_id))
+
+    # -- which branch is shown (per-device view state) -------------------------------------
+
+    def shown_leaf(self, conversation_id: str) -> str | None:
+        """The leaf of the branch this device shows (None: the newest)."""
+        return self.db.call(lambda s: shown_leaf_in(s, conversation_id))
+
+    def show_branch(self, conversation_id: str, leaf_id: str | None) -> None:
+        """Show the branch ending at ``leaf_id`` (None: the newest)."""
+        self.db.call(lambda s: show_in(s, conversation_id, leaf_id))
+        self._publish(Changes(messages=frozenset({conversation_id})))
 
     def switch_branch(self, message_id: str, step: int) -> str:
         """Show the sibling ``step`` places away (-1 previous, +1 next); returns its id."""
@@ -280,9 +508,30 @@ class ChatStore:
         if not 0 <= index < len(siblings):
             return message.id
         target = siblings[index]
-        self.update_conversation(message.conversation_id, current_leaf_id=target)
-        self._publish(Changes(messages=frozenset({message.conversation_id})))
+        self.show_branch(message.conversation_id, target)
         return target
+
+    def show_message(self, message_id: str) -> str:
+        """Show the branch holding ``message_id`` if the shown one does not (a search hit on another
+        branch); returns the message's conversation id."""
+
+        def reveal(s: Session) -> tuple[str, bool]:
+            row = s.execute(
+                select(Message.conversation_id).where(Message.id == message_id, _alive(Message))
+            ).first()
+            if row is None:
+                raise NotFoundError(f"No message with id {message_id}.")
+            conversation_id = row[0]
+            path = visible_path(_messages_in(s, conversation_id), shown_leaf_in(s, conversation_id))
+            if message_id in {m.id for m in path}:
+                return conversation_id, False
+            show_in(s, conversation_id, message_id)
+            return conversation_id, True
+
+        conversation_id, switched = self.db.call(reveal)
+        if switched:
+            self._publish(Changes(messages=frozenset({conversation_id})))
+        return conversation_id
 
     def message_count(self) -> int:
         return self.db.call(lambda s: s.scalar(select(func.count(Message.id))) or 0)
@@ -433,6 +682,30 @@ class ChatStore:
         if conversation_id is not None:
             self._publish(Changes(messages=frozenset({conversation_id})))
         return conversation_id is not None
+
+
+# -- crash recovery ---------------------------------------------------------------------
+
+
+def mark_interrupted(db: Database) -> int:
+    """Replies still marked streaming whose writing process is gone (or is this one, starting again)
+    become interrupted, their text kept. Returns how many."""
+    from ..db.engine import process_alive, this_process
+
+    def fix(session: Session) -> int:
+        rows = session.execute(
+            select(Message.id, Message.stream_owner).where(Message.status == MessageStatus.STREAMING)
+        ).all()
+        dead = [mid for mid, owner in rows if not process_alive(owner) or owner == this_process()]
+        if dead:
+            session.execute(
+                update(Message)
+                .where(Message.id.in_(dead))
+                .values(status=MessageStatus.INTERRUPTED, stream_owner=None)
+            )
+        return len(dead)
+
+    return db.call(fix)
 
 
 def _add(session: Session, row):

@@ -5,20 +5,40 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
 from ..db import Database
-from ..db.tables import ProviderConfig, ProviderKind
+from ..db.tables import ProviderConfig
 from ..network.client import NetworkClient, NetworkProvider, shared_client
 from ..network.spec import DEFAULT_STALL_TIMEOUT, ProviderSpec
 from ..providers.base import Provider
 from ..providers.errors import ConfigurationError, ProviderError
 from ..providers.types import ModelInfo
 from ..secrets import SecretStore, default_store, env_var_for
+from .kinds import ProviderKind
 
 BUILTIN = {"openai": ProviderKind.OPENAI, "anthropic": ProviderKind.ANTHROPIC}
 LOCAL = "local"
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """A configured provider as saved (its key is in the keyring, not here)."""
+
+    name: str
+    kind: str
+    base_url: str | None
+    api_key_env: str | None
+    enabled: bool
+    options: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: ProviderConfig) -> ProviderSettings:
+        return cls(
+            row.name, row.kind, row.base_url, row.api_key_env, bool(row.enabled), dict(row.options or {})
+        )
 
 
 @dataclass(frozen=True)
@@ -69,18 +89,19 @@ class ProviderRegistry:
 
     # -- configuration ---------------------------------------------------------
 
-    def configs(self) -> list[ProviderConfig]:
+    def configs(self) -> list[ProviderSettings]:
         return self.db.call(
-            lambda s: list(
-                s.scalars(
+            lambda s: [
+                ProviderSettings.of(row)
+                for row in s.scalars(
                     select(ProviderConfig)
                     .where(ProviderConfig.deleted_at.is_(None))
                     .order_by(ProviderConfig.name)
                 )
-            )
+            ]
         )
 
-    def config(self, name: str) -> ProviderConfig | None:
+    def config(self, name: str) -> ProviderSettings | None:
         return next((c for c in self.configs() if c.name == name), None)
 
     def provider_names(self) -> list[str]:

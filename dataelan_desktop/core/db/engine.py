@@ -13,13 +13,14 @@ import logging
 import os
 import socket
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import create_engine, event, select, update
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,7 +28,6 @@ from .. import paths
 from .backups import backup_database, daily_backup_due, keep_file_as_backup, list_backups
 from .migrations import SCHEMA_HEAD
 from .problems import CorruptDatabaseError, DatabaseProblem, NewerSchemaError, explain
-from .tables import Message, MessageStatus
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -52,7 +52,7 @@ def this_process() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _process_alive(owner: str | None) -> bool:
+def process_alive(owner: str | None) -> bool:
     if not owner or ":" not in owner:
         return False
     host, _, pid = owner.rpartition(":")
@@ -144,11 +144,12 @@ def _tighten_files(db_path: Path) -> None:
 
 
 class Database:
-    """The engine, a session factory, and a single writer thread for async callers.
+    """The engine, a session factory, and the one thread every SQLite call runs on.
 
-    Async code (the GUI's loop, the chat service) never touches SQLite on the loop's
-    thread: :meth:`run` hands the work to one dedicated thread, which also keeps
-    writes in order.
+    :meth:`call` always does its work on the database thread: called from another thread it
+    hands the work over and waits (a worker, the CLI), called there it runs at once. Async code
+    (the GUI's loop, the chat service) awaits :meth:`run` or :meth:`in_thread` instead of
+    waiting. One thread also keeps writes in order.
     """
 
     def __init__(self, engine: Engine, path: Path | None):
@@ -157,7 +158,16 @@ class Database:
         self.Session = sessionmaker(engine, expire_on_commit=False)
         #: things the person should be told about opening (one line each), e.g. an empty file replaced
         self.notices: list[str] = []
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataelan-db")
+        self._thread: int | None = None
+        self._executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="dataelan-db", initializer=self._mark_thread
+        )
+        #: called with the calling thread before every :meth:`call`: a test checks with it that the
+        #: GUI thread never waits on SQLite
+        self.watchers: list[Callable[[threading.Thread], None]] = []
+
+    def _mark_thread(self) -> None:
+        self._thread = threading.get_ident()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -171,12 +181,24 @@ class Database:
                 raise
 
     def call(self, fn: Callable[[Session], T]) -> T:
+        """``fn(session)`` in one transaction on the database thread; waits for its result."""
+        for watch in self.watchers:
+            watch(threading.current_thread())
+        if threading.get_ident() == self._thread:
+            return self._call_here(fn)
+        try:
+            future = self._executor.submit(self._call_here, fn)
+        except RuntimeError:  # closed: the last calls of a process shutting down run where they are
+            return self._call_here(fn)
+        return future.result()
+
+    def _call_here(self, fn: Callable[[Session], T]) -> T:
         with self.session() as session:
             return fn(session)
 
     async def run(self, fn: Callable[[Session], T]) -> T:
         # get_event_loop, not get_running_loop: qasync may step a task outside run_forever
-        return await asyncio.get_event_loop().run_in_executor(self._executor, self.call, fn)
+        return await asyncio.get_event_loop().run_in_executor(self._executor, self._call_here, fn)
 
     async def in_thread(self, fn: Callable[..., T], /, *args, **kwargs) -> T:
         """Run any blocking callable (e.g. a ``ChatStore`` method) on the database thread."""
@@ -184,21 +206,9 @@ class Database:
 
     def recover_interrupted(self) -> int:
         """Mark replies whose writing process is gone as interrupted. Returns how many."""
+        from ..chat.store import mark_interrupted  # the owner of the messages table writes them
 
-        def fix(session: Session) -> int:
-            rows = session.execute(
-                select(Message.id, Message.stream_owner).where(Message.status == MessageStatus.STREAMING)
-            ).all()
-            dead = [mid for mid, owner in rows if not _process_alive(owner) or owner == this_process()]
-            if dead:
-                session.execute(
-                    update(Message)
-                    .where(Message.id.in_(dead))
-                    .values(status=MessageStatus.INTERRUPTED, stream_owner=None)
-                )
-            return len(dead)
-
-        count = self.call(fix)
+        count = mark_interrupted(self)
         if count:
             log.warning("marked %d reply(ies) interrupted by an earlier crash", count)
         return count

@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from ..connections.kinds import ProviderKind  # noqa: F401 - rows and the CLI name a provider's kind from here
+
 
 def new_id() -> str:
     return str(uuid.uuid4())
@@ -100,12 +102,6 @@ class Message(Stamped, Base):
     stream_owner: Mapped[str | None] = mapped_column(String(120), default=None)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
-
-
-class ProviderKind(StrEnum):
-    OPENAI = "openai"
-    ANTHROPIC = "anthropic"
-    OPENAI_COMPATIBLE = "openai_compatible"
 
 
 class ProviderConfig(Stamped, Base):

@@ -1,5 +1,7 @@
 """The models folder: add a GGUF (copy or reference), scan a folder, remove, list.
 
+The one writer of ``local_models`` and ``model_profiles``; reads hand out plain views.
+
 Every file is inspected from its header first; a bad file is refused before anything is
 saved. Split models (``name-00001-of-00003.gguf``) are one model, named after the set.
 """
@@ -14,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -28,8 +31,32 @@ SPLIT = re.compile(r"^(.*)-(\d{5})-of-(\d{5})\.gguf$")
 
 
 @dataclass(frozen=True)
+class LocalModelView:
+    """A GGUF model known to the app, as plain data."""
+
+    id: str
+    name: str
+    path: str  # the first part for split models
+    size_bytes: int
+    sha256: str | None
+    architecture: str | None
+    quantization: str | None
+    parameter_count: int | None
+    context_length: int | None
+    has_chat_template: bool
+    source: str  # referenced | copied | downloaded
+    details: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: LocalModel) -> LocalModelView:
+        return cls(row.id, row.name, row.path, row.size_bytes or 0, row.sha256, row.architecture, row.quantization,
+                   row.parameter_count, row.context_length, bool(row.has_chat_template), row.source,
+                   dict(row.details or {}))  # fmt: skip
+
+
+@dataclass(frozen=True)
 class ScanResult:
-    added: list[LocalModel]
+    added: list[LocalModelView]
     refused: dict[str, str]  # path → why
     already_known: list[str]
 
@@ -58,13 +85,13 @@ def _key(path: Path) -> str:
     return str(path.expanduser().resolve())
 
 
-def model_files(row: LocalModel) -> list[Path]:
+def model_files(row: LocalModelView) -> list[Path]:
     """Every file a model uses (all parts of a split model)."""
     folder = Path(row.path).parent
     return [folder / part for part in (row.details or {}).get("parts") or [Path(row.path).name]]
 
 
-def files_in_use(rows: list[LocalModel]) -> set[str]:
+def files_in_use(rows: list[LocalModelView]) -> set[str]:
     return {_key(p) for row in rows for p in model_files(row)}
 
 
@@ -149,14 +176,17 @@ class ModelLibrary:
         if self.bus is not None:
             self.bus.publish(Changes(local_models=True))
 
-    def list(self) -> list[LocalModel]:
+    def list(self) -> list[LocalModelView]:
         return self.db.call(
-            lambda s: list(
-                s.scalars(select(LocalModel).where(LocalModel.deleted_at.is_(None)).order_by(LocalModel.name))
-            )
+            lambda s: [
+                LocalModelView.of(row)
+                for row in s.scalars(
+                    select(LocalModel).where(LocalModel.deleted_at.is_(None)).order_by(LocalModel.name)
+                )
+            ]
         )
 
-    def get(self, name: str) -> LocalModel | None:
+    def get(self, name: str) -> LocalModelView | None:
         return next((m for m in self.list() if m.name == name), None)
 
     def add(
@@ -167,7 +197,7 @@ class ModelLibrary:
         copy: bool = False,
         origin: str | None = None,
         sha256: str | None = None,
-    ) -> LocalModel:
+    ) -> LocalModelView:
         """Inspect and register a GGUF. ``copy`` puts it (all parts) into the models folder, under a name
         no other file there has (two models called ``model.gguf`` never share or overwrite one file)."""
         if copy:
@@ -193,8 +223,8 @@ class ModelLibrary:
 
     def _save(
         self, name: str, path: Path, info: GGUFInfo, parts: list[Path], source: str, sha256: str | None = None
-    ) -> LocalModel:
-        def write(s) -> LocalModel:
+    ) -> LocalModelView:
+        def write(s) -> LocalModelView:
             row = s.scalars(select(LocalModel).where(LocalModel.name == name)).first()
             if row is None:
                 row = LocalModel(name=name, path=str(path))
@@ -213,7 +243,7 @@ class ModelLibrary:
                 "display_name": info.name,
             }
             s.flush()
-            return row
+            return LocalModelView.of(row)
 
         return self.db.call(write)
 
@@ -239,7 +269,7 @@ class ModelLibrary:
                 refused[str(path)] = str(error)
         return ScanResult(added, refused, known)
 
-    def remove(self, name: str, *, delete_file: bool = False) -> LocalModel:
+    def remove(self, name: str, *, delete_file: bool = False) -> LocalModelView:
         row = self.get(name)
         if row is None:
             raise LookupError(f"No local model named '{name}'. `dataelan models list local` shows them.")
@@ -258,7 +288,7 @@ class ModelLibrary:
         self._changed()
         return row
 
-    def users_of_files(self, row: LocalModel) -> list[str]:
+    def users_of_files(self, row: LocalModelView) -> list[str]:
         """Other live models that use one of ``row``'s files (deleting it would break them)."""
         mine = {_key(p) for p in model_files(row)}
         return [m.name for m in self.list() if m.id != row.id and mine & {_key(p) for p in model_files(m)}]

@@ -17,13 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm.attributes import flag_modified
-
 from ..connections.registry import ProviderRegistry
 from ..db import Database
 from ..db.tables import TesterRun
 from ..providers.reply import Reply
 from ..templates.render import TemplateError, render_text
+from . import history
 from .batch_input import check_checks, check_plan, read_rows
 from .runner import Comparison
 
@@ -103,13 +102,7 @@ class BatchRun:
             "prompts": [{"text": p.text, "checks": p.checks, "label": p.label} for p in prompts],
         }
 
-        def write(s) -> str:
-            run = TesterRun(kind="batch", prompt=name, settings=plan, columns=[])
-            s.add(run)
-            s.flush()
-            return run.id
-
-        self.run_id = self.db.call(write)
+        self.run_id = history.save_batch(self.db, name, plan)  # the tester's store writes its runs
         return self.run_id
 
     def plan(self) -> dict[str, Any]:
@@ -122,12 +115,7 @@ class BatchRun:
         self._cancel.set()
 
     async def _save_cell(self, cell: dict[str, Any]) -> None:
-        def write(s) -> None:
-            run = s.get(TesterRun, self.run_id)
-            run.columns = [*run.columns, cell]
-            flag_modified(run, "columns")
-
-        await self.db.run(write)  # the single database thread: concurrent cells never overwrite each other
+        await self.db.in_thread(history.add_batch_cell, self.db, self.run_id, cell)
 
     async def run(self, concurrency: int = 2) -> list[dict[str, Any]]:
         """Run every missing cell (prompt × model), at most ``concurrency`` at once."""

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QCloseEvent
@@ -32,15 +31,14 @@ from ...core.services import Services
 from ...core.tester import history
 from ...core.tester.ratings import leaderboard
 from ...core.tester.runner import ColumnResult, Comparison, cheapest, fastest
-from .. import tasks
+from .. import ops
 
 if TYPE_CHECKING:
-    from ...core.db.tables import TesterRun
     from ...core.tester.batch import BatchRun
+    from ...core.tester.history import RunView
     from ...core.tester.ratings import Vote
 
 PAINT_MS = 50
-T = TypeVar("T")
 
 
 class Column(QFrame):
@@ -100,7 +98,6 @@ class TesterWindow(QWidget):
         self.template_name: str | None = None  # the template the prompt came from, saved with the run
         self._template_system: str | None = None  # the system prompt that template put in the form
         self._templates: list = []
-        self._requests: dict[str, int] = {}  # per kind of load, the ticket of the newest one asked for
         self._votes: list[Vote] = []  # what the leaderboard shows, loaded when its tab opens
 
         layout = QVBoxLayout(self)
@@ -196,34 +193,6 @@ class TesterWindow(QWidget):
         self._unsubscribe()
         super().closeEvent(event)
 
-    # -- database work, off the GUI thread ------------------------------------------------
-
-    def _in_db(
-        self,
-        fn: Callable[[], T],
-        *,
-        on_done: Callable[[T], Any] | None = None,
-        on_error: Callable[[BaseException], Any] | None = None,
-    ) -> asyncio.Task:
-        """``fn()`` on the database's thread (a commit can wait tens of ms on the disk); ``on_done``
-        gets its result back on the GUI thread."""
-        return tasks.run(self.services.db.in_thread(fn), on_done=on_done, on_error=on_error, parent=self)
-
-    def _supersede(self, kind: str) -> int:
-        """Make every load of ``kind`` still in flight stale; returns the ticket of the next one."""
-        self._requests[kind] = self._requests.get(kind, 0) + 1
-        return self._requests[kind]
-
-    def _newest(self, kind: str, on_done: Callable[[T], Any]) -> Callable[[T], None]:
-        """``on_done`` that drops its result if a newer load of ``kind`` was asked for since."""
-        ticket = self._supersede(kind)
-
-        def apply(result: T) -> None:
-            if self._requests[kind] == ticket:
-                on_done(result)
-
-        return apply
-
     # -- set-up ----------------------------------------------------------------------
 
     def _set_columns(self, count: int) -> None:
@@ -238,8 +207,10 @@ class TesterWindow(QWidget):
             self.columns.pop().deleteLater()
 
     def _fill_models(self) -> None:
+        registry = self.services.registry
+
         async def load():
-            models, _errors = await self.services.registry.list_all_models()
+            models, _errors = await registry.list_all_models()
             return [m.ref for m in models]
 
         def done(refs: list[str]) -> None:
@@ -249,7 +220,7 @@ class TesterWindow(QWidget):
                 column.model.addItems(refs)
                 column.model.setEditText(current)
 
-        tasks.run(load(), on_done=done, on_error=lambda _e: None)
+        ops.query(self, "models", load, on_done=done, on_error=lambda _failure: None)
 
     # -- templates ---------------------------------------------------------------------
 
@@ -264,7 +235,7 @@ class TesterWindow(QWidget):
             self._show_template_name()
             self.template_picker.blockSignals(False)
 
-        tasks.run(self.services.db.in_thread(self.services.templates.list), on_done=show, parent=self)
+        ops.query(self, "templates", self.services.templates.list, on_done=show)
 
     def _show_template_name(self) -> None:
         index = self.template_picker.findText(self.template_name) if self.template_name else 0
@@ -319,7 +290,7 @@ class TesterWindow(QWidget):
             return
         self.comparison = comparison
         self.run_id = None
-        self._supersede("show")  # a run still loading from History must not overwrite this one
+        ops.supersede(self, "show")  # a run still loading from History must not overwrite this one
         blind = self.blind.isChecked()
         settings = {"order": self.order}
         if self.template_name:
@@ -327,7 +298,7 @@ class TesterWindow(QWidget):
         # what the form said when the run started is what gets saved with it
         save = partial(
             history.save_run, self.services.db, prompt, system=self.system.text().strip() or None,
-            category=self.category.text().strip() or None, blind=blind, settings=settings,
+            category=self.category.text().strip() or None, blind=blind, settings=settings, bus=self.services.bus,
         )  # fmt: skip
         for position, column in enumerate(self.columns):
             column.output.clear()
@@ -343,11 +314,12 @@ class TesterWindow(QWidget):
         self.run_button.setEnabled(False)
         self.status.setText("Running…")
         self.timer.start()
-        tasks.run(
-            comparison.wait(),
-            on_done=lambda columns: self._finished(comparison, save, blind, columns),
-            parent=self,
-        )
+
+        async def wait():
+            return await comparison.wait()
+
+        # a change: whatever is shown when it ends, the run is saved
+        ops.change(self, wait, on_done=lambda columns: self._finished(comparison, save, blind, columns))
 
     def _shared_params(self):
         from ...core.providers.types import GenerationParams
@@ -408,7 +380,7 @@ class TesterWindow(QWidget):
         self.timer.stop()
         self.run_button.setEnabled(True)
         if comparison is not self.comparison:  # a run reopened from History is shown: save this one quietly
-            self._in_db(partial(save, columns))
+            ops.change(self, partial(save, columns))
             return
         self._paint()
         fastest, cheapest = comparison.fastest(), comparison.cheapest()
@@ -429,11 +401,11 @@ class TesterWindow(QWidget):
                 button.setVisible(blind_pair)
             self.status.setText("Done. Vote below." if blind_pair else "Done.")
 
-        def failed(error: BaseException) -> None:
+        def failed(failure: ops.Failure) -> None:
             if comparison is self.comparison:
-                self.status.setText(f"The run was not saved: {tasks.person_message(error)}")
+                self.status.setText(f"The run was not saved: {failure}")
 
-        self._in_db(partial(save, columns), on_done=saved, on_error=failed)
+        ops.change(self, partial(save, columns), on_done=saved, on_error=failed)
 
     # -- batch ------------------------------------------------------------------------------
 
@@ -524,7 +496,7 @@ class TesterWindow(QWidget):
         if not prompts or not models:
             self.status.setText("A batch needs prompts and at least one model.")
             return
-        self._supersede("show")  # a run still loading from History must not overwrite this form
+        ops.supersede(self, "show")  # a run still loading from History must not overwrite this form
         batch = BatchRun(self.services.db, self.services.registry)
         self.batch_run_button.setEnabled(False)  # one click, one batch
 
@@ -532,13 +504,13 @@ class TesterWindow(QWidget):
             self.batch = batch
             self._start_batch()
 
-        def failed(error: BaseException) -> None:
+        def failed(failure: ops.Failure) -> None:
             self.batch_run_button.setEnabled(True)
-            self.status.setText(f"The batch was not created: {tasks.person_message(error)}")
+            self.status.setText(f"The batch was not created: {failure}")
 
         # a batch reopened from History meanwhile stays shown; this one can be resumed from there
-        self._in_db(
-            partial(batch.create, prompts, models), on_done=self._newest("batch", created), on_error=failed
+        ops.change(
+            self, partial(batch.create, prompts, models), on_done=created, on_error=failed, name="batch"
         )
 
     def _start_batch(self) -> None:
@@ -551,11 +523,12 @@ class TesterWindow(QWidget):
         batch.on_progress = lambda done, total: self._batch_progress(batch, done, total)
         self.batch_run_button.setEnabled(False)
         self.batch_resume.setEnabled(False)
-        tasks.run(
-            batch.run(self.batch_concurrency.value()),
-            on_done=lambda _cells: self._batch_done(batch),
-            parent=self,
-        )
+        concurrency = self.batch_concurrency.value()
+
+        async def run():
+            return await batch.run(concurrency)
+
+        ops.change(self, run, on_done=lambda _cells: self._batch_done(batch))
 
     def _batch_progress(self, batch: BatchRun, done: int, total: int) -> None:
         if batch is not self.batch:  # another batch was reopened: its progress is not this one's
@@ -582,11 +555,11 @@ class TesterWindow(QWidget):
             finally:
                 self._grid_loaded()
 
-        def failed(error: BaseException) -> None:
+        def failed(failure: ops.Failure) -> None:
             self._grid_loaded()
-            self.status.setText(f"The batch's grid could not be read: {tasks.person_message(error)}")
+            self.status.setText(f"The batch's grid could not be read: {failure}")
 
-        self._in_db(lambda: (batch.plan(), batch.grid()), on_done=show, on_error=failed)
+        ops.query(self, "grid", lambda: (batch.plan(), batch.grid()), on_done=show, on_error=failed)
 
     def _grid_loaded(self) -> None:
         self._grid_loading = False
@@ -618,7 +591,7 @@ class TesterWindow(QWidget):
                 + (" Resume to finish." if done < total else "")
             )
 
-        self._in_db(lambda: (batch.plan(), batch.grid(), batch.cells()), on_done=show)
+        ops.query(self, "batch summary", lambda: (batch.plan(), batch.grid(), batch.cells()), on_done=show)
 
     def _show_grid(self, plan: dict, grid: list) -> None:
         from PySide6.QtGui import QColor
@@ -641,7 +614,7 @@ class TesterWindow(QWidget):
                     item.setToolTip(cell.get("text") or cell.get("error") or "")
                 self.batch_grid.setItem(r, c, item)
 
-    def _export_batch(self, fmt: str, path: str | None = None) -> asyncio.Task | None:
+    def _export_batch(self, fmt: str, path: str | None = None) -> ops.Op | None:
         from PySide6.QtWidgets import QFileDialog
 
         batch = self.batch
@@ -657,7 +630,7 @@ class TesterWindow(QWidget):
         def write() -> None:  # reading the cells and writing the file both wait on the disk
             Path(path).write_text(batch.export(fmt), encoding="utf-8")
 
-        return self._in_db(write, on_done=lambda _none: self.status.setText(f"Wrote {path}."))
+        return ops.change(self, write, on_done=lambda _none: self.status.setText(f"Wrote {path}."))
 
     # -- votes, leaderboard, history -------------------------------------------------------
 
@@ -683,15 +656,17 @@ class TesterWindow(QWidget):
                 )
             self.status.setText(f"Vote recorded. A was {left}, B was {right}.")
 
-        def failed(error: BaseException) -> None:
+        def failed(failure: ops.Failure) -> None:
             if not still_shown():
                 return
             for button in self.vote_buttons.values():  # not saved: the person can vote again
                 button.setVisible(True)
-            self.status.setText(f"The vote was not saved: {tasks.person_message(error)}")
+            self.status.setText(f"The vote was not saved: {failure}")
 
-        self._in_db(
-            partial(history.record_vote, self.services.db, run_id, left, right, outcome),
+        services = self.services
+        ops.change(
+            self,
+            partial(history.record_vote, services.db, run_id, left, right, outcome, bus=services.bus),
             on_done=recorded,
             on_error=failed,
         )
@@ -702,7 +677,7 @@ class TesterWindow(QWidget):
         elif self.tabs.widget(index) is self.history:
             self.refresh_history()
 
-    def refresh_leaderboard(self) -> asyncio.Task:
+    def refresh_leaderboard(self) -> ops.Op:
         """Read the votes once; they fill both the category list and the standings."""
 
         def show(votes: list[Vote]) -> None:
@@ -710,7 +685,7 @@ class TesterWindow(QWidget):
             self._fill_categories()
             self._show_leaderboard()
 
-        return self._in_db(partial(history.votes, self.services.db), on_done=self._newest("board", show))
+        return ops.query(self, "board", partial(history.votes, self.services.db), on_done=show)
 
     def _fill_categories(self) -> None:
         categories = sorted({v.category for v in self._votes if v.category})
@@ -734,13 +709,11 @@ class TesterWindow(QWidget):
                 f"{rank}. {s.model}   {s.rating:.0f}  ({s.low:.0f}–{s.high:.0f})   {s.votes} votes"
             )
 
-    def refresh_history(self) -> asyncio.Task:
-        """Fill the History tab once the runs are read (await the task to know when)."""
-        return self._in_db(
-            partial(history.runs, self.services.db), on_done=self._newest("history", self._show_history)
-        )
+    def refresh_history(self) -> ops.Op:
+        """Fill the History tab once the runs are read (await the op to know when)."""
+        return ops.query(self, "history", partial(history.runs, self.services.db), on_done=self._show_history)
 
-    def _show_history(self, runs: list[TesterRun]) -> None:
+    def _show_history(self, runs: list[RunView]) -> None:
         self.history.clear()
         for run in runs:
             if run.kind == "batch":
@@ -756,14 +729,13 @@ class TesterWindow(QWidget):
             item.setData(256, run.id)
             self.history.addItem(item)
 
-    def reopen(self, item: QListWidgetItem) -> asyncio.Task:
+    def reopen(self, item: QListWidgetItem) -> ops.Op:
         """Show a saved run once it is read; the newest request wins if several are in flight."""
-        return self._in_db(
-            partial(history.get_run, self.services.db, item.data(256)),
-            on_done=self._newest("show", self._show_run),
+        return ops.query(
+            self, "show", partial(history.get_run, self.services.db, item.data(256)), on_done=self._show_run
         )
 
-    def _show_run(self, run: TesterRun) -> None:
+    def _show_run(self, run: RunView) -> None:
         if run.kind == "batch":  # cells, not columns: show them in the Batch tab
             self._reopen_batch(run)
             return
@@ -793,10 +765,10 @@ class TesterWindow(QWidget):
         )
         self.tabs.setCurrentIndex(0)
 
-    def _reopen_batch(self, run: TesterRun) -> None:
+    def _reopen_batch(self, run: RunView) -> None:
         from ...core.tester.batch import BatchPrompt, BatchRun
 
-        self._supersede("batch")  # a batch still being created does not replace this one
+        ops.supersede(self, "batch")  # a batch still being created does not replace this one
         self.batch = BatchRun(self.services.db, self.services.registry, run.id)
         plan = run.settings
         # the form shows the plan, checks included, so Run batch repeats it as it was
@@ -809,7 +781,8 @@ class TesterWindow(QWidget):
     def _continue(self, position: int) -> None:
         if self.run_id is None:
             return
-        self._in_db(
+        ops.change(
+            self,
             partial(history.continue_in_chat, self.services.store, self.run_id, self.order[position]),
             on_done=lambda conversation_id: self.status.setText(
                 f"Opened as a conversation ({conversation_id[:8]}…) in the main window."
