@@ -9,12 +9,42 @@ import keyring
 import pytest
 
 from tests.support.memory_keyring import MemoryKeyring
+from tests.support.writers import WriteRecorder
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Never reach for the real internet, even by accident.
 for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"):
     os.environ.pop(var, None)
 os.environ["HF_HUB_OFFLINE"] = "1"
+
+#: one writer per table: every write the app makes during the run, checked when the run ends
+WRITES = WriteRecorder()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def writes() -> WriteRecorder:
+    """Records which module of the app writes each table, for the whole run (see pytest_sessionfinish)."""
+    WRITES.install()
+    yield WRITES
+    WRITES.uninstall()
+
+
+@pytest.fixture(autouse=True)
+def _name_the_writer(request: pytest.FixtureRequest, writes: WriteRecorder) -> None:
+    writes.test = request.node.nodeid
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The run fails if a table was written by anyone but its owning store."""
+    stray = WRITES.violations()
+    if stray:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        lines = ["", "ONE WRITER PER TABLE broken:", *(f"  {line}" for line in stray)]
+        if reporter is not None:
+            reporter.write_line("\n".join(lines), red=True, bold=True)
+        else:
+            print("\n".join(lines))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(autouse=True)

@@ -134,3 +134,29 @@ def test_window_is_shown_before_the_database_layer_loads(data_home):
     )
     heavy = ("sqlalchemy", "alembic", "keyring", "markdown_it", "pygments")
     assert _loaded_after(data_home, steps, heavy) == []
+
+
+def test_the_one_writer_check_sees_a_stray_write(services, writes):
+    """The run-wide check of one writer per table (tests/conftest.py) can fail: a write to a table from
+    anywhere but its owner is caught, whether a row is added or a bulk update is run."""
+    stray = "dataelan_desktop.ui.stray"  # a window module writing rows itself
+    code = (
+        "from sqlalchemy import update\n"
+        "from dataelan_desktop.core.db.tables import Conversation, Project\n"
+        "def add(s):\n    s.add(Project(name='stray'))\n"
+        "def bulk(s):\n    s.execute(update(Conversation).values(pinned=True))\n"
+    )
+    namespace = {"__name__": stray}
+    exec(code, namespace)
+    services.store.create_conversation(title="Owned")
+    try:
+        services.db.call(namespace["add"])
+        services.db.call(namespace["bulk"])
+        found = writes.violations()
+        assert any(line.startswith(f"projects written by {stray}") for line in found)
+        assert any(line.startswith(f"conversations written by {stray}") for line in found)
+    finally:
+        writes.forget(stray)
+    assert not any(stray in line for line in writes.violations())
+    # and the owner's own writes are seen as the owner's
+    assert "dataelan_desktop.core.chat.store" in writes.writes["conversations"]
