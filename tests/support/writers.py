@@ -31,6 +31,7 @@ OWNERS = {
     "projects": "dataelan_desktop.core.chat.store",
     "conversations": "dataelan_desktop.core.chat.store",
     "messages": "dataelan_desktop.core.chat.store",
+    "conversation_views": "dataelan_desktop.core.chat.store",  # which branch this device shows
     "provider_configs": "dataelan_desktop.core.connections.store",
     "local_models": "dataelan_desktop.core.gguf.library",
     "model_profiles": "dataelan_desktop.core.gguf.library",

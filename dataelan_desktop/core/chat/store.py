@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.orm import Session
 
 from ..changes import ChangeBus, Changes
 from ..db import Database
-from ..db.tables import Conversation, Message, MessageStatus, Project, utcnow
+from ..db.tables import Conversation, ConversationViewState, Message, MessageStatus, Project, utcnow
 from .tree import Branching, branching_of, children_map, visible_path
 
 if TYPE_CHECKING:
@@ -151,20 +152,29 @@ def _alive(model):
 
 
 # -- which branch is shown (the chat service also calls these, inside its own sessions) ------
+# Per-device view state: kept in ``conversation_views``, apart from the conversation's own row, so
+# that sync can copy conversations without copying which branch one device happens to show.
 
 
 def shown_leaf_in(session: Session, conversation_id: str) -> str | None:
     """The leaf this device shows for the conversation (None: the newest)."""
-    return session.scalar(select(Conversation.current_leaf_id).where(Conversation.id == conversation_id))
+    return session.scalar(
+        select(ConversationViewState.current_leaf_id).where(
+            ConversationViewState.conversation_id == conversation_id
+        )
+    )
 
 
 def show_in(session: Session, conversation_id: str, leaf_id: str | None) -> None:
-    """Show the branch ending at ``leaf_id`` (None: the newest)."""
+    """Show the branch ending at ``leaf_id`` (None: the newest). The conversation's row is untouched."""
+    now = utcnow()
     session.execute(
-        update(Conversation)
-        .where(Conversation.id == conversation_id)
-        .values(current_leaf_id=leaf_id)
-        .execution_options(synchronize_session=False)
+        insert(ConversationViewState)
+        .values(conversation_id=conversation_id, current_leaf_id=leaf_id, updated_at=now)
+        .on_conflict_do_update(
+            index_elements=[ConversationViewState.conversation_id],
+            set_={"current_leaf_id": leaf_id, "updated_at": now},
+        )
     )
 
 
@@ -331,7 +341,11 @@ class ChatStore:
         limit: int | None = None,
     ) -> list[ConversationView]:
         def query(s: Session) -> list[ConversationView]:
-            q = select(Conversation).where(_alive(Conversation))
+            q = (
+                select(Conversation, ConversationViewState.current_leaf_id)
+                .outerjoin(ConversationViewState, ConversationViewState.conversation_id == Conversation.id)
+                .where(_alive(Conversation))
+            )
             if not all_projects:
                 q = q.where(
                     Conversation.project_id == project_id if project_id else Conversation.project_id.is_(None)
@@ -341,7 +355,7 @@ class ChatStore:
             q = q.order_by(Conversation.pinned.desc(), Conversation.updated_at.desc())
             if limit:
                 q = q.limit(limit)
-            return [ConversationView.of(c, shown_leaf_in(s, c.id)) for c in s.scalars(q)]
+            return [ConversationView.of(c, leaf) for c, leaf in s.execute(q)]
 
         return self.db.call(query)
 
@@ -561,7 +575,7 @@ class ChatStore:
             conversation = _get(s, Conversation, conversation_id)
             if parent_id is ...:
                 alive = [m for m in conversation.messages if m.deleted_at is None]
-                path = visible_path(alive, conversation.current_leaf_id)
+                path = visible_path(alive, shown_leaf_in(s, conversation_id))
                 parent = path[-1].id if path else None
             else:
                 parent = parent_id
@@ -575,7 +589,7 @@ class ChatStore:
                     attachments=attachments,
                 ),
             )
-            conversation.current_leaf_id = message.id
+            show_in(s, conversation_id, message.id)
             conversation.model = model
             return message.id
 
@@ -588,7 +602,7 @@ class ChatStore:
         (host:pid), so that a crash leaves it to be marked interrupted. Returns its id."""
 
         def add(s: Session) -> str:
-            conversation = _get(s, Conversation, conversation_id)
+            _get(s, Conversation, conversation_id)
             reply = _add(
                 s,
                 Message(
@@ -601,7 +615,7 @@ class ChatStore:
                     stream_owner=owner,
                 ),
             )
-            conversation.current_leaf_id = reply.id
+            show_in(s, conversation_id, reply.id)
             return reply.id
 
         reply_id = self.db.call(add)
@@ -781,7 +795,8 @@ def import_conversations(self: ChatStore, parsed: ParsedImport) -> ImportResult:
                 s.add(row)
             s.flush()
             leaf = conv.current_leaf_source_id
-            conversation.current_leaf_id = new_ids.get(leaf) if leaf else None
+            if leaf:  # which branch is shown: this device's view state
+                show_in(s, conversation.id, new_ids.get(leaf))
             created.append(conversation.id)
             count += len(conv.messages)
         return created, count, skipped, project_id

@@ -258,11 +258,20 @@ def _mend_message_tree(con: sqlite3.Connection) -> None:
         con.execute(
             "UPDATE messages SET parent_id = ? WHERE rowid = ?", (earlier[0] if earlier else None, rowid)
         )
-    con.execute(
-        "UPDATE conversations SET current_leaf_id = (SELECT id FROM messages m WHERE m.conversation_id = "
-        "conversations.id ORDER BY created_at DESC, rowid DESC LIMIT 1) WHERE current_leaf_id IS NOT NULL AND NOT "
-        "EXISTS (SELECT 1 FROM messages m WHERE m.id = conversations.current_leaf_id)"
-    )
+    if "current_leaf_id" in {
+        r[1] for r in con.execute("PRAGMA table_info(conversations)")
+    }:  # before 0004_view_state
+        con.execute(
+            "UPDATE conversations SET current_leaf_id = (SELECT id FROM messages m WHERE m.conversation_id = "
+            "conversations.id ORDER BY created_at DESC, rowid DESC LIMIT 1) WHERE current_leaf_id IS NOT NULL AND NOT "
+            "EXISTS (SELECT 1 FROM messages m WHERE m.id = conversations.current_leaf_id)"
+        )
+    if con.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='conversation_views'").fetchone():
+        # a shown branch whose leaf was lost: no view row means the newest branch is shown
+        con.execute(
+            "DELETE FROM conversation_views WHERE current_leaf_id IS NOT NULL AND NOT EXISTS "
+            "(SELECT 1 FROM messages m WHERE m.id = conversation_views.current_leaf_id)"
+        )
 
 
 def _has_revision(target: Path) -> bool:

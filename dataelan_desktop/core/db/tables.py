@@ -55,8 +55,7 @@ class Conversation(Stamped, Base):
     title_is_automatic: Mapped[bool] = mapped_column(Boolean, default=True)
     system_prompt: Mapped[str | None] = mapped_column(Text, default=None)
     model: Mapped[str | None] = mapped_column(String(300), default=None)  # "provider:id"
-    #: the leaf of the branch that is shown; None means "the newest leaf"
-    current_leaf_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    # which branch is shown is this device's view, not the conversation's: see ConversationViewState
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # temperature, max tokens...
@@ -65,6 +64,20 @@ class Conversation(Stamped, Base):
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", order_by="Message.created_at"
     )
+
+
+class ConversationViewState(Base):
+    """Which branch of a conversation this device shows: per-device view state, never synced
+    (two devices may show different branches of the same conversation)."""
+
+    __tablename__ = "conversation_views"
+
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: the leaf of the branch that is shown; no row (or None) means "the newest leaf"
+    current_leaf_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
 class MessageStatus(StrEnum):
