@@ -26,7 +26,7 @@ def run() -> list[Figure]:
 
     from dataelan_desktop.core.db.tables import Message
     from dataelan_desktop.core.services import build_services
-    from dataelan_desktop.ui.main_window import MainWindow
+    from dataelan_desktop.ui.main.window import MainWindow
 
     app = QApplication.instance() or QApplication([])
     loop = qasync.QEventLoop(app)

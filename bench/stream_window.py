@@ -88,7 +88,7 @@ def _measure_against(app, base_url: str, baseline: PlainLoop) -> tuple[float, fl
 
     from dataelan_desktop.core.connections.store import save_provider
     from dataelan_desktop.core.services import build_services
-    from dataelan_desktop.ui.main_window import MainWindow
+    from dataelan_desktop.ui.main.window import MainWindow
 
     loop = qasync.QEventLoop(app, already_running=False)
     loop.set_default_executor(ThreadPoolExecutor(max_workers=4, thread_name_prefix="bench"))

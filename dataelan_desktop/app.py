@@ -83,7 +83,7 @@ def open_in_window(window, request: OpenRequest) -> None:
     elif request.kind == "conversation":
         window.open_conversation(request.target)
     elif request.kind == "import":
-        window.import_file(Path(request.target))
+        window.transfer.import_file(Path(request.target))
     else:
         raise ValueError(f"cannot open {request.kind!r}")
 
@@ -114,7 +114,7 @@ def run_gui(argv: list[str] | None = None, open_request: OpenRequest | None = No
     loop.set_default_executor(ThreadPoolExecutor(max_workers=4, thread_name_prefix="dataelan-worker"))
     asyncio.set_event_loop(loop)
 
-    from .ui.main_window import MainWindow
+    from .ui.main.window import MainWindow
 
     window = MainWindow(None)
     window.show()

@@ -115,7 +115,7 @@ def test_first_paint_imports_no_provider_sdk(data_home):
         "from dataelan_desktop.core.services import build_services\n"
         "from PySide6.QtWidgets import QApplication\n"
         "app = QApplication([])\n"
-        "from dataelan_desktop.ui.main_window import MainWindow\n"
+        "from dataelan_desktop.ui.main.window import MainWindow\n"
         "services = build_services()"
     )
     assert _loaded_after(data_home, steps, ("openai", "anthropic", "llama_cpp", "huggingface_hub")) == []
@@ -127,7 +127,7 @@ def test_window_is_shown_before_the_database_layer_loads(data_home):
         "import dataelan_desktop.cli.main\n"
         "from PySide6.QtWidgets import QApplication\n"
         "app = QApplication([])\n"
-        "from dataelan_desktop.ui.main_window import MainWindow\n"
+        "from dataelan_desktop.ui.main.window import MainWindow\n"
         "window = MainWindow(None)\n"
         "window.show()\n"
         "app.processEvents()"

@@ -117,7 +117,7 @@ def main(out_dir: str = "docs") -> int:
     from PySide6.QtWidgets import QApplication
 
     from dataelan_desktop.core.services import build_services
-    from dataelan_desktop.ui.main_window import MainWindow
+    from dataelan_desktop.ui.main.window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv)
     loop = qasync.QEventLoop(app)
@@ -160,7 +160,7 @@ def main(out_dir: str = "docs") -> int:
         """The template library and the model tester with a comparison reopened from its history."""
         from dataelan_desktop.core.providers.reply import Reply
         from dataelan_desktop.core.tester.history import save_run
-        from dataelan_desktop.ui.templates_dialog import TemplatesWindow
+        from dataelan_desktop.ui.templates.library_window import TemplatesWindow
         from dataelan_desktop.ui.tester import TesterWindow
 
         os.environ["DATAELAN_HOME"] = home
@@ -193,8 +193,8 @@ def main(out_dir: str = "docs") -> int:
         tester = TesterWindow(services)
         tester.resize(1280, 760)
         tester.show()
-        await tester.refresh_history()  # both read on the database thread: wait for them
-        await tester.reopen(tester.history.item(0))
+        await tester.history_tab.refresh()  # both read on the database thread: wait for them
+        await tester.reopen(tester.history_tab.item(0))
         await asyncio.sleep(0.8)
         tester.grab().save(str(out / "tester.png"))
         tester.close()

@@ -68,7 +68,7 @@ def qsettings(tmp_path: Path) -> QSettings:
 
 @pytest.fixture
 def window(qloop, qtbot, services, qsettings):
-    from dataelan_desktop.ui.main_window import MainWindow
+    from dataelan_desktop.ui.main.window import MainWindow
 
     services.bus.bind_loop(qloop)
     win = MainWindow(services, settings=qsettings, probe_servers=False)

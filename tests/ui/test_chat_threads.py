@@ -61,14 +61,14 @@ def test_a_full_chat_flow_does_no_database_work_on_the_gui_thread(
         await wait_until(
             lambda: "★ Tides" in [i.text(0) for i in window.sidebar.conversation_items()], message="pin"
         )
-        await window.export_to(tmp_path / "tides.json", conversation_id=conversation_id)
+        await window.transfer.export_to(tmp_path / "tides.json", conversation_id=conversation_id)
         window.sidebar.delete_requested.emit(conversation_id)
         await wait_until(lambda: not window.sidebar.conversation_items(), message="deleted")
         click(window.undo_button)
         await wait_until(lambda: window.sidebar.conversation_items(), message="restored")
 
         # and imported again, as a second conversation
-        await window.import_file(tmp_path / "tides.json")
+        await window.transfer.import_file(tmp_path / "tides.json")
         await wait_until(lambda: len(window.sidebar.conversation_items()) == 2, message="imported")
 
     with DatabaseThreads(services.db) as threads:

@@ -36,7 +36,7 @@ def test_new_user_path(window, qtbot, ui_run, services, server, tiny_gguf, monke
     async def scenario():
         # a project, then a conversation inside it (Ctrl+N)
         monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("Research", True)))
-        window.new_project()
+        window.library.new_project()
         await wait_until(
             lambda: window.sidebar.tree.topLevelItemCount() == 2, message="project in the sidebar"
         )

@@ -92,7 +92,9 @@ def test_providers_and_models_do_no_database_or_keyring_work_on_the_gui_thread(
         window.settings_dialog.close()
 
         # a running server offered on the welcome page, connected
-        window.connect_server(FoundServer("lmstudio", "LM Studio", server.base_url + "/v1", ("gpt-4o-mini",)))
+        window.first_run.connect_server(
+            FoundServer("lmstudio", "LM Studio", server.base_url + "/v1", ("gpt-4o-mini",))
+        )
         await wait_until(lambda: window.composer.model() == "lmstudio:gpt-4o-mini", message="connected")
 
         # the model manager: a GGUF added, its settings changed and shown again, then removed

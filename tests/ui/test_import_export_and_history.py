@@ -30,16 +30,16 @@ def counts(services):
 
 def test_export_and_reimport_from_the_window(window, ui_run, services, tmp_path):
     async def scenario():
-        await window.import_file(CHATGPT)
+        await window.transfer.import_file(CHATGPT)
         await wait_until(
             lambda: window.title.text() == "Sourdough starter help", message="imported conversation open"
         )
         shown = [w.view.content for w in window.chat_view.shown_widgets()]
         assert shown[-1] == "1:2:1 starter, water 50%."
         target = tmp_path / "sourdough.json"
-        await window.export_to(target, conversation_id=window.conversation_id)
+        await window.transfer.export_to(target, conversation_id=window.conversation_id)
         assert json.loads(target.read_text())["conversations"][0]["title"] == "Sourdough starter help"
-        await window.import_file(target)
+        await window.transfer.import_file(target)
         await wait_until(
             lambda: window.conversation_id and len(window.sidebar.conversation_items()) == 3,
             message="re-imported",
@@ -61,7 +61,7 @@ def test_malformed_chatgpt_export_is_refused_with_a_message(window, ui_run, serv
     before = counts(services)
 
     async def scenario():
-        task = window.import_file(bad)
+        task = window.transfer.import_file(bad)
         await asyncio.gather(task, return_exceptions=True)
         await wait_until(lambda: shown, message="error message")
 

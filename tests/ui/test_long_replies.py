@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataelan_desktop.ui.markdown import MarkdownRenderer
-from dataelan_desktop.ui.message_widget import LONG_TEXT, MessageView, MessageWidget
+from dataelan_desktop.ui.chat.markdown import MarkdownRenderer
+from dataelan_desktop.ui.chat.message_widget import LONG_TEXT, MessageView, MessageWidget
 
 LONG = "".join(f"word{i} " + ("\n\n" if i % 40 == 39 else "") for i in range(6000))
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtGui import QGuiApplication
 
-from dataelan_desktop.ui.markdown import COPY_SCHEME, MarkdownRenderer
-from dataelan_desktop.ui.message_widget import MessageView, MessageWidget
+from dataelan_desktop.ui.chat.markdown import COPY_SCHEME, MarkdownRenderer
+from dataelan_desktop.ui.chat.message_widget import MessageView, MessageWidget
 
 REPLY = """Here is **bold** and a table:
 

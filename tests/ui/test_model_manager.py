@@ -12,7 +12,7 @@ from tests.ui.conftest import wait_until
 
 @pytest.fixture
 def manager(qloop, qtbot, services):
-    from dataelan_desktop.ui.model_manager import ModelManagerWindow
+    from dataelan_desktop.ui.gguf.model_manager import ModelManagerWindow
 
     window = ModelManagerWindow(services)
     qtbot.addWidget(window)

@@ -143,7 +143,7 @@ def test_first_run_shows_the_choices_and_offers_a_running_server(window, qtbot, 
             await wait_until(lambda: window.center.currentWidget() is window.welcome, message="welcome shown")
             assert window.welcome.add_key.isVisible() and window.welcome.open_gguf.isVisible()
             port = int(server.base_url.rsplit(":", 1)[1])
-            await window.probe_local_servers((("lmstudio", port), ("ollama", 9)))
+            await window.first_run.probe_local_servers((("lmstudio", port), ("ollama", 9)))
             await wait_until(lambda: window.welcome.found_buttons, message="server offered")
             offer = window.welcome.found_buttons[0]
             assert "LM Studio" in offer.text() and server.base_url in offer.text()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from dataelan_desktop.ui.main_window import MainWindow
+from dataelan_desktop.ui.main.window import MainWindow
+from dataelan_desktop.ui.sidebar.library import LibraryActions
 from tests.ui.conftest import wait_until
 
 
@@ -57,7 +58,7 @@ def test_window_shows_at_once_and_fills_in_when_the_database_is_ready(
 def test_sidebar_lists_the_newest_page_and_shows_more_on_request(
     qloop, qtbot, ui_run, services, qsettings, monkeypatch
 ):
-    monkeypatch.setattr(MainWindow, "SIDEBAR_PAGE", 5)
+    monkeypatch.setattr(LibraryActions, "PAGE", 5)
     for i in range(7):
         services.store.create_conversation(title=f"Chat {i}")
     pinned = services.store.conversations(all_projects=True)[-1]  # the oldest one

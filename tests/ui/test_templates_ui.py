@@ -129,8 +129,10 @@ def test_insert_template_into_the_composer(window, qtbot, ui_run, services):
 
     async def fill(name: str, values: dict[str, str]):
         insert.trigger()
-        await wait_until(lambda: getattr(window, "template_fill", None) and window.template_fill.isVisible())
-        dialog = window.template_fill
+        await wait_until(
+            lambda: window.template_inserter.dialog and window.template_inserter.dialog.isVisible()
+        )
+        dialog = window.template_inserter.dialog
         dialog.picker.setCurrentIndex(dialog.picker.findText(name))
         for variable, value in values.items():
             assert not dialog.ok_button.isEnabled()  # a required variable is still empty
@@ -178,25 +180,28 @@ def test_tester_template_run_and_reopen(qloop, qtbot, ui_run, services, two_serv
     services.bus.bind_loop(qloop)
     services.templates.create("Greeting", "Say hello to {{name}}", system_prompt="Be {{mood|cheerful}}")
     window = TesterWindow(services)
+    compare, history = window.compare_tab, window.history_tab
     qtbot.addWidget(window)
     window.show()
 
     async def scenario():
-        picker = window.template_picker
+        picker = compare.template_picker
         await wait_until(lambda: picker.findText("Greeting") > 0, message="templates in the picker")
         qtbot.keyClicks(picker, "Greeting")  # choosing it from the keyboard
-        await wait_until(lambda: getattr(window, "template_fill", None) and window.template_fill.isVisible())
-        dialog = window.template_fill
+        await wait_until(
+            lambda: getattr(compare, "template_fill", None) and compare.template_fill.isVisible()
+        )
+        dialog = compare.template_fill
         assert not dialog.ok_button.isEnabled() and dialog.fields["mood"].text() == "cheerful"
         qtbot.keyClicks(dialog.fields["name"], "Ada")
         assert dialog.preview.toPlainText() == "Say hello to Ada"
         _click(qtbot, dialog.ok_button)
-        assert window.prompt.toPlainText() == "Say hello to Ada" and window.system.text() == "Be cheerful"
+        assert compare.prompt.toPlainText() == "Say hello to Ada" and compare.system.text() == "Be cheerful"
         assert picker.currentText() == "Greeting"
 
-        window.columns[0].model.setEditText("one:m")
-        window.columns[1].model.setEditText("two:m")
-        _click(qtbot, window.run_button)
+        compare.columns[0].model.setEditText("one:m")
+        compare.columns[1].model.setEditText("two:m")
+        _click(qtbot, compare.run_button)
         await wait_until(lambda: window.status.text() == "Done.", message="run finished")
         for server in two_servers:
             assert server.posts()[-1].body["messages"] == [
@@ -207,17 +212,17 @@ def test_tester_template_run_and_reopen(qloop, qtbot, ui_run, services, two_serv
 
         # a fresh form, then the run again from History
         qtbot.keyClick(picker, Qt.Key.Key_Home)  # back to "Template…": no template
-        assert picker.currentIndex() == 0 and window.template_name is None
-        window.prompt.clear()
-        window.system.clear()
-        window.tabs.setCurrentWidget(window.history)
-        await wait_until(lambda: window.history.count() == 1, message="the history")
-        assert "[Greeting]" in window.history.item(0).text()
-        window.history.itemActivated.emit(window.history.item(0))
+        assert picker.currentIndex() == 0 and compare.template_name is None
+        compare.prompt.clear()
+        compare.system.clear()
+        window.tabs.setCurrentWidget(history)
+        await wait_until(lambda: history.count() == 1, message="the history")
+        assert "[Greeting]" in history.item(0).text()
+        history.itemActivated.emit(history.item(0))
         await wait_until(lambda: window.tabs.currentIndex() == 0, message="the run reopened")
         assert picker.currentText() == "Greeting" and "template “Greeting”" in window.status.text()
-        assert window.prompt.toPlainText() == "Say hello to Ada" and window.system.text() == "Be cheerful"
-        assert sorted(c.output.toPlainText() for c in window.columns) == [
+        assert compare.prompt.toPlainText() == "Say hello to Ada" and compare.system.text() == "Be cheerful"
+        assert sorted(c.output.toPlainText() for c in compare.columns) == [
             "first model speaks",
             "second model",
         ]
@@ -237,35 +242,36 @@ def test_reopening_a_batch_run_shows_its_grid_and_resumes(qloop, qtbot, ui_run, 
     assert len(batch.cells()) == 3
 
     window = TesterWindow(services)
+    batch_tab, history = window.batch_tab, window.history_tab
     qtbot.addWidget(window)
     window.show()
 
     async def scenario():
-        window.tabs.setCurrentWidget(window.history)
-        await wait_until(lambda: window.history.count() == 1, message="the history")
-        label = window.history.item(0).text()
+        window.tabs.setCurrentWidget(history)
+        await wait_until(lambda: history.count() == 1, message="the history")
+        label = history.item(0).text()
         assert "Batch · 2 prompts × 2 models · 3/4 done" in label and "Greetings" in label
-        window.history.itemActivated.emit(window.history.item(0))
+        history.itemActivated.emit(history.item(0))
         await wait_until(lambda: "3/4 cells run" in window.status.text(), message="the batch reopened")
         assert window.tabs.currentIndex() == 1  # the Batch tab
-        grid = [[window.batch_grid.item(r, c).text().split()[0] for c in range(2)] for r in range(2)]
+        grid = [[batch_tab.grid.item(r, c).text().split()[0] for c in range(2)] for r in range(2)]
         assert grid == [["PASS", "FAIL"], ["PASS", "…"]]
-        assert [window.batch_grid.horizontalHeaderItem(c).text() for c in range(2)] == ["one:m", "two:m"]
-        assert all(button.isEnabled() for button in window.batch_exports.values())
-        assert window.batch_resume.isEnabled() and window.batch_progress.value() == 3
-        assert window.batch_models.text() == "one:m, two:m"
+        assert [batch_tab.grid.horizontalHeaderItem(c).text() for c in range(2)] == ["one:m", "two:m"]
+        assert all(button.isEnabled() for button in batch_tab.exports.values())
+        assert batch_tab.resume_button.isEnabled() and batch_tab.progress.value() == 3
+        assert batch_tab.models.text() == "one:m, two:m"
 
-        _click(qtbot, window.batch_resume)
+        _click(qtbot, batch_tab.resume_button)
         await wait_until(lambda: "4/4 cells run" in window.status.text(), message="resumed batch done")
-        assert window.batch_grid.item(1, 1).text().startswith("FAIL") and not window.batch_resume.isEnabled()
+        assert batch_tab.grid.item(1, 1).text().startswith("FAIL") and not batch_tab.resume_button.isEnabled()
 
         # the reopened prompts, edited: what was typed is what runs (not the loaded plan)
-        window.batch_prompts.moveCursor(QTextCursor.MoveOperation.End)
-        qtbot.keyClicks(window.batch_prompts, " please")
-        _click(qtbot, window.batch_run_button)
-        await wait_until(lambda: "4/4 cells run" in window.status.text() and window.batch.run_id != batch.run_id
-                         and window.batch_run_button.isEnabled(), message="the edited batch ran")  # fmt: skip
-        assert [p["text"] for p in window.batch.plan()["prompts"]] == ["Say one", "Say two please"]
+        batch_tab.prompts.moveCursor(QTextCursor.MoveOperation.End)
+        qtbot.keyClicks(batch_tab.prompts, " please")
+        _click(qtbot, batch_tab.run_button)
+        await wait_until(lambda: "4/4 cells run" in window.status.text() and batch_tab.batch.run_id != batch.run_id
+                         and batch_tab.run_button.isEnabled(), message="the edited batch ran")  # fmt: skip
+        assert [p["text"] for p in batch_tab.batch.plan()["prompts"]] == ["Say one", "Say two please"]
 
     ui_run(scenario())
     ui_run(services.registry.aclose())

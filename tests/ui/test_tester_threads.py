@@ -16,6 +16,12 @@ def test_the_window_does_no_database_work_on_the_gui_thread(
 
     services.bus.bind_loop(qloop)
     window = TesterWindow(services)
+    compare, batch_tab, board, history = (
+        window.compare_tab,
+        window.batch_tab,
+        window.leaderboard_tab,
+        window.history_tab,
+    )
     qtbot.addWidget(window)
     window.show()
 
@@ -24,36 +30,36 @@ def test_the_window_does_no_database_work_on_the_gui_thread(
 
     async def scenario():
         # a blind comparison, a vote, the leaderboard and the history
-        window.columns[0].model.setEditText("one:m")
-        window.columns[1].model.setEditText("two:m")
-        window.blind.setChecked(True)
-        window.prompt.setPlainText("Introduce yourself")
-        click(window.run_button)
-        await wait_until(lambda: window.vote_buttons["tie"].isVisible(), message="vote buttons")
-        click(window.vote_buttons["tie"])
+        compare.columns[0].model.setEditText("one:m")
+        compare.columns[1].model.setEditText("two:m")
+        compare.blind.setChecked(True)
+        compare.prompt.setPlainText("Introduce yourself")
+        click(compare.run_button)
+        await wait_until(lambda: compare.vote_buttons["tie"].isVisible(), message="vote buttons")
+        click(compare.vote_buttons["tie"])
         await wait_until(lambda: "Vote recorded" in window.status.text(), message="the vote saved")
-        window.tabs.setCurrentWidget(window.board_page)
-        await wait_until(lambda: window.board.count() == 2, message="the leaderboard")
-        window.tabs.setCurrentWidget(window.history)
-        await wait_until(lambda: window.history.count() == 1, message="the history")
-        window.history.itemActivated.emit(window.history.item(0))
+        window.tabs.setCurrentWidget(board)
+        await wait_until(lambda: board.board.count() == 2, message="the leaderboard")
+        window.tabs.setCurrentWidget(history)
+        await wait_until(lambda: history.count() == 1, message="the history")
+        history.itemActivated.emit(history.item(0))
         await wait_until(lambda: "Comparison of" in window.status.text(), message="the run reopened")
-        click(window.columns[0].continue_chat)
+        click(compare.columns[0].continue_chat)
         await wait_until(lambda: "Opened as a conversation" in window.status.text(), message="continued")
 
         # a batch, its export, and the batch reopened from the history
         window.tabs.setCurrentIndex(1)
-        window.batch_prompts.setPlainText("Say something\n\nSay more")
-        window.batch_models.setText("one:m, two:m")
-        click(window.batch_run_button)
+        batch_tab.prompts.setPlainText("Say something\n\nSay more")
+        batch_tab.models.setText("one:m, two:m")
+        click(batch_tab.run_button)
         await wait_until(lambda: "4/4 cells run" in window.status.text(), message="the batch")
-        window._export_batch("csv", str(tmp_path / "batch.csv"))
+        batch_tab.export("csv", str(tmp_path / "batch.csv"))
         await wait_until(lambda: "Wrote" in window.status.text(), message="the export")
         assert (tmp_path / "batch.csv").read_text().count("\n") == 5
-        window.tabs.setCurrentWidget(window.history)
-        await wait_until(lambda: window.history.count() == 2, message="the batch in the history")
+        window.tabs.setCurrentWidget(history)
+        await wait_until(lambda: history.count() == 2, message="the batch in the history")
         window.status.clear()
-        window.history.itemActivated.emit(window.history.item(0))
+        history.itemActivated.emit(history.item(0))
         await wait_until(lambda: "4/4 cells run" in window.status.text() and window.tabs.currentIndex() == 1,
                          message="the batch reopened")  # fmt: skip
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -14,7 +13,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMessageBox,
-    QPlainTextEdit,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -22,35 +20,11 @@ from PySide6.QtWidgets import (
 )
 
 if TYPE_CHECKING:  # the chat service loads the database layer; the composer is built before it
-    from ..core.chat.service import Attachment
+    from ...core.chat.service import Attachment
+
+from .message_edit import MessageEdit
 
 MAX_ATTACHMENT_BYTES = 2_000_000
-
-
-class MessageEdit(QPlainTextEdit):
-    """Enter sends, Shift+Enter breaks the line (or the reverse, when configured)."""
-
-    submit = Signal()
-    escape = Signal()  # Esc while typing stops the reply, even where window shortcuts do not reach
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.enter_sends = True
-        self.setPlaceholderText("Write a message…  (Enter to send, Shift+Enter for a new line)")
-        self.setTabChangesFocus(True)
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
-        if event.key() == Qt.Key.Key_Escape:
-            self.escape.emit()
-            return
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
-            if shift != self.enter_sends:  # Enter alone sends by default
-                self.submit.emit()
-                return
-            self.insertPlainText("\n")
-            return
-        super().keyPressEvent(event)
 
 
 class Composer(QWidget):
@@ -185,7 +159,7 @@ class Composer(QWidget):
         text = data.decode("utf-8", errors="replace")
         if "\x00" in text:  # a binary file: keep it readable and say so
             text = text.replace("\x00", "")
-        from ..core.chat.service import Attachment
+        from ...core.chat.service import Attachment
 
         self.attachments.append(Attachment(path.name, text))
         self._show_attachments()

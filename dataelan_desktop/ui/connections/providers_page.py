@@ -1,14 +1,12 @@
-"""Settings: providers and their keys, appearance, where the data lives."""
+"""Settings → Providers: the configured providers and their keys."""
 
 from __future__ import annotations
 
 from functools import partial
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
-    QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -16,20 +14,17 @@ from PySide6.QtWidgets import (
     QListWidget,
     QMessageBox,
     QPushButton,
-    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from ..core import paths
-from ..core.connections.kinds import ProviderKind
-from ..core.connections.registry import BUILTIN, ProviderSettings
-from ..core.connections.store import ProviderForm
-from ..core.providers.types import ModelInfo
-from ..core.secrets import NoKeyringError, env_var_for, keyring_available
-from ..core.services import Services
-from . import ops
-from .theme import THEMES
+from ...core.connections.kinds import ProviderKind
+from ...core.connections.registry import BUILTIN, ProviderSettings
+from ...core.connections.store import ProviderForm
+from ...core.providers.types import ModelInfo
+from ...core.secrets import NoKeyringError, env_var_for, keyring_available
+from ...core.services import Services
+from .. import ops
 
 KIND_LABELS = {
     ProviderKind.OPENAI: "OpenAI",
@@ -60,7 +55,7 @@ class ProvidersPage(QWidget):
         left.addWidget(self.list)
         add_row = QHBoxLayout()
         self.add_button = QPushButton("Add…")
-        self.add_button.clicked.connect(self._new)
+        self.add_button.clicked.connect(self.new_provider)
         self.remove_button = QPushButton("Remove")
         self.remove_button.clicked.connect(self._remove)
         add_row.addWidget(self.add_button)
@@ -203,7 +198,7 @@ class ProvidersPage(QWidget):
         # another provider picked (or Add… pressed) before this one arrived makes it stale
         ops.query(self, "form", partial(self.services.registry.config, name), on_done=fill, on_error=failed)
 
-    def _new(self) -> None:
+    def new_provider(self) -> None:
         self._picked += 1
         ops.supersede(self, "form")  # a provider's form still on its way must not replace this one
         ops.supersede(self, "key")
@@ -337,54 +332,3 @@ class ProvidersPage(QWidget):
                 self.result.setText(f"✗ {failure}")
 
         ops.query(self, "test", connect, on_done=done, on_error=failed)
-
-
-class SettingsDialog(QDialog):
-    theme_changed = Signal(str)
-    enter_sends_changed = Signal(bool)
-
-    def __init__(self, services: Services, settings: QSettings, parent=None):
-        super().__init__(parent)
-        self.setWindowTitle("Settings")
-        self.resize(820, 480)
-        self.settings = settings
-        layout = QVBoxLayout(self)
-        self.tabs = QTabWidget()
-        self.providers = ProvidersPage(services)
-        self.tabs.addTab(self.providers, "Providers")
-
-        appearance = QWidget()
-        form = QFormLayout(appearance)
-        self.theme = QComboBox()
-        self.theme.addItems([t.capitalize() for t in THEMES])
-        current = str(settings.value("appearance/theme", "system"))
-        self.theme.setCurrentIndex(THEMES.index(current) if current in THEMES else 0)
-        self.theme.currentIndexChanged.connect(lambda i: self._set_theme(THEMES[i]))
-        form.addRow("Theme", self.theme)
-        self.enter_mode = QComboBox()
-        self.enter_mode.addItems(["Enter sends, Shift+Enter new line", "Shift+Enter sends, Enter new line"])
-        self.enter_mode.setCurrentIndex(0 if settings.value("composer/enter_sends", True, type=bool) else 1)
-        self.enter_mode.currentIndexChanged.connect(self._set_enter)
-        form.addRow("Sending", self.enter_mode)
-        self.tabs.addTab(appearance, "Appearance")
-
-        data = QWidget()
-        data_form = QFormLayout(data)
-        folder = QLabel(str(paths.data_dir()))
-        folder.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        data_form.addRow("Data folder", folder)
-        data_form.addRow("Database", QLabel(str(services.db.path)))
-        data_form.addRow("", QLabel("Set DATAELAN_HOME to keep everything in another folder."))
-        self.tabs.addTab(data, "Data")
-        layout.addWidget(self.tabs)
-        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        close.rejected.connect(self.accept)
-        layout.addWidget(close)
-
-    def _set_theme(self, theme: str) -> None:
-        self.settings.setValue("appearance/theme", theme)
-        self.theme_changed.emit(theme)
-
-    def _set_enter(self, index: int) -> None:
-        self.settings.setValue("composer/enter_sends", index == 0)
-        self.enter_sends_changed.emit(index == 0)

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.providers.reply import cost_of, format_stats
+from ...core.providers.reply import cost_of, format_stats
 from .markdown import COPY_SCHEME, MarkdownRenderer, plain_html
 
 LONG_TEXT = 16_000  # characters above which a message is shown as plain text

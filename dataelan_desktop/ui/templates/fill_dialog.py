@@ -16,8 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.templates import RenderedPrompt, TemplateView
-from ..core.templates.render import is_blank, render_parts, substitute
+from ...core.templates import RenderedPrompt, TemplateView
+from ...core.templates.render import is_blank, render_parts, substitute
 
 #: variables that usually hold a whole text get a multi-line field
 LONG_VARIABLES = {"input", "text", "code", "content", "notes"}

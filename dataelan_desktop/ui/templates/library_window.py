@@ -22,10 +22,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.changes import Changes
-from ..core.services import Services
-from ..core.templates import TemplateView, template_variables
-from . import ops
+from ...core.changes import Changes
+from ...core.services import Services
+from ...core.templates import TemplateView, template_variables
+from .. import ops
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 

@@ -24,12 +24,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.gguf.catalog import load_catalog
-from ..core.gguf.download import Download, DownloadStopped
-from ..core.gguf.info import estimate_memory, human_bytes, read_gguf_info
-from ..core.gguf.library import LocalModelView, ModelLibrary
-from ..core.services import Services
-from . import ops
+from ...core.gguf.catalog import load_catalog
+from ...core.gguf.download import Download, DownloadStopped
+from ...core.gguf.info import estimate_memory, human_bytes, read_gguf_info
+from ...core.gguf.library import LocalModelView, ModelLibrary
+from ...core.services import Services
+from .. import ops
 
 COLUMNS = ("Name", "Architecture", "Parameters", "Quantisation", "Context", "Chat template", "Size", "Memory")
 
@@ -144,7 +144,7 @@ class ModelManagerWindow(QWidget):
         self.services.registry.local().idle_unload_seconds = minutes * 60
 
     def detect_servers(self, servers=None) -> ops.Op:
-        from ..core.connections.discovery import KNOWN_SERVERS, FoundServer, probe_local_servers
+        from ...core.connections.discovery import KNOWN_SERVERS, FoundServer, probe_local_servers
 
         connections = self.services.connections
 

@@ -1,0 +1,271 @@
+"""The conversation on show: opening it, sending, regenerating, editing, switching branches, copying,
+and painting a streaming reply at display rate. Its widgets (title, chat view, composer) are laid
+out by the main window."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QSettings, QTimer, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QInputDialog, QLabel, QMessageBox, QWidget
+
+from ...core.changes import Changes
+from ...core.providers.types import GenerationParams
+from .. import ops
+from .chat_view import ChatView
+from .composer import Composer
+from .message_widget import MessageView
+
+if TYPE_CHECKING:
+    from ...core.chat.store import ConversationView, ShownConversation
+    from ...core.services import Services
+
+log = logging.getLogger(__name__)
+PAINT_INTERVAL_MS = 33  # ~30 Hz: streaming text is coalesced and painted at display rate
+
+
+def message_views(shown: ShownConversation) -> list[MessageView]:
+    """The visible branch as what the message widgets show (built off the GUI thread)."""
+    views = []
+    for item in shown.messages:
+        m = item.message
+        views.append(
+            MessageView(
+                id=m.id, role=m.role, content=m.content, status=m.status, model=m.model, error=m.error,
+                input_tokens=m.input_tokens, output_tokens=m.output_tokens, ttft_ms=m.ttft_ms,
+                duration_ms=m.duration_ms, generation_ms=m.generation_ms, usage_estimated=m.usage_estimated,
+                stop_reason=m.stop_reason, branch_index=item.branch_index, branch_count=item.branch_count,
+                attachments=tuple(a.get("name", "file") for a in m.attachments),
+            )
+        )  # fmt: skip
+    return views
+
+
+class ConversationPane(QObject):
+    opened = Signal(str)  # the id of the conversation now shown
+    started = Signal()  # a reply began (the sidebar's order and titles change)
+
+    def __init__(
+        self,
+        services: Services,
+        settings: QSettings,
+        title: QLabel,
+        chat_view: ChatView,
+        composer: Composer,
+        current_project: Callable[[], str],
+        status: Callable[[str, int], None],
+        parent: QWidget,
+    ):
+        super().__init__(parent)
+        self.services = services
+        self.settings = settings
+        self.title = title
+        self.chat_view = chat_view
+        self.composer = composer
+        self.current_project = current_project
+        self.status = status
+        self.conversation_id: str | None = None
+        self.generation = None
+        self.paint_timer = QTimer(self)
+        self.paint_timer.setInterval(PAINT_INTERVAL_MS)
+        self.paint_timer.timeout.connect(self._paint_stream)
+        self._painted_length = -1
+        self._listed_models: list[str] = []
+        self._recent_models: list[str] = []
+
+        composer.send_requested.connect(self.send)
+        composer.stop_requested.connect(self.stop)
+        composer.editor.escape.connect(self.stop)
+        chat_view.copy_requested.connect(self.copy_message)
+        chat_view.regenerate_requested.connect(self.regenerate)
+        chat_view.edit_requested.connect(self.edit_message)
+        chat_view.branch_requested.connect(self.switch_branch)
+
+    def _widget(self) -> QWidget:
+        return self.parent()
+
+    # -- what is shown ---------------------------------------------------------------------
+
+    def open(self, conversation_id: str, quiet: bool = False, focus_message: str | None = None) -> None:
+        store = self.services.store
+
+        def load() -> tuple[ConversationView, list[MessageView]]:
+            shown = store.shown_conversation(conversation_id)
+            return shown.conversation, message_views(shown)
+
+        def done(result: tuple[ConversationView, list[MessageView]]) -> None:
+            conversation, views = result
+            self.conversation_id = conversation.id
+            self.settings.setValue("session/last_conversation", conversation.id)
+            self.title.setText(conversation.title)
+            self.composer.set_model(conversation.model)
+            self.chat_view.set_messages(views)
+            self.opened.emit(conversation.id)
+            self._attach_stream()
+            if focus_message:
+                widget = self.chat_view.ensure_shown(focus_message)
+                if widget is not None:
+                    widget.setFocus()
+
+        def failed(failure: ops.Failure) -> None:
+            if not quiet:
+                QMessageBox.warning(self._widget(), "Dataelan", failure.text)
+
+        ops.query(self, "conversation", load, on_done=done, on_error=failed)
+
+    def reload(self) -> None:
+        if self.conversation_id:
+            self.open(self.conversation_id, quiet=True)
+
+    def forget(self, conversation_id: str) -> None:
+        """The conversation was deleted: show nothing if it was the one on show."""
+        if self.conversation_id == conversation_id:
+            self.conversation_id = None
+            self.chat_view.set_messages([])
+            self.title.setText("")
+
+    def on_changes(self, changes: Changes) -> None:
+        if self.conversation_id and (
+            self.conversation_id in changes.messages or self.conversation_id in changes.conversations
+        ):
+            self.reload()
+        if changes.providers or changes.local_models:
+            self.refresh_models()
+
+    def refresh_models(self) -> None:
+        """The picker lists every provider's models and the ones recent conversations used."""
+        registry, store = self.services.registry, self.services.store
+
+        async def listed():
+            return await registry.list_all_models()
+
+        def show_listed(result) -> None:
+            models, errors = result
+            self._listed_models = [m.ref for m in models]
+            self._show_models()
+            if errors:
+                self.composer.model_picker.setToolTip(
+                    "Some providers did not answer:\n" + "\n".join(f"{k}: {v}" for k, v in errors.items())
+                )
+
+        def show_recent(refs: list[str]) -> None:
+            self._recent_models = refs
+            self._show_models()
+
+        quiet = lambda failure: log.warning("listing models failed: %s", failure)  # noqa: E731
+        ops.query(self, "models", listed, on_done=show_listed, on_error=quiet)
+        ops.query(self, "recent models", store.recent_models, on_done=show_recent, on_error=quiet)
+
+    def _show_models(self) -> None:
+        self.composer.set_models(sorted({*self._listed_models, *self._recent_models}))
+
+    # -- sending and streaming ------------------------------------------------------------
+
+    def params(self) -> GenerationParams:
+        return GenerationParams(
+            temperature=self.composer.temperature_value(), max_tokens=self.composer.max_tokens_value()
+        )
+
+    def send(self, text: str, attachments: list) -> None:
+        if self.generation is not None and not self.generation.done:
+            self.status("A reply is still being written — stop it first (Esc).", 5000)
+            return
+        model = self.composer.model()
+        if not model:
+            QMessageBox.information(
+                self._widget(),
+                "Choose a model",
+                "Choose a model first, for example openai:gpt-4o-mini or a local GGUF file.",
+            )
+            return
+        chat, params, project = self.services.chat, self.params(), self.current_project() or None
+
+        async def go():
+            if self.conversation_id is None:
+                conversation = await chat.start_conversation(project_id=project, model=model)
+                self.conversation_id = conversation.id
+            return await chat.send(
+                self.conversation_id, text, model=model, params=params, attachments=attachments
+            )
+
+        self.composer.clear_after_send()
+        ops.change(self, go, on_done=self._started)
+
+    def regenerate(self, message_id: str) -> None:
+        chat, model, params = self.services.chat, self.composer.model() or None, self.params()
+
+        async def go():
+            return await chat.regenerate(message_id, model=model, params=params)
+
+        ops.change(self, go, on_done=self._started)
+
+    def edit_message(self, message_id: str) -> None:
+        def ask(old) -> None:
+            text, ok = QInputDialog.getMultiLineText(
+                self._widget(), "Edit message", "Your message (sent as a new branch):", old.content
+            )
+            if ok and text.strip() and text != old.content:
+                chat, model, params = self.services.chat, self.composer.model() or None, self.params()
+
+                async def go():
+                    return await chat.edit(message_id, text, model=model, params=params)
+
+                ops.change(self, go, on_done=self._started)
+
+        ops.query(self, "dialog", partial(self.services.store.message, message_id), on_done=ask)
+
+    def switch_branch(self, message_id: str, step: int) -> None:
+        ops.change(self, partial(self.services.store.switch_branch, message_id, step))
+
+    def _started(self, generation) -> None:
+        self.generation = generation
+        self.open(generation.conversation_id)
+        self.started.emit()
+
+    def _attach_stream(self) -> None:
+        g = self.generation
+        streaming = g is not None and not g.done and g.conversation_id == self.conversation_id
+        self.composer.set_streaming(g is not None and not g.done)
+        if streaming:
+            self._painted_length = -1
+            self.paint_timer.start()
+        else:
+            self.paint_timer.stop()
+
+    def _paint_stream(self) -> None:
+        g = self.generation
+        if g is None:
+            self.paint_timer.stop()
+            return
+        if len(g.text) != self._painted_length:
+            self._painted_length = len(g.text)
+            self.chat_view.update_streaming(g.message_id, g.text)
+        if g.done:
+            self.paint_timer.stop()
+            self.composer.set_streaming(False)
+
+    def stop(self) -> None:
+        if self.generation is not None and not self.generation.done:
+            self.generation.stop()
+            self.status("Stopped. The text so far is kept.", 4000)
+
+    # -- copying ---------------------------------------------------------------------------
+
+    def copy_message(self, message_id: str) -> None:
+        def copy(message) -> None:
+            QGuiApplication.clipboard().setText(message.content)
+            self.status("Copied.", 2000)
+
+        ops.query(self, "copy", partial(self.services.store.message, message_id), on_done=copy)
+
+    def copy_last_reply(self) -> None:
+        replies = [v for v in self.chat_view.views() if v.role == "assistant"]
+        if replies:
+            g = self.generation
+            text = g.text if g is not None and g.message_id == replies[-1].id else replies[-1].content
+            QGuiApplication.clipboard().setText(text)
+            self.status("Copied the last reply.", 2000)

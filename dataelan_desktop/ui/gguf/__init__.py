@@ -1,0 +1,1 @@
+"""Local GGUF models: the model manager, and opening a file to chat with."""

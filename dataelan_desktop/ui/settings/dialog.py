@@ -1,0 +1,32 @@
+"""The Settings dialog: its pages (providers, appearance, data) in tabs."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTabWidget, QVBoxLayout
+
+from ...core.services import Services
+from ..connections.providers_page import ProvidersPage
+from .appearance_page import AppearancePage
+from .data_page import DataPage
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, services: Services, settings: QSettings, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.resize(820, 480)
+        layout = QVBoxLayout(self)
+        self.tabs = QTabWidget()
+        self.providers = ProvidersPage(services)
+        self.appearance = AppearancePage(settings)
+        self.tabs.addTab(self.providers, "Providers")
+        self.tabs.addTab(self.appearance, "Appearance")
+        self.tabs.addTab(DataPage(services.db.path), "Data")
+        # the window follows the appearance page's choices at once
+        self.theme_changed = self.appearance.theme_changed
+        self.enter_sends_changed = self.appearance.enter_sends_changed
+        layout.addWidget(self.tabs)
+        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        close.rejected.connect(self.accept)
+        layout.addWidget(close)

@@ -1,0 +1,183 @@
+"""The library as the sidebar lists it, and what a person does to it: new conversations and projects,
+rename, pin, archive, delete (with undo), project settings, and search across every message."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QInputDialog, QMessageBox, QWidget
+
+from ...core.changes import Changes
+from .. import ops
+from .sidebar import ConversationRow, ProjectRow, Sidebar
+
+if TYPE_CHECKING:
+    from ...core.chat.store import ConversationView, ProjectView
+    from ...core.services import Services
+    from ..chat.pane import ConversationPane
+
+
+class LibraryActions(QObject):
+    #: how many conversations the sidebar lists at first; "Show more" adds as many again
+    PAGE = 300
+    listed = Signal()  # the sidebar was filled
+
+    def __init__(
+        self,
+        services: Services,
+        sidebar: Sidebar,
+        pane: ConversationPane,
+        offer_undo: Callable[[str, Callable[[], object]], None],
+        parent: QWidget,
+    ):
+        super().__init__(parent)
+        self.services = services
+        self.sidebar = sidebar
+        self.pane = pane
+        self.offer_undo = offer_undo
+        self.limit = self.PAGE
+        self.listed_once = asyncio.Event()
+
+        sidebar.conversation_selected.connect(pane.open)
+        sidebar.new_conversation_requested.connect(self.new_conversation)
+        sidebar.new_project_requested.connect(self.new_project)
+        sidebar.rename_requested.connect(self.rename)
+        sidebar.pin_requested.connect(lambda cid, pin: self.update_conversation(cid, pinned=pin))
+        sidebar.archive_requested.connect(lambda cid: self.update_conversation(cid, archived=True))
+        sidebar.delete_requested.connect(self.delete)
+        sidebar.project_settings_requested.connect(self.edit_project)
+        sidebar.project_delete_requested.connect(self.delete_project)
+        sidebar.search_changed.connect(self.search)
+        sidebar.more_requested.connect(self.show_more)
+        sidebar.hit_activated.connect(self.open_hit)
+
+    def _widget(self) -> QWidget:
+        return self.parent()
+
+    # -- the list ---------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Projects and the newest conversations (pinned first); older ones page in on request."""
+        limit, store = self.limit, self.services.store
+
+        def load() -> tuple[list[ProjectRow], list[ConversationRow], int]:
+            projects = [ProjectRow(p.id, p.name) for p in store.projects()]
+            summaries, total = store.conversation_list(limit)
+            conversations = [ConversationRow(c.id, c.title, c.pinned, c.project_id) for c in summaries]
+            return projects, conversations, total
+
+        def done(result: tuple[list[ProjectRow], list[ConversationRow], int]) -> None:
+            projects, conversations, total = result
+            self.sidebar.set_content(
+                projects, conversations, self.pane.conversation_id, more=total - len(conversations)
+            )
+            self.listed_once.set()
+            self.listed.emit()
+
+        ops.query(self, "sidebar", load, on_done=done)
+
+    def show_more(self) -> None:
+        self.limit += self.PAGE
+        self.refresh()
+
+    def on_changes(self, changes: Changes) -> None:
+        if changes.conversation_list or changes.projects:
+            self.refresh()
+
+    # -- conversations -----------------------------------------------------------------------
+
+    def new_conversation(self, project_id: str = "") -> None:
+        def done(conversation: ConversationView) -> None:
+            self.pane.open(conversation.id)
+            self.pane.composer.editor.setFocus()
+
+        model, chat = self.pane.composer.model() or None, self.services.chat
+
+        async def start() -> ConversationView:
+            return await chat.start_conversation(project_id=project_id or None, model=model)
+
+        ops.change(self, start, on_done=done)
+
+    def rename(self, conversation_id: str) -> None:
+        def ask(current: ConversationView) -> None:
+            title, ok = QInputDialog.getText(self._widget(), "Rename", "Title:", text=current.title)
+            if ok and title.strip():
+                self.update_conversation(conversation_id, title=title.strip())
+
+        ops.query(self, "dialog", partial(self.services.store.conversation, conversation_id), on_done=ask)
+
+    def update_conversation(self, conversation_id: str, **fields) -> None:
+        ops.change(self, partial(self.services.store.update_conversation, conversation_id, **fields))
+
+    def delete(self, conversation_id: str) -> None:
+        store = self.services.store
+
+        def done(_none: None) -> None:
+            self.pane.forget(conversation_id)
+            self.offer_undo("Conversation deleted.", partial(store.restore_conversation, conversation_id))
+
+        ops.change(self, partial(store.delete_conversation, conversation_id), on_done=done)
+
+    # -- projects ----------------------------------------------------------------------------
+
+    def new_project(self) -> None:
+        name, ok = QInputDialog.getText(self._widget(), "New project", "Project name:")
+        if ok and name.strip():
+            ops.change(self, partial(self.services.store.create_project, name.strip()))
+
+    def edit_project(self, project_id: str) -> None:
+        ops.query(
+            self, "dialog", partial(self.services.store.project, project_id), on_done=self._edit_project
+        )
+
+    def _edit_project(self, project: ProjectView) -> None:
+        text, ok = QInputDialog.getMultiLineText(
+            self._widget(), f"{project.name} — instructions",
+            "Instructions every conversation in this project starts with:", project.instructions or "",
+        )  # fmt: skip
+        if not ok:
+            return
+        model, ok = QInputDialog.getText(
+            self._widget(),
+            f"{project.name} — default model",
+            "Default model:",
+            text=project.default_model or self.pane.composer.model(),
+        )
+        fields = {"instructions": text.strip() or None}
+        if ok:
+            fields["default_model"] = model.strip() or None
+        ops.change(self, partial(self.services.store.update_project, project.id, **fields))
+
+    def delete_project(self, project_id: str) -> None:
+        ops.query(
+            self, "dialog", partial(self.services.store.project, project_id), on_done=self._delete_project
+        )
+
+    def _delete_project(self, project: ProjectView) -> None:
+        answer = QMessageBox.question(
+            self._widget(), "Delete project", f"Delete the project “{project.name}” and its conversations?"
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            ops.change(self, partial(self.services.store.delete_project, project.id))
+
+    # -- search ------------------------------------------------------------------------------
+
+    def search(self, query: str) -> None:
+        from ...core.search import search_messages
+
+        if not query.strip():
+            return
+        db = self.services.db
+        ops.query(self, "search", partial(search_messages, db, query, 50), on_done=self.sidebar.show_hits)
+
+    def open_hit(self, hit) -> None:
+        # a hit on another branch than the one shown: that branch is shown
+        ops.change(
+            self,
+            partial(self.services.store.show_message, hit.message_id),
+            on_done=lambda conversation_id: self.pane.open(conversation_id, focus_message=hit.message_id),
+        )

@@ -1,0 +1,1 @@
+"""Prompt templates: the library window, the fill-in dialog, inserting into the composer."""

@@ -1,0 +1,110 @@
+"""Import and export from the File menu: conversations in, a conversation or a project out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from .. import ops
+
+if TYPE_CHECKING:
+    from ...core.services import Services
+    from ...core.transfer import ImportResult
+    from ..chat.pane import ConversationPane
+
+
+class TransferActions(QObject):
+    def __init__(
+        self,
+        services: Services,
+        pane: ConversationPane,
+        current_project: Callable[[], str],
+        status: Callable[[str, int], None],
+        parent: QWidget,
+    ):
+        super().__init__(parent)
+        self.services = services
+        self.pane = pane
+        self.current_project = current_project
+        self.status = status
+
+    def _widget(self) -> QWidget:
+        return self.parent()
+
+    def import_file(self, path: Path) -> ops.Op:
+        from ...core.transfer import import_file
+
+        def done(result: ImportResult) -> None:
+            note = f" ({result.skipped_duplicates} already imported)" if result.skipped_duplicates else ""
+            self.status(
+                f"Imported {len(result.conversation_ids)} conversation(s), {result.message_count} message(s){note}.",
+                8000,
+            )
+            if result.conversation_ids:
+                self.pane.open(result.conversation_ids[0])
+
+        def failed(failure: ops.Failure) -> None:
+            QMessageBox.warning(self._widget(), "Nothing was imported", failure.text)
+
+        return ops.change(
+            self, partial(import_file, self.services.store, path), on_done=done, on_error=failed
+        )
+
+    def import_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self._widget(), "Import conversations", str(Path.home()),
+            "Dataelan or ChatGPT export (*.json *.zip);;All files (*)",
+        )  # fmt: skip
+        if path:
+            self.import_file(Path(path))
+
+    def export_to(
+        self, path: Path, conversation_id: str | None = None, project_id: str | None = None
+    ) -> ops.Op:
+        from ...core.transfer import export_conversation, export_project
+
+        fmt = "json" if path.suffix.lower() == ".json" else "md"
+        store = self.services.store
+
+        def write() -> None:
+            if project_id:
+                text = export_project(store, project_id, fmt)
+            else:
+                text = export_conversation(store, conversation_id, fmt)
+            path.write_text(text, encoding="utf-8")
+
+        return ops.change(self, write, on_done=lambda _none: self.status(f"Exported to {path}.", 6000))
+
+    def export_conversation_dialog(self) -> None:
+        conversation_id = self.pane.conversation_id
+        if not conversation_id:
+            self.status("Open a conversation to export it.", 4000)
+            return
+        title = self.pane.title.text() or "conversation"
+        path, _ = QFileDialog.getSaveFileName(
+            self._widget(),
+            "Export conversation",
+            str(Path.home() / f"{title}.md"),
+            "Markdown (*.md);;JSON with all branches (*.json)",
+        )
+        if path:
+            self.export_to(Path(path), conversation_id=conversation_id)
+
+    def export_project_dialog(self) -> None:
+        project_id = self.current_project()
+        if not project_id:
+            self.status("Select a project in the sidebar to export it.", 4000)
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self._widget(),
+            "Export project",
+            str(Path.home() / "project.json"),
+            "JSON with all branches (*.json);;Markdown (*.md)",
+        )
+        if path:
+            self.export_to(Path(path), project_id=project_id)
