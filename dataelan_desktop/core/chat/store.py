@@ -151,6 +151,12 @@ def _alive(model):
     return model.deleted_at.is_(None)
 
 
+def _check_fields(what: str, fields: Mapping[str, Any], allowed: set[str]) -> None:
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValueError(f"Unknown {what} fields: {', '.join(sorted(unknown))}")
+
+
 # -- which branch is shown (the chat service also calls these, inside its own sessions) ------
 # Per-device view state: kept in ``conversation_views``, apart from the conversation's own row, so
 # that sync can copy conversations without copying which branch one device happens to show.
@@ -242,10 +248,7 @@ class ChatStore:
         return self.db.call(find)
 
     def update_project(self, project_id: str, **fields) -> ProjectView:
-        allowed = {"name", "instructions", "default_model", "sort_order"}
-        unknown = set(fields) - allowed
-        if unknown:
-            raise ValueError(f"Unknown project fields: {', '.join(sorted(unknown))}")
+        _check_fields("project", fields, {"name", "instructions", "default_model", "sort_order"})
 
         def change(s: Session) -> ProjectView:
             project = _get(s, Project, project_id)
@@ -310,9 +313,7 @@ class ChatStore:
         allowed = {c.key for c in _MESSAGE_COLUMNS} - {"id", "conversation_id", "parent_id", "created_at",
                                                        "updated_at", "stream_owner"}  # fmt: skip
         for fields in messages:
-            unknown = set(fields) - allowed
-            if unknown:
-                raise ValueError(f"Unknown message fields: {', '.join(sorted(unknown))}")
+            _check_fields("message", fields, allowed)
 
         def write(s: Session) -> str:
             conversation = _add(
@@ -404,11 +405,12 @@ class ChatStore:
     def update_conversation(self, conversation_id: str, **fields) -> ConversationView:
         """Change the conversation's own fields; ``current_leaf_id`` (this device's shown branch) is
         accepted too and kept apart from them (see :meth:`show_branch`)."""
-        allowed = {"title", "system_prompt", "model", "pinned", "archived", "project_id", "settings"}
         shown = fields.pop("current_leaf_id", ...)
-        unknown = set(fields) - allowed
-        if unknown:
-            raise ValueError(f"Unknown conversation fields: {', '.join(sorted(unknown))}")
+        _check_fields(
+            "conversation",
+            fields,
+            {"title", "system_prompt", "model", "pinned", "archived", "project_id", "settings"},
+        )
 
         def change(s: Session) -> ConversationView:
             conversation = _get(s, Conversation, conversation_id)

@@ -61,23 +61,20 @@ def save_run(
     kind: str = "compare",
     bus: ChangeBus | None = None,
 ) -> str:
-    def write(s) -> str:
-        run = TesterRun(kind=kind, prompt=prompt, system_prompt=system, category=category, blind=blind,
-                        settings=settings or {}, columns=[c.record() for c in columns])  # fmt: skip
-        s.add(run)
-        s.flush()
-        return run.id
-
-    run_id = db.call(write)
-    _publish(bus)
-    return run_id
+    return _add_run(
+        db, bus, kind=kind, prompt=prompt, system_prompt=system, category=category, blind=blind,
+        settings=settings or {}, columns=[c.record() for c in columns],
+    )  # fmt: skip
 
 
 def save_batch(db: Database, name: str, plan: Mapping[str, Any], *, bus: ChangeBus | None = None) -> str:
     """A batch run holding ``plan`` (models and prompts) and no cells yet; returns its id."""
+    return _add_run(db, bus, kind="batch", prompt=name, settings=dict(plan), columns=[])
 
+
+def _add_run(db: Database, bus: ChangeBus | None, **fields: Any) -> str:
     def write(s) -> str:
-        run = TesterRun(kind="batch", prompt=name, settings=dict(plan), columns=[])
+        run = TesterRun(**fields)
         s.add(run)
         s.flush()
         return run.id

@@ -5,11 +5,10 @@ out by the main window."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QSettings, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QInputDialog, QLabel, QMessageBox, QWidget
 
@@ -22,7 +21,7 @@ from .message_widget import MessageView
 
 if TYPE_CHECKING:
     from ...core.chat.store import ConversationView, ShownConversation
-    from ...core.services import Services
+    from ..main.shell import Shell
 
 log = logging.getLogger(__name__)
 PAINT_INTERVAL_MS = 33  # ~30 Hz: streaming text is coalesced and painted at display rate
@@ -49,25 +48,13 @@ class ConversationPane(QObject):
     opened = Signal(str)  # the id of the conversation now shown
     started = Signal()  # a reply began (the sidebar's order and titles change)
 
-    def __init__(
-        self,
-        services: Services,
-        settings: QSettings,
-        title: QLabel,
-        chat_view: ChatView,
-        composer: Composer,
-        current_project: Callable[[], str],
-        status: Callable[[str, int], None],
-        parent: QWidget,
-    ):
-        super().__init__(parent)
-        self.services = services
-        self.settings = settings
+    def __init__(self, shell: Shell, title: QLabel, chat_view: ChatView, composer: Composer):
+        super().__init__(shell.window)
+        self.shell = shell
+        self.services = shell.services
         self.title = title
         self.chat_view = chat_view
         self.composer = composer
-        self.current_project = current_project
-        self.status = status
         self.conversation_id: str | None = None
         self.generation = None
         self.paint_timer = QTimer(self)
@@ -86,7 +73,7 @@ class ConversationPane(QObject):
         chat_view.branch_requested.connect(self.switch_branch)
 
     def _widget(self) -> QWidget:
-        return self.parent()
+        return self.shell.window
 
     # -- what is shown ---------------------------------------------------------------------
 
@@ -100,7 +87,7 @@ class ConversationPane(QObject):
         def done(result: tuple[ConversationView, list[MessageView]]) -> None:
             conversation, views = result
             self.conversation_id = conversation.id
-            self.settings.setValue("session/last_conversation", conversation.id)
+            self.shell.settings.setValue("session/last_conversation", conversation.id)
             self.title.setText(conversation.title)
             self.composer.set_model(conversation.model)
             self.chat_view.set_messages(views)
@@ -172,7 +159,7 @@ class ConversationPane(QObject):
 
     def send(self, text: str, attachments: list) -> None:
         if self.generation is not None and not self.generation.done:
-            self.status("A reply is still being written — stop it first (Esc).", 5000)
+            self.shell.say("A reply is still being written — stop it first (Esc).", 5000)
             return
         model = self.composer.model()
         if not model:
@@ -182,7 +169,7 @@ class ConversationPane(QObject):
                 "Choose a model first, for example openai:gpt-4o-mini or a local GGUF file.",
             )
             return
-        chat, params, project = self.services.chat, self.params(), self.current_project() or None
+        chat, params, project = self.services.chat, self.params(), self.shell.current_project() or None
 
         async def go():
             if self.conversation_id is None:
@@ -251,14 +238,14 @@ class ConversationPane(QObject):
     def stop(self) -> None:
         if self.generation is not None and not self.generation.done:
             self.generation.stop()
-            self.status("Stopped. The text so far is kept.", 4000)
+            self.shell.say("Stopped. The text so far is kept.", 4000)
 
     # -- copying ---------------------------------------------------------------------------
 
     def copy_message(self, message_id: str) -> None:
         def copy(message) -> None:
             QGuiApplication.clipboard().setText(message.content)
-            self.status("Copied.", 2000)
+            self.shell.say("Copied.", 2000)
 
         ops.query(self, "copy", partial(self.services.store.message, message_id), on_done=copy)
 
@@ -268,4 +255,4 @@ class ConversationPane(QObject):
             g = self.generation
             text = g.text if g is not None and g.message_id == replies[-1].id else replies[-1].content
             QGuiApplication.clipboard().setText(text)
-            self.status("Copied the last reply.", 2000)
+            self.shell.say("Copied the last reply.", 2000)

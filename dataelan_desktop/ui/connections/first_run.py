@@ -8,39 +8,37 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QStackedWidget, QWidget
+from PySide6.QtWidgets import QStackedWidget
 
 from .. import ops
 from .welcome import WelcomePanel
 
 if TYPE_CHECKING:
     from ...core.connections.discovery import FoundServer
-    from ...core.services import Services
     from ..chat.pane import ConversationPane
+    from ..main.shell import Shell
     from ..sidebar.sidebar import Sidebar
 
 
 class FirstRun(QObject):
     def __init__(
         self,
-        services: Services,
+        shell: Shell,
         welcome: WelcomePanel,
         center: QStackedWidget,
         pane: ConversationPane,
         sidebar: Sidebar,
         new_provider: Callable[[], None],
-        status: Callable[[str, int], None],
         probe_servers: bool,
-        parent: QWidget,
     ):
-        super().__init__(parent)
-        self.services = services
+        super().__init__(shell.window)
+        self.shell = shell
+        self.services = shell.services
         self.welcome = welcome
         self.center = center
         self.pane = pane
         self.sidebar = sidebar
         self.new_provider = new_provider
-        self.status = status
         self.probe_servers = probe_servers
         self._probed = False
         welcome.connect_server_requested.connect(self.connect_server)
@@ -79,7 +77,7 @@ class FirstRun(QObject):
             if server.models:
                 self.pane.composer.set_model(f"{server.name}:{server.models[0]}")
             self.center.setCurrentIndex(0)
-            self.status(f"Connected to {server.label}.", 5000)
+            self.shell.say(f"Connected to {server.label}.", 5000)
 
         connections = self.services.connections
         ops.change(self, partial(connections.save, server.name, base_url=server.base_url), on_done=saved)

@@ -31,6 +31,7 @@ from ..chat.composer import Composer
 from ..connections.welcome import WelcomePanel
 from ..sidebar.sidebar import Sidebar
 from ..theme import apply_theme
+from .shell import Shell
 
 # The window is shown before the database layer (SQLAlchemy, ~0.2 s of imports) is loaded: the
 # features' controllers (and the modules they need) are imported once the services are attached.
@@ -126,20 +127,19 @@ class MainWindow(QMainWindow):
         idle_minutes = self.settings.value("models/idle_unload_minutes")
         if idle_minutes is not None:
             services.registry.local().idle_unload_seconds = int(idle_minutes) * 60
-        project = self.sidebar.current_project_id
-        self.chat = ConversationPane(
-            services, self.settings, self.title, self.chat_view, self.composer, project, self.say, self
+        shell = Shell(
+            services, self, self.settings, self.say, self.offer_undo, self.sidebar.current_project_id
         )
+        self.chat = ConversationPane(shell, self.title, self.chat_view, self.composer)
         self.chat.opened.connect(lambda _id: self.center.setCurrentIndex(0))
-        self.library = LibraryActions(services, self.sidebar, self.chat, self.offer_undo, self)
+        self.library = LibraryActions(shell, self.sidebar, self.chat)
         self.chat.started.connect(self.library.refresh)
-        self.transfer = TransferActions(services, self.chat, project, self.say, self)
+        self.transfer = TransferActions(shell, self.chat)
         self.first_run = FirstRun(
-            services, self.welcome, self.center, self.chat, self.sidebar, self._new_provider, self.say,
-            self.probe_servers, self,
-        )  # fmt: skip
+            shell, self.welcome, self.center, self.chat, self.sidebar, self._new_provider, self.probe_servers
+        )
         self.library.listed.connect(self.first_run.update)
-        self.template_inserter = TemplateInserter(services, self.chat, project, self.say, self)
+        self.template_inserter = TemplateInserter(shell, self.chat)
         self._unsubscribe = services.bus.subscribe(self._on_changes)
         self._set_ready(True)
         self.statusBar().clearMessage()

@@ -4,7 +4,6 @@ rename, pin, archive, delete (with undo), project settings, and search across ev
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -17,8 +16,8 @@ from .sidebar import ConversationRow, ProjectRow, Sidebar
 
 if TYPE_CHECKING:
     from ...core.chat.store import ConversationView, ProjectView
-    from ...core.services import Services
     from ..chat.pane import ConversationPane
+    from ..main.shell import Shell
 
 
 class LibraryActions(QObject):
@@ -26,19 +25,12 @@ class LibraryActions(QObject):
     PAGE = 300
     listed = Signal()  # the sidebar was filled
 
-    def __init__(
-        self,
-        services: Services,
-        sidebar: Sidebar,
-        pane: ConversationPane,
-        offer_undo: Callable[[str, Callable[[], object]], None],
-        parent: QWidget,
-    ):
-        super().__init__(parent)
-        self.services = services
+    def __init__(self, shell: Shell, sidebar: Sidebar, pane: ConversationPane):
+        super().__init__(shell.window)
+        self.shell = shell
+        self.services = shell.services
         self.sidebar = sidebar
         self.pane = pane
-        self.offer_undo = offer_undo
         self.limit = self.PAGE
         self.listed_once = asyncio.Event()
 
@@ -56,7 +48,7 @@ class LibraryActions(QObject):
         sidebar.hit_activated.connect(self.open_hit)
 
     def _widget(self) -> QWidget:
-        return self.parent()
+        return self.shell.window
 
     # -- the list ---------------------------------------------------------------------------
 
@@ -118,7 +110,9 @@ class LibraryActions(QObject):
 
         def done(_none: None) -> None:
             self.pane.forget(conversation_id)
-            self.offer_undo("Conversation deleted.", partial(store.restore_conversation, conversation_id))
+            self.shell.offer_undo(
+                "Conversation deleted.", partial(store.restore_conversation, conversation_id)
+            )
 
         ops.change(self, partial(store.delete_conversation, conversation_id), on_done=done)
 

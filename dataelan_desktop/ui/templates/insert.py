@@ -3,35 +3,25 @@ conversation not yet begun."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QWidget
 
 from .. import ops
 from .fill_dialog import TemplateFillDialog
 
 if TYPE_CHECKING:
-    from ...core.services import Services
     from ...core.templates import RenderedPrompt, TemplateView
     from ..chat.pane import ConversationPane
+    from ..main.shell import Shell
 
 
 class TemplateInserter(QObject):
-    def __init__(
-        self,
-        services: Services,
-        pane: ConversationPane,
-        current_project: Callable[[], str],
-        status: Callable[[str, int], None],
-        parent: QWidget,
-    ):
-        super().__init__(parent)
-        self.services = services
+    def __init__(self, shell: Shell, pane: ConversationPane):
+        super().__init__(shell.window)
+        self.shell = shell
+        self.services = shell.services
         self.pane = pane
-        self.current_project = current_project
-        self.status = status
         self.dialog: TemplateFillDialog | None = None
 
     def choose(self) -> None:
@@ -39,9 +29,9 @@ class TemplateInserter(QObject):
 
         def show(templates: list[TemplateView]) -> None:
             if not templates:
-                self.status("No templates yet: add one in Tools → Prompt templates….", 6000)
+                self.shell.say("No templates yet: add one in Tools → Prompt templates….", 6000)
                 return
-            dialog = TemplateFillDialog(templates, parent=self.parent())
+            dialog = TemplateFillDialog(templates, parent=self.shell.window)
             dialog.accepted.connect(lambda: self.use(dialog.template().name, dialog.rendered()))
             self.dialog = dialog
             dialog.open()
@@ -54,10 +44,10 @@ class TemplateInserter(QObject):
         pane = self.pane
         pane.composer.insert_text(rendered.prompt)
         if not rendered.system:
-            self.status(f"Inserted the template “{name}”.", 6000)
+            self.shell.say(f"Inserted the template “{name}”.", 6000)
             return
         store, conversation_id = self.services.store, pane.conversation_id
-        project_id, model = self.current_project() or None, pane.composer.model() or None
+        project_id, model = self.shell.current_project() or None, pane.composer.model() or None
 
         def apply() -> str | None:
             if conversation_id is None:
@@ -68,7 +58,7 @@ class TemplateInserter(QObject):
 
         def done(applied_to: str | None) -> None:
             if applied_to is None:
-                self.status(
+                self.shell.say(
                     f"Inserted “{name}”. Its system prompt was not used: this conversation has already begun.",
                     8000,
                 )
@@ -76,6 +66,6 @@ class TemplateInserter(QObject):
             if pane.conversation_id is None:
                 pane.conversation_id = applied_to  # a message sent right now goes to this conversation
                 pane.open(applied_to)
-            self.status(f"Inserted “{name}”; its system prompt sets up this conversation.", 8000)
+            self.shell.say(f"Inserted “{name}”; its system prompt sets up this conversation.", 8000)
 
         ops.change(self, apply, on_done=done)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,35 +12,27 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 from .. import ops
 
 if TYPE_CHECKING:
-    from ...core.services import Services
     from ...core.transfer import ImportResult
     from ..chat.pane import ConversationPane
+    from ..main.shell import Shell
 
 
 class TransferActions(QObject):
-    def __init__(
-        self,
-        services: Services,
-        pane: ConversationPane,
-        current_project: Callable[[], str],
-        status: Callable[[str, int], None],
-        parent: QWidget,
-    ):
-        super().__init__(parent)
-        self.services = services
+    def __init__(self, shell: Shell, pane: ConversationPane):
+        super().__init__(shell.window)
+        self.shell = shell
+        self.services = shell.services
         self.pane = pane
-        self.current_project = current_project
-        self.status = status
 
     def _widget(self) -> QWidget:
-        return self.parent()
+        return self.shell.window
 
     def import_file(self, path: Path) -> ops.Op:
         from ...core.transfer import import_file
 
         def done(result: ImportResult) -> None:
             note = f" ({result.skipped_duplicates} already imported)" if result.skipped_duplicates else ""
-            self.status(
+            self.shell.say(
                 f"Imported {len(result.conversation_ids)} conversation(s), {result.message_count} message(s){note}.",
                 8000,
             )
@@ -78,12 +69,12 @@ class TransferActions(QObject):
                 text = export_conversation(store, conversation_id, fmt)
             path.write_text(text, encoding="utf-8")
 
-        return ops.change(self, write, on_done=lambda _none: self.status(f"Exported to {path}.", 6000))
+        return ops.change(self, write, on_done=lambda _none: self.shell.say(f"Exported to {path}.", 6000))
 
     def export_conversation_dialog(self) -> None:
         conversation_id = self.pane.conversation_id
         if not conversation_id:
-            self.status("Open a conversation to export it.", 4000)
+            self.shell.say("Open a conversation to export it.", 4000)
             return
         title = self.pane.title.text() or "conversation"
         path, _ = QFileDialog.getSaveFileName(
@@ -96,9 +87,9 @@ class TransferActions(QObject):
             self.export_to(Path(path), conversation_id=conversation_id)
 
     def export_project_dialog(self) -> None:
-        project_id = self.current_project()
+        project_id = self.shell.current_project()
         if not project_id:
-            self.status("Select a project in the sidebar to export it.", 4000)
+            self.shell.say("Select a project in the sidebar to export it.", 4000)
             return
         path, _ = QFileDialog.getSaveFileName(
             self._widget(),
