@@ -737,10 +737,6 @@ def _get(session: Session, model, row_id: str | None):
     return row
 
 
-def ids(rows: Sequence) -> list[str]:
-    return [r.id for r in rows]
-
-
 # -- imports (core/transfer calls this) --
 
 from typing import TYPE_CHECKING  # noqa: E402 - this section is appended, the file's head is not ours
