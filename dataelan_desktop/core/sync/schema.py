@@ -6,7 +6,7 @@ the tombstone). *Sealed* fields hold people's words and are encrypted on the dev
 passphrase is set. Adding a table to sync (workflows, agents) is one entry in ``TABLES``.
 
 Never synced: API keys (keyring), local model files and their table, provider settings, and
-per-device view state such as ``conversations.current_leaf_id`` (which branch is shown).
+per-device view state such as which branch a conversation shows (``conversation_views``).
 """
 
 from __future__ import annotations
