@@ -193,6 +193,23 @@ def _messages_in(session: Session, conversation_id: str) -> list[StoredMessage]:
     return [StoredMessage.of_row(r) for r in rows]
 
 
+def _projects_in(session: Session) -> list[ProjectView]:
+    rows = session.scalars(select(Project).where(_alive(Project)).order_by(Project.sort_order, Project.name))
+    return [ProjectView.of(p) for p in rows]
+
+
+def _conversation_list_in(session: Session, limit: int) -> tuple[list[ConversationSummary], int]:
+    shown = (_alive(Conversation), Conversation.archived.is_(False))
+    rows = session.execute(
+        select(Conversation.id, Conversation.title, Conversation.pinned, Conversation.project_id)
+        .where(*shown)
+        .order_by(Conversation.pinned.desc(), Conversation.updated_at.desc())
+        .limit(limit)
+    ).all()
+    total = session.scalar(select(func.count()).select_from(Conversation).where(*shown)) or 0
+    return [ConversationSummary(*row) for row in rows], total
+
+
 def _conversation_in(session: Session, conversation_id: str) -> ConversationView:
     return ConversationView.of(
         _get(session, Conversation, conversation_id), shown_leaf_in(session, conversation_id)
@@ -228,14 +245,7 @@ class ChatStore:
         return project
 
     def projects(self) -> list[ProjectView]:
-        return self.db.call(
-            lambda s: [
-                ProjectView.of(p)
-                for p in s.scalars(
-                    select(Project).where(_alive(Project)).order_by(Project.sort_order, Project.name)
-                )
-            ]
-        )
+        return self.db.call(_projects_in)
 
     def project(self, project_id: str) -> ProjectView:
         return self.db.call(lambda s: ProjectView.of(_get(s, Project, project_id)))
@@ -388,19 +398,11 @@ class ChatStore:
     def conversation_list(self, limit: int) -> tuple[list[ConversationSummary], int]:
         """The newest ``limit`` live, unarchived conversations of every project (pinned first), and how many
         there are in all: a sidebar lists a page of a long history instead of every row."""
+        return self.db.call(lambda s: _conversation_list_in(s, limit))
 
-        def query(s: Session) -> tuple[list[ConversationSummary], int]:
-            shown = (_alive(Conversation), Conversation.archived.is_(False))
-            rows = s.execute(
-                select(Conversation.id, Conversation.title, Conversation.pinned, Conversation.project_id)
-                .where(*shown)
-                .order_by(Conversation.pinned.desc(), Conversation.updated_at.desc())
-                .limit(limit)
-            ).all()
-            total = s.scalar(select(func.count()).select_from(Conversation).where(*shown)) or 0
-            return [ConversationSummary(*row) for row in rows], total
-
-        return self.db.call(query)
+    def library(self, limit: int) -> tuple[list[ProjectView], list[ConversationSummary], int]:
+        """What a sidebar lists, in one read: the projects, and :meth:`conversation_list`'s page and count."""
+        return self.db.call(lambda s: (_projects_in(s), *_conversation_list_in(s, limit)))
 
     def update_conversation(self, conversation_id: str, **fields) -> ConversationView:
         """Change the conversation's own fields; ``current_leaf_id`` (this device's shown branch) is

@@ -57,8 +57,8 @@ class LibraryActions(QObject):
         limit, store = self.limit, self.services.store
 
         def load() -> tuple[list[ProjectRow], list[ConversationRow], int]:
-            projects = [ProjectRow(p.id, p.name) for p in store.projects()]
-            summaries, total = store.conversation_list(limit)
+            found, summaries, total = store.library(limit)
+            projects = [ProjectRow(p.id, p.name) for p in found]
             conversations = [ConversationRow(c.id, c.title, c.pinned, c.project_id) for c in summaries]
             return projects, conversations, total
 

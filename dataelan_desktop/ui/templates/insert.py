@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject
 
 from .. import ops
-from .fill_dialog import TemplateFillDialog
 
 if TYPE_CHECKING:
     from ...core.templates import RenderedPrompt, TemplateView
     from ..chat.pane import ConversationPane
     from ..main.shell import Shell
+    from .fill_dialog import TemplateFillDialog
 
 
 class TemplateInserter(QObject):
@@ -26,6 +26,7 @@ class TemplateInserter(QObject):
 
     def choose(self) -> None:
         """Pick a template, fill in its variables, and put the prompt in the composer."""
+        from .fill_dialog import TemplateFillDialog  # a feature edge: loaded when first used, not at start-up
 
         def show(templates: list[TemplateView]) -> None:
             if not templates:
