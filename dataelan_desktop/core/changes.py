@@ -25,6 +25,11 @@ class Changes:
     local_models: bool = False
     templates: bool = False  # prompt templates added, edited or deleted
     tester: bool = False  # tester runs or votes saved
+    workflows: bool = False  # workflow definitions added, edited or deleted
+    workflow_runs: frozenset[str] = field(default_factory=frozenset)  # run ids whose record changed
+    agents: bool = False  # agent profiles added, edited or deleted
+    mcp_servers: bool = False  # MCP server settings or status changed
+    sync: bool = False  # sync status changed (signed in/out, last sync, operations waiting)
 
     def __or__(self, other: Changes) -> Changes:
         return Changes(
@@ -36,6 +41,11 @@ class Changes:
             local_models=self.local_models or other.local_models,
             templates=self.templates or other.templates,
             tester=self.tester or other.tester,
+            workflows=self.workflows or other.workflows,
+            workflow_runs=self.workflow_runs | other.workflow_runs,
+            agents=self.agents or other.agents,
+            mcp_servers=self.mcp_servers or other.mcp_servers,
+            sync=self.sync or other.sync,
         )
 
 
