@@ -77,6 +77,18 @@ class SecretStore:
         except KeyringError:
             return None
 
+    def stored(self, name: str) -> str | None:
+        """The keyring's value under ``name`` alone (no environment variable comes first)."""
+        if not keyring_available():
+            return None
+        import keyring
+        from keyring.errors import KeyringError
+
+        try:
+            return self._remember(keyring.get_password(SERVICE, name))
+        except KeyringError:
+            return None
+
     def set(self, provider: str, secret: str, env_var: str | None = None) -> None:
         secret = secret.strip()
         if not secret:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import paths
 from .changes import ChangeBus
@@ -20,6 +21,9 @@ from .connections.store import ConnectionStore
 from .db import Database, open_database
 from .secrets import RedactingFilter, SecretStore, default_store
 from .templates import TemplateStore
+
+if TYPE_CHECKING:
+    from .agents.mcp.hub import McpHub
 
 
 @dataclass
@@ -32,12 +36,27 @@ class Services:
     chat: ChatService
     secrets: SecretStore
     templates: TemplateStore
+    _mcp: McpHub | None = field(default=None, init=False, repr=False)  # see mcp
+
+    @property
+    def mcp(self) -> McpHub:
+        """The configured MCP servers as tool sources (built on first use: most runs need none)."""
+        if self._mcp is None:
+            from .agents.mcp.hub import McpHub
+            from .agents.mcp.store import McpServerStore
+
+            self._mcp = McpHub(McpServerStore(self.db, self.bus, self.secrets), self.bus)
+        return self._mcp
 
     async def aclose(self) -> None:
         self.chat.stop_all()
+        if self._mcp is not None:
+            await self._mcp.aclose()
         await self.registry.aclose()
 
     def close(self) -> None:
+        if self._mcp is not None:
+            self._mcp.close()  # stops the servers still running (a no-op after aclose)
         self.db.close()
 
 

@@ -38,6 +38,7 @@ OWNERS = {
     "prompt_templates": "dataelan_desktop.core.templates.store",
     "tester_runs": "dataelan_desktop.core.tester.history",
     "tester_votes": "dataelan_desktop.core.tester.history",
+    "mcp_servers": "dataelan_desktop.core.agents.mcp.store",
 }
 
 #: (table, module) pairs allowed besides the owner while a write is being moved to its owner: none now.

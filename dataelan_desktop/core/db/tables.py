@@ -200,3 +200,7 @@ class PromptTemplate(Stamped, Base):
     description: Mapped[str | None] = mapped_column(Text, default=None)
     #: the key in the built-in file; kept after a delete so a removed built-in is never seeded again
     builtin_key: Mapped[str | None] = mapped_column(String(100), default=None, unique=True, index=True)
+
+
+# feature tables live in their feature's module, on this Base; imported here so the metadata sees them
+from ..agents.mcp import tables as _mcp_tables  # noqa: E402, F401
