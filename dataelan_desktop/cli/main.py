@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "templates",
     "server",
     "db",
+    "mcp",
 )
 
 
