@@ -90,4 +90,5 @@ def test_the_migration_keeps_the_shown_branch_of_every_conversation(data_home: P
     finally:
         db.close()
     assert "current_leaf_id" not in _columns(path, "conversations")
-    assert _columns(path, "conversation_views") == {"conversation_id", "current_leaf_id", "updated_at"}
+    # (0009 added "chosen": under each message, the child last shown there; per-device too)
+    assert _columns(path, "conversation_views") == {"conversation_id", "current_leaf_id", "chosen", "updated_at"}

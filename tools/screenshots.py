@@ -1,6 +1,7 @@
 """`make screenshots`: the real window offscreen on a sample database, saved as PNGs.
 
-python -m dataelan_desktop.ui.screenshots docs
+python -m tools.screenshots docs                     # every image
+python -m tools.screenshots docs archived,context    # only the named states (see ONLY)
 """
 
 from __future__ import annotations
@@ -105,7 +106,85 @@ SAMPLE_REPLIES = (
 )
 
 
-def main(out_dir: str = "docs") -> int:
+def seed_archived(services) -> None:
+    """A few conversations, two of them archived: what the sidebar's Archived view lists."""
+    store = services.store
+    for title in ("Garden planning", "Sourdough schedule"):
+        store.create_filled_conversation(
+            [
+                dict(role="user", content=f"Notes on {title.lower()}"),
+                dict(role="assistant", content="Noted."),
+            ],
+            title=title,
+        )
+    for title in ("Old tax questions (2024)", "Conference travel, March"):
+        conversation_id = store.create_filled_conversation(
+            [dict(role="user", content=f"About: {title}"), dict(role="assistant", content="Here you are.")],
+            title=title,
+        )
+        store.update_conversation(conversation_id, archived=True)
+
+
+LONG_TURNS = [
+    ("user", "Tell me about the harbour town where the lighthouse keeper lived for forty years."),
+    ("assistant", "The harbour town sat below chalk cliffs; its lighthouse keeper logged every ship."),
+    ("user", "What did the keeper write in the logbook on the night of the great storm of 1901?"),
+    ("assistant", "He wrote that three schooners sheltered in the bay and that the lamp never went dark."),
+    ("user", "And who inherited the logbook after the keeper died, according to the town records?"),
+    ("assistant", "His niece, a schoolteacher, who later gave it to the museum by the old fish market."),
+]
+
+
+async def shoot_first_hour(out: Path, home: str, only: set[str]) -> None:
+    """The Archived view with an archived conversation open, and the context meter of a conversation
+    longer than a small local model's context (a tiny GGUF written here, as the tests write theirs)."""
+    from PySide6.QtCore import QSettings
+
+    from dataelan_desktop.core.services import build_services
+    from dataelan_desktop.ui.main.window import MainWindow
+    from tests.support.tiny_gguf import write_tiny_llama
+
+    os.environ["DATAELAN_HOME"] = tempfile.mkdtemp(prefix="dataelan-first-hour-")
+    services = build_services()
+    services.bus.bind_loop(asyncio.get_event_loop())
+    settings = QSettings(str(Path(home) / "first-hour.ini"), QSettings.Format.IniFormat)
+    settings.setValue("appearance/theme", "light")
+    window = MainWindow(services, settings=settings, probe_servers=False)
+    window.resize(1280, 820)
+    window.show()
+    await asyncio.sleep(0.8)
+    if "archived" in only:
+        seed_archived(services)
+        await asyncio.sleep(0.3)
+        window.sidebar.archived_button.click()
+        await asyncio.sleep(0.5)
+        items = window.sidebar.archived_items()
+        if items:
+            window.sidebar.archived.setCurrentItem(items[0])
+            window.sidebar._archived_activated(items[0])
+        await asyncio.sleep(0.8)
+        window.grab().save(str(out / "archived.png"))
+        window.sidebar.archived_button.click()
+    if "context" in only:
+        model = write_tiny_llama(Path(os.environ["DATAELAN_HOME"]) / "tiny-chat.gguf")
+        conversation_id = services.store.create_filled_conversation(
+            [dict(role=role, content=text) for role, text in LONG_TURNS], title="The lighthouse keeper",
+            model=f"local:{model}",
+        )  # fmt: skip
+        window.open_conversation(conversation_id)
+        window.composer.editor.setPlainText("So where is the logbook now?")
+        await asyncio.sleep(1.5)
+        window.grab().save(str(out / "context-meter.png"))
+    window.close()
+    await services.aclose()
+    services.close()
+
+
+#: the states `python -m tools.screenshots docs NAMES` can shoot alone (comma-separated)
+ONLY = ("archived", "context")
+
+
+def main(out_dir: str = "docs", only: str = "") -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     home = tempfile.mkdtemp(prefix="dataelan-screens-")
     os.environ["DATAELAN_HOME"] = home
@@ -201,7 +280,11 @@ def main(out_dir: str = "docs") -> int:
         services.close()
 
     with loop:
-        loop.run_until_complete(shoot())
+        if only:  # just these states: the other images are left as they are
+            loop.run_until_complete(shoot_first_hour(out, home, set(only.split(",")) & set(ONLY)))
+        else:
+            loop.run_until_complete(shoot())
+            loop.run_until_complete(shoot_first_hour(out, home, set(ONLY)))
     print(f"screenshots written to {out}/")
     return 0
 

@@ -89,6 +89,12 @@ def database_path() -> Path:
     return data_dir() / "dataelan.sqlite3"
 
 
+def window_settings_path() -> Path:
+    """This device's window settings (theme, layout, last conversation): an INI file in the data folder,
+    so that each data folder (``DATAELAN_HOME``) keeps its own."""
+    return data_dir() / "window.ini"
+
+
 def backups_dir() -> Path:
     return private_dir(data_dir() / "backups")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 from ..connections.registry import ProviderRegistry, parse_model_ref
 from ..db.engine import this_process
 from ..db.tables import Conversation, Message, Project
+from ..providers.errors import UnavailableError
 from ..providers.reply import Reply, fold
-from ..providers.retry import RetryPolicy, build_then_stream
+from ..providers.retry import RetryPolicy, build_then_stream, stream_with_retries
 from ..providers.types import (
     ChatMessage,
     ChatRequest,
@@ -31,8 +32,8 @@ from ..providers.types import (
     StreamEvent,
     TextDelta,
 )
-from . import unsaved
-from .store import ChatStore, NotFoundError, _get
+from . import context, unsaved
+from .store import ChatStore, NotFoundError, _get, visible_in
 from .tree import path_to
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class Generation(Reply):
         self.user_message_id = user_message_id
         self.task: asyncio.Task | None = None
         self.save_error: str | None = None
+        self.context: context.ContextUsage | None = None  # how full the model's context was, once fitted
         self._queues: list[asyncio.Queue] = []
         self._stop_requested = False
         self._ended = False  # the end was announced: the reply is final and saved (or kept)
@@ -195,6 +197,8 @@ class ChatService:
         self.save_retry_delays = tuple(save_retry_delays)
         self.active: dict[str, Generation] = {}  # by assistant message id
         self.on_generation: list[Callable[[Generation], None]] = []
+        #: what to do when a conversation is longer than the model's context, unless it chose itself
+        self.default_overflow: context.Overflow = context.DEFAULT_OVERFLOW
 
     # -- public operations -------------------------------------------------------
 
@@ -291,7 +295,9 @@ class ChatService:
 
     def _build_request(
         self, s: Session, conversation_id: str, parent_id: str | None, model_id: str, params
-    ) -> ChatRequest:
+    ) -> tuple[ChatRequest, list[str], dict]:
+        """The request for a reply under ``parent_id``, the ids of the messages it carries, and the
+        conversation's settings (its context choice and kept summary)."""
         conversation = _get(s, Conversation, conversation_id)
         messages = [m for m in conversation.messages if m.deleted_at is None]
         history = path_to(parent_id, {m.id: m for m in messages})
@@ -299,24 +305,26 @@ class ChatService:
         if not system and conversation.project_id:
             project = s.get(Project, conversation.project_id)
             system = project.instructions if project else None
-        chat = []
+        chat, ids = [], []
         for m in history:
             if m.role not in ("user", "assistant") or (m.role == "assistant" and not m.content):
                 continue
             content = render_user_content(m.content, m.attachments or []) if m.role == "user" else m.content
             chat.append(ChatMessage(role=m.role, content=content))
-        settings = conversation.settings or {}
+            ids.append(m.id)
+        settings = dict(conversation.settings or {})
         if params is None:
             params = GenerationParams(
                 temperature=settings.get("temperature"), max_tokens=settings.get("max_tokens")
             )
-        return ChatRequest(model=model_id, messages=tuple(chat), system=system or None, params=params)
+        request = ChatRequest(model=model_id, messages=tuple(chat), system=system or None, params=params)
+        return request, ids, settings
 
     async def _generate(
         self, conversation_id: str, parent_id: str | None, model_ref: str, params: GenerationParams | None
     ) -> Generation:
         ref = parse_model_ref(model_ref)
-        request = await self.db.run(
+        request, ids, settings = await self.db.run(
             lambda s: self._build_request(s, conversation_id, parent_id, ref.model, params)
         )
         reply_id = await self.db.in_thread(
@@ -324,12 +332,15 @@ class ChatService:
         )
         generation = Generation(conversation_id, reply_id, parent_id, model_ref)
         self.active[reply_id] = generation
-        generation.task = asyncio.create_task(self._run(generation, ref.provider, request))
+        fitting = partial(self._fitted, generation, ref.provider, request, ids, settings)
+        generation.task = asyncio.create_task(self._run(generation, ref.provider, fitting))
         for listener in self.on_generation:
             listener(generation)
         return generation
 
-    async def _run(self, g: Generation, provider_name: str, request: ChatRequest) -> None:
+    async def _run(
+        self, g: Generation, provider_name: str, fitting: Callable[[], Awaitable[ChatRequest]]
+    ) -> None:
         saves = _PartialSaves(self, g)
 
         def shown(event: StreamEvent) -> None:
@@ -337,15 +348,86 @@ class ChatService:
             if type(event) is TextDelta or type(event) is ReasoningDelta:
                 saves.grew()
 
+        async def events() -> AsyncIterator[StreamEvent]:
+            request = await fitting()  # (a failure to fit is the reply's failure, said in it)
+            async for event in build_then_stream(
+                partial(self.registry.get, provider_name), request, self.retry
+            ):
+                yield event
+
         try:
-            events = build_then_stream(partial(self.registry.get, provider_name), request, self.retry)
-            await fold(g, events, shown, self.registry.secrets.redact)
+            await fold(g, events(), shown, self.registry.secrets.redact)
         finally:
             try:
                 await asyncio.shield(self._save_final(g, saves))
             finally:
                 self.active.pop(g.message_id, None)
                 g._emit(None)  # always: a caller waiting on the events must never wait for ever
+
+    # -- the model's context ---------------------------------------------------------
+
+    async def _fitted(
+        self, g: Generation, provider_name: str, request: ChatRequest, ids: list[str], settings: dict
+    ) -> ChatRequest:
+        """The request as it fits the model's context (oldest turns dropped or summarised, as the
+        conversation or the default says); ``g.context`` says how full it is and what was left out."""
+        provider = await asyncio.to_thread(self.registry.get, provider_name)
+        how = self._overflow(settings)
+        kept = settings.get(context.SUMMARY_SETTING) or {}
+
+        async def summarise(asked: ChatRequest) -> str:
+            summary = Reply(g.model)
+            await fold(summary, stream_with_retries(provider, asked, self.retry))
+            if summary.error:
+                raise UnavailableError(f"The earlier part could not be summarised to fit: {summary.error}")
+            return summary.text
+
+        fitted = await context.fit(
+            request, ids, await provider.context_length(request.model), partial(self._count, provider, load=True),
+            how, summarise, (kept.get("through"), kept.get("text")) if kept else None,
+        )  # fmt: skip
+        g.context = fitted.usage
+        if fitted.summary is not None and fitted.summary != (kept.get("through"), kept.get("text")):
+            through, text = fitted.summary
+            await self.db.in_thread(
+                self.store.set_conversation_setting,
+                g.conversation_id,
+                context.SUMMARY_SETTING,
+                {"through": through, "text": text},
+            )
+        return fitted.request
+
+    def _overflow(self, settings: dict) -> context.Overflow:
+        try:
+            return context.Overflow(settings.get(context.SETTING) or self.default_overflow)
+        except ValueError:
+            return context.Overflow(self.default_overflow)
+
+    @staticmethod
+    async def _count(provider, request: ChatRequest, *, load: bool) -> tuple[int, bool]:
+        """The model's own count where its provider can count, else an estimate (and said so)."""
+        counted = await provider.count_tokens(request, load=load)
+        return (counted, False) if counted is not None else (context.estimate_tokens(request), True)
+
+    async def context_usage(
+        self, conversation_id: str, model: str | None = None, params: GenerationParams | None = None
+    ) -> context.ContextUsage:
+        """How full the model's context is with the branch on show (what the next message adds to), and
+        what the conversation's choice would leave out to fit: the context meter. Never loads a model
+        to count (it estimates instead, and says so)."""
+        model_ref = await self._resolve_model(conversation_id, model)
+        ref = parse_model_ref(model_ref)
+
+        def read(s: Session):
+            shown = visible_in(s, conversation_id)
+            parent = shown[-1].id if shown else None
+            return self._build_request(s, conversation_id, parent, ref.model, params)
+
+        request, _ids, settings = await self.db.run(read)
+        provider = await asyncio.to_thread(self.registry.get, ref.provider)
+        limit = await provider.context_length(ref.model)
+        used, estimated = await self._count(provider, request, load=False)
+        return context.ContextUsage(used, limit, estimated, overflow=self._overflow(settings))
 
     async def _save_final(self, g: Generation, saves: _PartialSaves) -> None:
         """The finished reply into its row, tried again while the database refuses; kept in a

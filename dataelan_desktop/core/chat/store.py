@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from ..changes import ChangeBus, Changes
 from ..db import Database
 from ..db.tables import Conversation, ConversationViewState, Message, MessageStatus, Project, utcnow
-from .tree import Branching, branching_of, children_map, visible_path
+from .tree import Branching, branching_of, children_map, chosen_along, visible_path
 
 if TYPE_CHECKING:
     from ..providers.reply import Reply
@@ -145,6 +145,8 @@ class ShownMessage:
 class ShownConversation:
     conversation: ConversationView
     messages: tuple[ShownMessage, ...]
+    #: the model its next message goes to: its own, else its project's default model (None: the picker's)
+    model: str | None = None
 
 
 def _alive(model):
@@ -171,15 +173,32 @@ def shown_leaf_in(session: Session, conversation_id: str) -> str | None:
     )
 
 
+def chosen_children_in(session: Session, conversation_id: str) -> dict[str, str]:
+    """Under each message of the conversation, the child this device showed last (see tree.visible_path)."""
+    found = session.scalar(
+        select(ConversationViewState.chosen).where(ConversationViewState.conversation_id == conversation_id)
+    )
+    return dict(found or {})
+
+
 def show_in(session: Session, conversation_id: str, leaf_id: str | None) -> None:
-    """Show the branch ending at ``leaf_id`` (None: the newest). The conversation's row is untouched."""
+    """Show the branch ending at ``leaf_id`` (None: the newest), and remember along it which child was
+    shown under each message. The conversation's row is untouched."""
     now = utcnow()
+    chosen = chosen_children_in(session, conversation_id)
+    if leaf_id is not None:
+        parents = dict(
+            session.execute(
+                select(Message.id, Message.parent_id).where(Message.conversation_id == conversation_id)
+            ).all()
+        )
+        chosen.update(chosen_along(leaf_id, parents))
     session.execute(
         insert(ConversationViewState)
-        .values(conversation_id=conversation_id, current_leaf_id=leaf_id, updated_at=now)
+        .values(conversation_id=conversation_id, current_leaf_id=leaf_id, chosen=chosen, updated_at=now)
         .on_conflict_do_update(
             index_elements=[ConversationViewState.conversation_id],
-            set_={"current_leaf_id": leaf_id, "updated_at": now},
+            set_={"current_leaf_id": leaf_id, "chosen": chosen, "updated_at": now},
         )
     )
 
@@ -193,21 +212,52 @@ def _messages_in(session: Session, conversation_id: str) -> list[StoredMessage]:
     return [StoredMessage.of_row(r) for r in rows]
 
 
+def visible_in(session: Session, conversation_id: str) -> list[StoredMessage]:
+    """The branch the conversation shows on this device, root first."""
+    return visible_path(
+        _messages_in(session, conversation_id),
+        shown_leaf_in(session, conversation_id),
+        chosen_children_in(session, conversation_id),
+    )
+
+
 def _projects_in(session: Session) -> list[ProjectView]:
     rows = session.scalars(select(Project).where(_alive(Project)).order_by(Project.sort_order, Project.name))
     return [ProjectView.of(p) for p in rows]
 
 
-def _conversation_list_in(session: Session, limit: int) -> tuple[list[ConversationSummary], int]:
-    shown = (_alive(Conversation), Conversation.archived.is_(False))
+def _last_activity():
+    """When a conversation last had a message (its creation when it has none): lists order by it, so that
+    renaming, pinning or switching a branch never moves a conversation (the index on messages'
+    conversation and time answers it per row)."""
+    last_message = (
+        select(func.max(Message.created_at))
+        .where(Message.conversation_id == Conversation.id, _alive(Message))
+        .correlate(Conversation)
+        .scalar_subquery()
+    )
+    return func.coalesce(last_message, Conversation.created_at)
+
+
+def _conversation_list_in(
+    session: Session, limit: int, archived: bool = False
+) -> tuple[list[ConversationSummary], int]:
+    shown = (_alive(Conversation), Conversation.archived.is_(archived))
     rows = session.execute(
         select(Conversation.id, Conversation.title, Conversation.pinned, Conversation.project_id)
         .where(*shown)
-        .order_by(Conversation.pinned.desc(), Conversation.updated_at.desc())
+        .order_by(Conversation.pinned.desc(), _last_activity().desc())
         .limit(limit)
     ).all()
     total = session.scalar(select(func.count()).select_from(Conversation).where(*shown)) or 0
     return [ConversationSummary(*row) for row in rows], total
+
+
+def _model_for(session: Session, conversation: ConversationView) -> str | None:
+    if conversation.model or not conversation.project_id:
+        return conversation.model
+    project = session.get(Project, conversation.project_id)
+    return project.default_model if project is not None and project.deleted_at is None else None
 
 
 def _conversation_in(session: Session, conversation_id: str) -> ConversationView:
@@ -310,6 +360,44 @@ class ChatStore:
         self._publish(Changes(conversation_list=True))
         return conversation
 
+    def fresh_conversation(self, project_id: str | None = None, model: str | None = None) -> ConversationView:
+        """A conversation to start writing in: the project's (or the list's) empty one if there is one
+        (pressing New twice must not leave two empty rows), else a new one. Its model is the project's
+        default model when the project has one, else ``model`` (what the picker shows)."""
+
+        def find_or_create(s: Session) -> tuple[ConversationView, bool]:
+            project = _get(s, Project, project_id) if project_id else None
+            chosen = (project.default_model if project else None) or model
+            has_message = select(Message.id).where(
+                Message.conversation_id == Conversation.id, _alive(Message)
+            )
+            empty = s.scalars(
+                select(Conversation)
+                .where(
+                    _alive(Conversation),
+                    Conversation.archived.is_(False),
+                    Conversation.project_id == project_id
+                    if project_id
+                    else Conversation.project_id.is_(None),
+                    Conversation.title_is_automatic.is_(True),
+                    Conversation.system_prompt.is_(None),
+                    ~has_message.exists(),
+                )
+                .order_by(Conversation.created_at.desc())
+                .limit(1)
+            ).first()
+            if empty is None:
+                created = _add(s, Conversation(project_id=project_id, model=chosen))
+                return ConversationView.of(created, None), True
+            if chosen and empty.model != chosen:
+                empty.model = chosen
+                s.flush()
+            return ConversationView.of(empty, shown_leaf_in(s, empty.id)), False
+
+        conversation, created = self.db.call(find_or_create)
+        self._publish(Changes(conversation_list=created, conversations=frozenset({conversation.id})))
+        return conversation
+
     def create_filled_conversation(
         self,
         messages: Sequence[Mapping[str, Any]],
@@ -363,7 +451,7 @@ class ChatStore:
                 )
             if not include_archived:
                 q = q.where(Conversation.archived.is_(False))
-            q = q.order_by(Conversation.pinned.desc(), Conversation.updated_at.desc())
+            q = q.order_by(Conversation.pinned.desc(), _last_activity().desc())
             if limit:
                 q = q.limit(limit)
             return [ConversationView.of(c, leaf) for c, leaf in s.execute(q)]
@@ -400,6 +488,10 @@ class ChatStore:
         there are in all: a sidebar lists a page of a long history instead of every row."""
         return self.db.call(lambda s: _conversation_list_in(s, limit))
 
+    def archived_list(self, limit: int = 1000) -> list[ConversationSummary]:
+        """The archived conversations, newest message first: what the sidebar's Archived view lists."""
+        return self.db.call(lambda s: _conversation_list_in(s, limit, archived=True)[0])
+
     def library(self, limit: int) -> tuple[list[ProjectView], list[ConversationSummary], int]:
         """What a sidebar lists, in one read: the projects, and :meth:`conversation_list`'s page and count."""
         return self.db.call(lambda s: (_projects_in(s), *_conversation_list_in(s, limit)))
@@ -430,6 +522,19 @@ class ChatStore:
         self._publish(
             Changes(conversations=frozenset({conversation_id}), conversation_list=True, messages=messages)
         )
+        return conversation
+
+    def set_conversation_setting(self, conversation_id: str, key: str, value: Any) -> ConversationView:
+        """One of the conversation's settings (its context choice, a kept summary…), the others kept."""
+
+        def change(s: Session) -> ConversationView:
+            conversation = _get(s, Conversation, conversation_id)
+            conversation.settings = {**(conversation.settings or {}), key: value}
+            s.flush()
+            return ConversationView.of(conversation, shown_leaf_in(s, conversation_id))
+
+        conversation = self.db.call(change)
+        self._publish(Changes(conversations=frozenset({conversation_id})))
         return conversation
 
     def set_system_prompt_if_new(self, conversation_id: str, system_prompt: str) -> bool:
@@ -481,11 +586,7 @@ class ChatStore:
 
     def visible_messages(self, conversation_id: str) -> list[StoredMessage]:
         """The branch the conversation shows, root first."""
-        return self.db.call(
-            lambda s: visible_path(
-                _messages_in(s, conversation_id), _conversation_in(s, conversation_id).current_leaf_id
-            )
-        )
+        return self.db.call(lambda s: visible_in(s, conversation_id))
 
     def shown_conversation(self, conversation_id: str) -> ShownConversation:
         """The conversation and the branch it shows, each message with its place among its siblings:
@@ -496,10 +597,12 @@ class ChatStore:
             messages = _messages_in(s, conversation_id)
             children = children_map(messages)
             shown = []
-            for m in visible_path(messages, conversation.current_leaf_id):
+            for m in visible_path(
+                messages, conversation.current_leaf_id, chosen_children_in(s, conversation_id)
+            ):
                 siblings = [c.id for c in children.get(m.parent_id, [m])]
                 shown.append(ShownMessage(m, siblings.index(m.id) + 1, len(siblings)))
-            return ShownConversation(conversation, tuple(shown))
+            return ShownConversation(conversation, tuple(shown), _model_for(s, conversation))
 
         return self.db.call(read)
 
@@ -540,7 +643,11 @@ class ChatStore:
             if row is None:
                 raise NotFoundError(f"No message with id {message_id}.")
             conversation_id = row[0]
-            path = visible_path(_messages_in(s, conversation_id), shown_leaf_in(s, conversation_id))
+            path = visible_path(
+                _messages_in(s, conversation_id),
+                shown_leaf_in(s, conversation_id),
+                chosen_children_in(s, conversation_id),
+            )
             if message_id in {m.id for m in path}:
                 return conversation_id, False
             show_in(s, conversation_id, message_id)
@@ -579,7 +686,9 @@ class ChatStore:
             conversation = _get(s, Conversation, conversation_id)
             if parent_id is ...:
                 alive = [m for m in conversation.messages if m.deleted_at is None]
-                path = visible_path(alive, shown_leaf_in(s, conversation_id))
+                path = visible_path(
+                    alive, shown_leaf_in(s, conversation_id), chosen_children_in(s, conversation_id)
+                )
                 parent = path[-1].id if path else None
             else:
                 parent = parent_id

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -26,12 +26,23 @@ def children_map(messages: Iterable[Message]) -> dict[str | None, list[Message]]
     return children
 
 
-def newest_leaf_under(start: Message | None, children: dict[str | None, list[Message]]) -> Message | None:
-    """Follow the newest child down to a leaf."""
+#: the key of the roots in a ``chosen`` map (which child was last shown under each message)
+ROOT = ""
+
+
+def newest_leaf_under(
+    start: Message | None,
+    children: dict[str | None, list[Message]],
+    chosen: Mapping[str, str] | None = None,
+) -> Message | None:
+    """Follow children down to a leaf: at each message the child last shown there (``chosen``), else the
+    newest."""
     node = start
     key = start.id if start else None
     while children.get(key):
-        node = children[key][-1]
+        below = children[key]
+        pick = (chosen or {}).get(key if key is not None else ROOT)
+        node = next((c for c in below if c.id == pick), below[-1])
         key = node.id
     return node
 
@@ -49,16 +60,19 @@ def path_to(leaf_id: str | None, by_id: dict[str, Message]) -> list[Message]:
     return path
 
 
-def visible_path(messages: Sequence[Message], current_leaf_id: str | None) -> list[Message]:
-    """The branch a conversation shows: its remembered leaf, else the newest one."""
+def visible_path(
+    messages: Sequence[Message], current_leaf_id: str | None, chosen: Mapping[str, str] | None = None
+) -> list[Message]:
+    """The branch a conversation shows: its remembered leaf, else the newest one. Below the remembered
+    node (a user message switched to, which has replies), the reply last shown there is followed."""
     by_id = {m.id: m for m in messages}
     children = children_map(messages)
     leaf = by_id.get(current_leaf_id) if current_leaf_id else None
     if leaf is not None:
         # the remembered node may have gained children (a reply) since: continue down
-        leaf = newest_leaf_under(leaf, children)
+        leaf = newest_leaf_under(leaf, children, chosen)
     else:
-        leaf = newest_leaf_under(None, children)
+        leaf = newest_leaf_under(None, children, chosen)
     return path_to(leaf.id if leaf else None, by_id)
 
 
@@ -68,3 +82,18 @@ def branching_of(message: Message, messages: Sequence[Message]) -> Branching:
     return Branching(
         index=ids.index(message.id) + 1 if message.id in ids else 1, count=len(ids), sibling_ids=ids
     )
+
+
+def chosen_along(leaf_id: str, parents: Mapping[str, str | None]) -> dict[str, str]:
+    """For each message on the path to ``leaf_id``, the child of it on that path: what is remembered as
+    last shown there (``parents`` maps each message id to its parent's)."""
+    chosen: dict[str, str] = {}
+    node, seen = leaf_id, set()
+    while node in parents and node not in seen:
+        seen.add(node)
+        parent = parents[node]
+        chosen[parent if parent is not None else ROOT] = node
+        if parent is None:
+            break
+        node = parent
+    return chosen

@@ -77,6 +77,9 @@ class ConversationViewState(Base):
     )
     #: the leaf of the branch that is shown; no row (or None) means "the newest leaf"
     current_leaf_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    #: under each message (or "" for the roots) the child last shown there: switching back to a
+    #: message shows the reply chosen there before, not the newest
+    chosen: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 

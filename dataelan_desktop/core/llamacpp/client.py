@@ -13,6 +13,7 @@ from ..providers.types import StreamEvent
 from .process import model_main
 
 LOAD_TIMEOUT = 600.0  # a large model on a slow disk takes minutes; a hung load must still end
+COUNT_TIMEOUT = 60.0  # tokenizing waits for a reply being generated (one request at a time)
 CANCEL_TIMEOUT = 10.0  # a stopped reply's wait for the model process to finish its token
 
 
@@ -69,6 +70,10 @@ class ModelClient(ProcessClient):
         self.template_source = loaded["template_source"]
         if progress:
             progress(f"{self.label} is loaded.")
+
+    async def count(self, messages: list[dict[str, str]]) -> int:
+        """How many of the model's tokens ``messages`` take through its chat template."""
+        return int(await self.acall("count", messages, timeout=COUNT_TIMEOUT))
 
     def generate(
         self, model: str, messages: list[dict[str, str]], params: dict[str, Any]

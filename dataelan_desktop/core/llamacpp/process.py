@@ -4,6 +4,7 @@ Requests (the pipe, cancelling and ending are ``helper_process``'s):
 
 ``("load", id, model_path, settings)``  → ``{"n_ctx", "template_source"}``; a bad file fails with
                                           ModelFileError
+``("count", id, messages)``  → how many tokens the messages take through the chat template
 ``("generate", id, {"model", "messages", "params"})``  → the reply's events (Started, TextDelta…,
                                           Usage, Finished), then ``None``; ContextTooLongError when
                                           the conversation does not fit
@@ -80,12 +81,18 @@ def _stop_prefix(text: str, stops: list[str], start: int) -> int:
     return held
 
 
+def prompt_tokens(llm, fmt, messages: list[dict[str, str]]):
+    """The messages through the chat template, as the model's tokens (what a reply starts from)."""
+    rendered = fmt(messages=messages)
+    tokens = llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True)
+    return rendered, tokens
+
+
 def generate(llm, fmt, request: dict[str, Any], out: Request) -> None:
     """One reply, its events sent through ``out`` as they are made; stops between two tokens when
     ``out.cancelled`` is set."""
     params = request.get("params") or {}
-    rendered = fmt(messages=request["messages"])
-    tokens = llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True)
+    rendered, tokens = prompt_tokens(llm, fmt, request["messages"])
     n_ctx = llm.n_ctx()
     if len(tokens) >= n_ctx:
         raise ContextTooLongError(
@@ -180,6 +187,10 @@ class ModelProcess:
                     f"llama.cpp failed while generating: {type(exc).__name__}: {exc}"
                 ) from exc
             return None
+        if request.op == "count":  # the prompt's length in this model's tokens (the context meter, fitting)
+            if self.llm is None:
+                raise UnavailableError("No model is loaded in this model process.")
+            return len(prompt_tokens(self.llm, self.fmt, request.payload[0])[1])
         raise ValueError(f"unknown request {request.op!r}")
 
     def load(self, model_path: str, settings: dict[str, Any]) -> dict[str, Any]:

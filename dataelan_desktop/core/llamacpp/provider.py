@@ -153,15 +153,50 @@ class LocalProvider(Provider):
 
     # -- the interface ---------------------------------------------------------------
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        client = await self.load(request.model)
-        resolved = await asyncio.to_thread(self.resolve, request.model)
-        settings = resolved.settings
+    @staticmethod
+    def _messages(request: ChatRequest, settings: dict[str, Any]) -> list[dict[str, str]]:
         messages: list[dict[str, str]] = []
         system = request.system or settings.get("system_prompt")
         if system:
             messages.append({"role": "system", "content": system})
-        messages += [{"role": m.role, "content": m.content} for m in request.messages]
+        return messages + [{"role": m.role, "content": m.content} for m in request.messages]
+
+    async def _loaded(self, model: str) -> tuple[ResolvedModel, Any]:
+        """The model's settings, and its model process if one is running (None if not)."""
+        resolved = await asyncio.to_thread(self.resolve, model)
+        for key, client in self._clients.items():
+            if key[0] == str(resolved.path.resolve()) and client.alive:
+                return resolved, client
+        return resolved, None
+
+    async def count_tokens(self, request: ChatRequest, *, load: bool = False) -> int | None:
+        """Counted by llama.cpp in the model process (the model's tokenizer and chat template): with
+        ``load`` the model is loaded for it, else only a model already loaded counts."""
+        if load:
+            await self.load(request.model)
+        resolved, client = await self._loaded(request.model)
+        if client is None:
+            return None
+        return await client.count(self._messages(request, resolved.settings))
+
+    async def context_length(self, model: str) -> int | None:
+        """The loaded process's context; before loading, the one it would get (the model's setting, else
+        the GGUF's own context capped as :meth:`load` caps it)."""
+        from ..gguf.info import validate_gguf
+
+        resolved, client = await self._loaded(model)
+        if client is not None and client.n_ctx:
+            return client.n_ctx
+        if resolved.settings.get("context_length"):
+            return int(resolved.settings["context_length"])
+        info = await asyncio.to_thread(validate_gguf, resolved.path)
+        return min(info.context_length or DEFAULT_CONTEXT, DEFAULT_CONTEXT)
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        client = await self.load(request.model)
+        resolved = await asyncio.to_thread(self.resolve, request.model)
+        settings = resolved.settings
+        messages = self._messages(request, settings)
         p = request.params
         params: dict[str, Any] = {k: settings.get(k) for k in SAMPLING if settings.get(k) is not None}
         if p.temperature is not None:

@@ -76,6 +76,15 @@ class Provider(ABC):
     async def list_models(self) -> list[ModelInfo]:
         """The models this provider offers (may call the network)."""
 
+    async def count_tokens(self, request: ChatRequest, *, load: bool = False) -> int | None:
+        """The prompt's length in the model's own tokens, where this provider has the tokenizer at hand
+        (``load``: it may load the model to count); None when it cannot count (callers estimate)."""
+        return None
+
+    async def context_length(self, model: str) -> int | None:
+        """How many tokens the model's context holds, where the provider knows; None otherwise."""
+        return None
+
     def warm_up(self) -> None:
         """Do slow one-time work (lazy SDK imports) now; the registry calls it off the loop's thread."""
         warm_up_http_stack()

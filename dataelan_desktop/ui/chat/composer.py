@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 if TYPE_CHECKING:  # the chat service loads the database layer; the composer is built before it
     from ...core.chat.service import Attachment
 
+from .context_meter import ContextMeter
 from .message_edit import MessageEdit
 
 MAX_ATTACHMENT_BYTES = 2_000_000
@@ -88,6 +89,8 @@ class Composer(QWidget):
             buttons.addWidget(b)
         row.addLayout(buttons)
         layout.addLayout(row)
+        self.context_meter = ContextMeter()
+        layout.addWidget(self.context_meter)
 
     # -- state ---------------------------------------------------------------------
 

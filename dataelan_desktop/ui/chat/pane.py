@@ -15,9 +15,12 @@ from PySide6.QtWidgets import QInputDialog, QLabel, QMessageBox, QWidget
 from ...core.changes import Changes
 from ...core.providers.types import GenerationParams
 from .. import ops
+from ..settings.chat_page import overflow_default
 from .chat_view import ChatView
 from .composer import Composer
 from .message_widget import MessageView
+
+OVERFLOW_SETTING = "context_overflow"  # the conversation's setting (core/chat/context.py: SETTING)
 
 if TYPE_CHECKING:
     from ...core.chat.store import ConversationView, ShownConversation
@@ -46,6 +49,8 @@ def message_views(shown: ShownConversation) -> list[MessageView]:
 
 class ConversationPane(QObject):
     opened = Signal(str)  # the id of the conversation now shown
+    shown = Signal(object)  # the ConversationView now shown (archived or not, its title…)
+    forgotten = Signal()  # the conversation shown was deleted: nothing is shown
     started = Signal()  # a reply began (the sidebar's order and titles change)
 
     def __init__(self, shell: Shell, title: QLabel, chat_view: ChatView, composer: Composer):
@@ -63,6 +68,7 @@ class ConversationPane(QObject):
         self._painted_length = -1
         self._listed_models: list[str] = []
         self._recent_models: list[str] = []
+        self._shown_model: str | None = None  # the model the open conversation put in the picker
 
         composer.send_requested.connect(self.send)
         composer.stop_requested.connect(self.stop)
@@ -71,6 +77,14 @@ class ConversationPane(QObject):
         chat_view.regenerate_requested.connect(self.regenerate)
         chat_view.edit_requested.connect(self.edit_message)
         chat_view.branch_requested.connect(self.switch_branch)
+        # the context meter: recounted when the conversation, its model or its choice changes
+        self.meter = composer.context_meter
+        self.meter.overflow_chosen.connect(self.choose_overflow)
+        self.context_timer = QTimer(self)
+        self.context_timer.setSingleShot(True)
+        self.context_timer.setInterval(300)  # a model name being typed is counted once it rests
+        self.context_timer.timeout.connect(self.refresh_context)
+        composer.model_picker.currentTextChanged.connect(lambda _text: self.context_timer.start())
 
     def _widget(self) -> QWidget:
         return self.shell.window
@@ -78,20 +92,31 @@ class ConversationPane(QObject):
     # -- what is shown ---------------------------------------------------------------------
 
     def open(self, conversation_id: str, quiet: bool = False, focus_message: str | None = None) -> None:
+        """Show the conversation; ``quiet``: one that is gone (a remembered id) is passed over in silence."""
         store = self.services.store
 
-        def load() -> tuple[ConversationView, list[MessageView]]:
+        def load() -> tuple[ConversationView, list[MessageView], str | None]:
             shown = store.shown_conversation(conversation_id)
-            return shown.conversation, message_views(shown)
+            return shown.conversation, message_views(shown), shown.model
 
-        def done(result: tuple[ConversationView, list[MessageView]]) -> None:
-            conversation, views = result
+        def done(result: tuple[ConversationView, list[MessageView], str | None]) -> None:
+            conversation, views, model = result
+            changed = conversation.id != self.conversation_id
             self.conversation_id = conversation.id
             self.shell.settings.setValue("session/last_conversation", conversation.id)
             self.title.setText(conversation.title)
-            self.composer.set_model(conversation.model)
+            if changed or model != self._shown_model:
+                # its own model, else its project's default; a reload of the same conversation keeps
+                # what the person picked meanwhile (until a message takes another)
+                self.composer.set_model(model)
+                self._shown_model = model
             self.chat_view.set_messages(views)
+            self.meter.set_choice(
+                conversation.settings.get(OVERFLOW_SETTING) or overflow_default(self.shell.settings)
+            )
             self.opened.emit(conversation.id)
+            self.shown.emit(conversation)
+            self.refresh_context()
             self._attach_stream()
             if focus_message:
                 widget = self.chat_view.ensure_shown(focus_message)
@@ -99,8 +124,12 @@ class ConversationPane(QObject):
                     widget.setFocus()
 
         def failed(failure: ops.Failure) -> None:
-            if not quiet:
-                QMessageBox.warning(self._widget(), "Dataelan", failure.text)
+            if quiet:
+                if self.shell.settings.value("session/last_conversation") == conversation_id:
+                    self.shell.settings.remove("session/last_conversation")
+                log.info("conversation %s not shown: %s", conversation_id, failure.text)
+                return
+            QMessageBox.warning(self._widget(), "Dataelan", failure.text)
 
         ops.query(self, "conversation", load, on_done=done, on_error=failed)
 
@@ -112,8 +141,11 @@ class ConversationPane(QObject):
         """The conversation was deleted: show nothing if it was the one on show."""
         if self.conversation_id == conversation_id:
             self.conversation_id = None
+            self._shown_model = None
             self.chat_view.set_messages([])
             self.title.setText("")
+            self.meter.clear()
+            self.forgotten.emit()
 
     def on_changes(self, changes: Changes) -> None:
         if self.conversation_id and (
@@ -149,6 +181,34 @@ class ConversationPane(QObject):
 
     def _show_models(self) -> None:
         self.composer.set_models(sorted({*self._listed_models, *self._recent_models}))
+
+    # -- the model's context ----------------------------------------------------------------
+
+    def refresh_context(self) -> None:
+        """Count how full the model's context is with the branch on show (core counts, off this thread)."""
+        conversation_id, model = self.conversation_id, self.composer.model() or None
+        if conversation_id is None or model is None:
+            self.meter.clear()
+            return
+        chat, params = self.services.chat, self.params()
+
+        async def count():
+            return await chat.context_usage(conversation_id, model, params)
+
+        def failed(failure: ops.Failure) -> None:
+            self.meter.clear()
+            log.info("context not counted: %s", failure.text)
+
+        ops.query(self, "context", count, on_done=self.meter.show_usage, on_error=failed)
+
+    def choose_overflow(self, value: str) -> None:
+        """This conversation's choice for when it is longer than the context (drop or summarise)."""
+        if self.conversation_id is None:
+            return
+        change = partial(
+            self.services.store.set_conversation_setting, self.conversation_id, OVERFLOW_SETTING, value
+        )
+        ops.change(self, change, on_done=lambda _view: self.refresh_context())
 
     # -- sending and streaming ------------------------------------------------------------
 
@@ -234,6 +294,9 @@ class ConversationPane(QObject):
         if g.done:
             self.paint_timer.stop()
             self.composer.set_streaming(False)
+            fitted = getattr(g, "context", None)
+            if fitted is not None and fitted.left_out:
+                self.shell.say(fitted.describe(), 10000)
 
     def stop(self) -> None:
         if self.generation is not None and not self.generation.done:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from ...core.changes import Changes
 from .. import ops
+from ..chat.archived_bar import ArchivedBar
 from ..chat.chat_view import ChatView
 from ..chat.composer import Composer
 from ..connections.welcome import WelcomePanel
@@ -47,6 +48,13 @@ log = logging.getLogger(__name__)
 UNDO_SECONDS = 10
 
 
+def window_settings() -> QSettings:
+    """The window's settings live in the data folder (per ``DATAELAN_HOME``), not in ~/.config."""
+    from ...core.paths import window_settings_path  # (no database layer: the paths module only)
+
+    return QSettings(str(window_settings_path()), QSettings.Format.IniFormat)
+
+
 class MainWindow(QMainWindow):
     def __init__(
         self, services: Services | None, settings: QSettings | None = None, probe_servers: bool = True
@@ -54,7 +62,7 @@ class MainWindow(QMainWindow):
         """``services=None`` shows the window at once; :meth:`attach_services` fills it when they are ready."""
         super().__init__()
         self.services: Services | None = None
-        self.settings = settings or QSettings("Dataelan", "Dataelan Desktop")
+        self.settings = settings or window_settings()
         self.probe_servers = probe_servers
         self.dark = False
         self.chat: ConversationPane | None = None
@@ -72,6 +80,7 @@ class MainWindow(QMainWindow):
         self.title = QLabel("")
         self.title.setObjectName("welcomeTitle")
         self.title.setContentsMargins(16, 8, 16, 0)
+        self.archived_bar = ArchivedBar()
         self._lay_out()
         self.undo_button = QPushButton("Undo")
         self.undo_button.setVisible(False)
@@ -97,6 +106,7 @@ class MainWindow(QMainWindow):
         chat_layout = QVBoxLayout(chat_page)
         chat_layout.setContentsMargins(0, 0, 0, 0)
         chat_layout.addWidget(self.title)
+        chat_layout.addWidget(self.archived_bar)
         chat_layout.addWidget(self.chat_view, 1)
         self.center = QStackedWidget()
         self.center.addWidget(chat_page)
@@ -127,6 +137,9 @@ class MainWindow(QMainWindow):
         idle_minutes = self.settings.value("models/idle_unload_minutes")
         if idle_minutes is not None:
             services.registry.local().idle_unload_seconds = int(idle_minutes) * 60
+        from ..settings.chat_page import overflow_default
+
+        services.chat.default_overflow = overflow_default(self.settings)
         shell = Shell(
             services, self, self.settings, self.say, self.offer_undo, self.sidebar.current_project_id
         )
@@ -134,6 +147,9 @@ class MainWindow(QMainWindow):
         self.chat.opened.connect(lambda _id: self.center.setCurrentIndex(0))
         self.library = LibraryActions(shell, self.sidebar, self.chat)
         self.chat.started.connect(self.library.refresh)
+        self.chat.shown.connect(self.archived_bar.show_for)
+        self.chat.forgotten.connect(self.archived_bar.clear)
+        self.archived_bar.unarchive_requested.connect(self.library.unarchive)
         self.transfer = TransferActions(shell, self.chat)
         self.first_run = FirstRun(
             shell, self.welcome, self.center, self.chat, self.sidebar, self._new_provider, self.probe_servers
@@ -288,9 +304,14 @@ class MainWindow(QMainWindow):
         dialog.theme_changed.connect(self.apply_theme)
         dialog.enter_sends_changed.connect(lambda v: setattr(self.composer.editor, "enter_sends", v))
         dialog.providers.changed.connect(self.chat.refresh_models)
+        dialog.chat_page.overflow_changed.connect(self._overflow_default_changed)
         self.settings_dialog = dialog
         dialog.show()
         return dialog
+
+    def _overflow_default_changed(self, value: str) -> None:
+        self.services.chat.default_overflow = value
+        self.chat.reload()  # the meter shows the new default where the conversation has no choice
 
     def _new_provider(self) -> None:
         self.open_settings().providers.new_provider()
@@ -336,7 +357,16 @@ class MainWindow(QMainWindow):
             QMessageBox.information(self, "Model tester", "The model tester is not available in this build.")
             return
         self.tester = TesterWindow(self.services)
+        self.tester.conversation_continued.connect(self.continue_in_chat)
         self.tester.show()
+
+    def continue_in_chat(self, conversation_id: str) -> None:
+        """A tester column continued as a conversation: this window comes forward and shows it."""
+        self.center.setCurrentIndex(0)
+        self.open_conversation(conversation_id)
+        self.showNormal() if self.isMinimized() else self.show()
+        self.raise_()
+        self.activateWindow()
 
     def open_templates(self) -> None:
         from ..templates.library_window import TemplatesWindow

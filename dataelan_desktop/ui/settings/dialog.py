@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTabWidget, QVBoxLayout
 from ...core.services import Services
 from ..connections.providers_page import ProvidersPage
 from .appearance_page import AppearancePage
+from .chat_page import ChatPage
 from .data_page import DataPage
 
 
@@ -22,6 +23,8 @@ class SettingsDialog(QDialog):
         self.appearance = AppearancePage(settings)
         self.tabs.addTab(self.providers, "Providers")
         self.tabs.addTab(self.appearance, "Appearance")
+        self.chat_page = ChatPage(settings)
+        self.tabs.addTab(self.chat_page, "Chat")
         self.tabs.addTab(DataPage(services.db.path), "Data")
         # the window follows the appearance page's choices at once
         self.theme_changed = self.appearance.theme_changed

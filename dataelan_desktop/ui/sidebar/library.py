@@ -39,7 +39,10 @@ class LibraryActions(QObject):
         sidebar.new_project_requested.connect(self.new_project)
         sidebar.rename_requested.connect(self.rename)
         sidebar.pin_requested.connect(lambda cid, pin: self.update_conversation(cid, pinned=pin))
-        sidebar.archive_requested.connect(lambda cid: self.update_conversation(cid, archived=True))
+        sidebar.archive_requested.connect(self.archive)
+        sidebar.unarchive_requested.connect(self.unarchive)
+        sidebar.archived_view_toggled.connect(lambda _shown: self.refresh())
+        pane.opened.connect(sidebar.select_conversation)
         sidebar.delete_requested.connect(self.delete)
         sidebar.project_settings_requested.connect(self.edit_project)
         sidebar.project_delete_requested.connect(self.delete_project)
@@ -53,8 +56,12 @@ class LibraryActions(QObject):
     # -- the list ---------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Projects and the newest conversations (pinned first); older ones page in on request."""
+        """Projects and the newest conversations (pinned first); older ones page in on request. In the
+        Archived view, the archived conversations instead."""
         limit, store = self.limit, self.services.store
+        if self.sidebar.showing_archived():
+            ops.query(self, "sidebar", store.archived_list, on_done=self._show_archived)
+            return
 
         def load() -> tuple[list[ProjectRow], list[ConversationRow], int]:
             found, summaries, total = store.library(limit)
@@ -72,6 +79,10 @@ class LibraryActions(QObject):
 
         ops.query(self, "sidebar", load, on_done=done)
 
+    def _show_archived(self, summaries: list) -> None:
+        rows = [ConversationRow(c.id, c.title, c.pinned, c.project_id) for c in summaries]
+        self.sidebar.set_archived(rows, self.pane.conversation_id)
+
     def show_more(self) -> None:
         self.limit += self.PAGE
         self.refresh()
@@ -83,16 +94,15 @@ class LibraryActions(QObject):
     # -- conversations -----------------------------------------------------------------------
 
     def new_conversation(self, project_id: str = "") -> None:
+        """A conversation to write in (the project's empty one if it has one), selected in the sidebar,
+        its model the project's default model or else the one in the picker."""
+
         def done(conversation: ConversationView) -> None:
             self.pane.open(conversation.id)
             self.pane.composer.editor.setFocus()
 
-        model, chat = self.pane.composer.model() or None, self.services.chat
-
-        async def start() -> ConversationView:
-            return await chat.start_conversation(project_id=project_id or None, model=model)
-
-        ops.change(self, start, on_done=done)
+        store, model = self.services.store, self.pane.composer.model() or None
+        ops.change(self, partial(store.fresh_conversation, project_id or None, model), on_done=done)
 
     def rename(self, conversation_id: str) -> None:
         def ask(current: ConversationView) -> None:
@@ -104,6 +114,28 @@ class LibraryActions(QObject):
 
     def update_conversation(self, conversation_id: str, **fields) -> None:
         ops.change(self, partial(self.services.store.update_conversation, conversation_id, **fields))
+
+    def archive(self, conversation_id: str) -> None:
+        """Out of the list, into the Archived view; Undo in the status bar brings it back."""
+        store = self.services.store
+
+        def done(_view: ConversationView) -> None:
+            self.shell.offer_undo(
+                "Conversation archived (see Archived in the sidebar).",
+                partial(store.update_conversation, conversation_id, archived=False),
+            )
+
+        ops.change(self, partial(store.update_conversation, conversation_id, archived=True), on_done=done)
+
+    def unarchive(self, conversation_id: str) -> None:
+        def done(_view: ConversationView) -> None:
+            self.shell.say("Conversation back in the list.", 4000)
+
+        ops.change(
+            self,
+            partial(self.services.store.update_conversation, conversation_id, archived=False),
+            on_done=done,
+        )
 
     def delete(self, conversation_id: str) -> None:
         store = self.services.store

@@ -49,6 +49,8 @@ class Sidebar(QWidget):
     rename_requested = Signal(str)
     pin_requested = Signal(str, bool)
     archive_requested = Signal(str)
+    unarchive_requested = Signal(str)
+    archived_view_toggled = Signal(bool)  # the Archived view was opened (True) or left
     delete_requested = Signal(str)
     project_settings_requested = Signal(str)
     project_delete_requested = Signal(str)
@@ -70,8 +72,14 @@ class Sidebar(QWidget):
         self.new_chat.clicked.connect(lambda: self.new_conversation_requested.emit(self.current_project_id()))
         self.new_project = QPushButton("New project")
         self.new_project.clicked.connect(self.new_project_requested)
+        self.archived_button = QPushButton("Archived")
+        self.archived_button.setObjectName("archivedButton")
+        self.archived_button.setCheckable(True)
+        self.archived_button.setToolTip("Show the archived conversations (and unarchive them)")
+        self.archived_button.toggled.connect(self._archived_toggled)
         buttons.addWidget(self.new_chat)
         buttons.addWidget(self.new_project)
+        buttons.addWidget(self.archived_button)
         layout.addLayout(buttons)
 
         self.stack = QStackedWidget()
@@ -86,8 +94,15 @@ class Sidebar(QWidget):
         self.results.setWordWrap(True)
         self.results.itemActivated.connect(self._hit)
         self.results.itemClicked.connect(self._hit)
+        self.archived = QListWidget()
+        self.archived.setObjectName("archivedList")
+        self.archived.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.archived.customContextMenuRequested.connect(self._archived_menu)
+        self.archived.itemActivated.connect(self._archived_activated)
+        self.archived.itemClicked.connect(self._archived_activated)
         self.stack.addWidget(self.tree)
         self.stack.addWidget(self.results)
+        self.stack.addWidget(self.archived)
         layout.addWidget(self.stack, 1)
 
         self._debounce = QTimer(self)
@@ -144,6 +159,17 @@ class Sidebar(QWidget):
             item.setData(0, KIND_ROLE, "more")
             item.setToolTip(0, "Older conversations are listed on request; search finds them all")
             self.tree.addTopLevelItem(item)
+
+    def select_conversation(self, conversation_id: str) -> None:
+        """Mark the conversation on show (a new one too) as the current row, where it is listed."""
+        for item in self.conversation_items():
+            if item.data(0, ID_ROLE) == conversation_id:
+                self.tree.setCurrentItem(item)
+                return
+        for row in range(self.archived.count()):
+            if self.archived.item(row).data(ID_ROLE) == conversation_id:
+                self.archived.setCurrentRow(row)
+                return
 
     def current_project_id(self) -> str:
         item = self.tree.currentItem()
@@ -206,11 +232,55 @@ class Sidebar(QWidget):
                 )
         menu.exec(self.tree.viewport().mapToGlobal(pos))
 
+    # -- the archived view ------------------------------------------------------------
+
+    def showing_archived(self) -> bool:
+        return self.archived_button.isChecked()
+
+    def _archived_toggled(self, shown: bool) -> None:
+        self.archived_button.setText("Back to chats" if shown else "Archived")
+        if not self.search.text().strip():
+            self.stack.setCurrentWidget(self.archived if shown else self.tree)
+        self.archived_view_toggled.emit(shown)
+
+    def set_archived(self, conversations: list[ConversationRow], selected: str | None) -> None:
+        self.archived.clear()
+        if not conversations:
+            item = QListWidgetItem("No archived conversations.")
+            item.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.archived.addItem(item)
+            return
+        for c in conversations:
+            item = QListWidgetItem(c.title)
+            item.setData(ID_ROLE, c.id)
+            item.setToolTip(f"{c.title}\nRight-click to unarchive")
+            self.archived.addItem(item)
+            if c.id == selected:
+                self.archived.setCurrentItem(item)
+
+    def archived_items(self) -> list[QListWidgetItem]:
+        items = [self.archived.item(i) for i in range(self.archived.count())]
+        return [item for item in items if item.data(ID_ROLE) is not None]
+
+    def _archived_activated(self, item: QListWidgetItem) -> None:
+        if item.data(ID_ROLE) is not None:
+            self.conversation_selected.emit(item.data(ID_ROLE))
+
+    def _archived_menu(self, pos) -> None:
+        item = self.archived.itemAt(pos)
+        if item is None or item.data(ID_ROLE) is None:
+            return
+        item_id = item.data(ID_ROLE)
+        menu = QMenu(self)
+        menu.addAction(QAction("Unarchive", menu, triggered=lambda: self.unarchive_requested.emit(item_id)))
+        menu.addAction(QAction("Delete", menu, triggered=lambda: self.delete_requested.emit(item_id)))
+        menu.exec(self.archived.viewport().mapToGlobal(pos))
+
     # -- search --------------------------------------------------------------------
 
     def _typed(self, text: str) -> None:
         if not text.strip():
-            self.stack.setCurrentWidget(self.tree)
+            self.stack.setCurrentWidget(self.archived if self.showing_archived() else self.tree)
             self.results.clear()
             return
         self._debounce.start()

@@ -37,6 +37,7 @@ PAINT_MS = 50
 
 class CompareTab(QWidget):
     started = Signal()  # a run began (a run still loading from History must not replace it)
+    continued = Signal(str)  # "Continue in chat" made this conversation
 
     def __init__(self, services: Services, status: QLabel, parent=None):
         super().__init__(parent)
@@ -398,7 +399,9 @@ class CompareTab(QWidget):
         ops.change(
             self,
             partial(history.continue_in_chat, self.services.store, self.run_id, self.order[position]),
-            on_done=lambda conversation_id: self.status.setText(
-                f"Opened as a conversation ({conversation_id[:8]}…) in the main window."
-            ),
+            on_done=self._continued,
         )
+
+    def _continued(self, conversation_id: str) -> None:
+        self.status.setText(f"Opened as a conversation ({conversation_id[:8]}…) in the main window.")
+        self.continued.emit(conversation_id)  # the main window shows it

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 class TesterWindow(QWidget):
     changed = Signal(object)  # Changes, handed over to the GUI thread by Qt whichever thread published
+    conversation_continued = Signal(str)  # "Continue in chat": the main window switches to it
 
     def __init__(self, services: Services, parent=None):
         super().__init__(parent)
@@ -50,6 +51,7 @@ class TesterWindow(QWidget):
         self.compare_tab.started.connect(lambda: ops.supersede(self, "show"))
         self.batch_tab.started.connect(lambda: ops.supersede(self, "show"))
         self.history_tab.itemActivated.connect(self.reopen)
+        self.compare_tab.continued.connect(self.conversation_continued)
         self.changed.connect(self._on_changes)
         self._unsubscribe = services.bus.subscribe(self.changed.emit)
 
