@@ -294,3 +294,35 @@ def test_window_settings_live_in_each_data_folder(qloop, qtbot, ui_run, tmp_path
     finally:
         logging.getLogger().removeHandler(handler)
     assert [r.getMessage() for r in errors] == []
+
+
+def test_continue_in_chat_switches_the_main_window_to_the_conversation(
+    window, qtbot, ui_run, services, two_servers
+):
+    other = services.store.create_conversation(title="Something else")
+
+    async def scenario():
+        window.open_conversation(other.id)
+        await wait_until(lambda: window.conversation_id == other.id, message="another conversation shown")
+        window.open_tester()
+        tester = window.tester
+        compare = tester.compare_tab
+        compare.columns[0].model.setEditText("one:m")
+        compare.columns[1].model.setEditText("two:m")
+        qtbot.keyClicks(compare.prompt, "Introduce yourself")
+        qtbot.mouseClick(compare.run_button, Qt.MouseButton.LeftButton)
+        await wait_until(lambda: compare.columns[0].continue_chat.isEnabled(), message="the run finished")
+        qtbot.mouseClick(compare.columns[0].continue_chat, Qt.MouseButton.LeftButton)
+        # the main window shows the new conversation: the prompt and that column's reply, its model picked
+        await wait_until(lambda: window.conversation_id not in (None, other.id), message="switched")
+        await wait_until(lambda: len(shown(window)) == 2, message="its messages")
+        assert shown(window)[0] == ("user", "Introduce yourself")
+        assert shown(window)[1][1] == compare.columns[0].output.toPlainText()
+        assert window.title.text() == "Introduce yourself"
+        await wait_until(
+            lambda: selected_id(window) == window.conversation_id, message="selected in the list"
+        )
+        tester.close()
+
+    ui_run(scenario())
+    ui_run(services.registry.aclose())
