@@ -91,4 +91,9 @@ def test_the_migration_keeps_the_shown_branch_of_every_conversation(data_home: P
         db.close()
     assert "current_leaf_id" not in _columns(path, "conversations")
     # (0009 added "chosen": under each message, the child last shown there; per-device too)
-    assert _columns(path, "conversation_views") == {"conversation_id", "current_leaf_id", "chosen", "updated_at"}
+    assert _columns(path, "conversation_views") == {
+        "conversation_id",
+        "current_leaf_id",
+        "chosen",
+        "updated_at",
+    }
