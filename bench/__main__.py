@@ -15,6 +15,7 @@ from . import (
     stream_window,
     streaming,
     sync,
+    workflows,
 )
 from .harness import report
 
@@ -28,6 +29,7 @@ BENCHMARKS = {
     "fanout": fanout,  # four models at once in the tester vs the slowest alone
     "sync": sync,  # sync server: first sync of 100,000 messages, change latency, 100 devices on PostgreSQL
     "bundle": bundle,  # the built bundle (dist/dataelan) vs the source install: size, start-up, memory
+    "workflows": workflows,  # engine work per step: a 100-step chain and a 100-item map vs the provider alone
 }
 
 

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "server",
     "db",
     "mcp",
+    "workflow",
 )
 
 

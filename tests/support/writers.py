@@ -39,6 +39,9 @@ OWNERS = {
     "tester_runs": "dataelan_desktop.core.tester.history",
     "tester_votes": "dataelan_desktop.core.tester.history",
     "mcp_servers": "dataelan_desktop.core.agents.mcp.store",
+    "workflows": "dataelan_desktop.core.workflows.store",
+    "workflow_runs": "dataelan_desktop.core.workflows.store",
+    "workflow_steps": "dataelan_desktop.core.workflows.store",
 }
 
 #: (table, module) pairs allowed besides the owner while a write is being moved to its owner: none now.

@@ -207,3 +207,4 @@ class PromptTemplate(Stamped, Base):
 
 # feature tables live in their feature's module, on this Base; imported here so the metadata sees them
 from ..agents.mcp import tables as _mcp_tables  # noqa: E402, F401
+from ..workflows import tables as _workflow_tables  # noqa: E402, F401

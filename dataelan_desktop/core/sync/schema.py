@@ -67,6 +67,11 @@ TABLES: dict[str, SyncTable] = {
             "prompt system_prompt columns",
         ),
         _table("tester_votes", "created_at run_id left_model right_model outcome category", ""),
+        # Workflow definitions sync; their runs stay on the device that ran them (a run names its
+        # process, and a resume belongs where the models it used are).
+        _table(
+            "workflows", "created_at builtin_key", "name description version yaml", "name description yaml"
+        ),
     )
 }
 

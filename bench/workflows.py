@@ -1,0 +1,143 @@
+"""Workflow engine overhead: a 100-step chain and a 100-item map on an instant fake provider, against
+calling the same provider directly (and folding its stream) as many times. Target: at most 2 ms of
+engine work per step (recording every attempt in SQLite included)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .harness import Figure, median_of
+
+STEPS = 100
+TARGET_MS = 2.0
+
+
+def _chain() -> str:
+    lines = ["name: Bench chain", "model: instant:m", "steps:"]
+    for i in range(STEPS):
+        prompt = "go" if i == 0 else "{{s" + str(i - 1) + "}}"
+        lines.append(f'  - {{id: s{i}, kind: llm, prompt: "{prompt}"}}')
+    lines.append(f'  - {{id: out, kind: output, value: "{{{{s{STEPS - 1}}}}}"}}')
+    return "\n".join(lines) + "\n"
+
+
+def _map() -> str:
+    items = ", ".join(f'"i{i}"' for i in range(STEPS))
+    return (
+        "name: Bench map\nmodel: instant:m\nsteps:\n"
+        f"  - id: each\n    kind: map\n    over: '[{items}]'\n    max_parallel: 8\n"
+        '    steps:\n      - {id: one, kind: llm, prompt: "{{item}}"}\n'
+        '  - {id: out, kind: output, value: "{{each.json[0]}}"}\n'
+    )
+
+
+def run() -> list[Figure]:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    os.environ["DATAELAN_HOME"] = tempfile.mkdtemp(prefix="dataelan-bench-")
+    from dataelan_desktop.core.db import open_database
+    from dataelan_desktop.core.providers.base import Provider
+    from dataelan_desktop.core.providers.reply import Reply, fold
+    from dataelan_desktop.core.providers.types import (
+        ChatMessage,
+        ChatRequest,
+        Finished,
+        Started,
+        StopReason,
+        TextDelta,
+        Usage,
+    )
+    from dataelan_desktop.core.workflows.engine import WorkflowEngine
+    from dataelan_desktop.core.workflows.store import WorkflowStore
+
+    class Instant(Provider):
+        """Answers at once: what is left is the cost of the code around the provider."""
+
+        name = "instant"
+
+        async def stream(self, request):
+            yield Started(request.model)
+            yield TextDelta("ok")
+            yield Usage(input_tokens=1, output_tokens=1)
+            yield Finished(StopReason.END)
+
+        async def list_models(self):
+            return []
+
+    provider = Instant()
+    db = open_database()
+    store = WorkflowStore(db)
+    engine = WorkflowEngine(store, provider_for=lambda _name: provider)
+    loop = asyncio.new_event_loop()
+    chain, mapped = _chain(), _map()
+
+    def direct() -> float:
+        async def go() -> float:
+            began = time.perf_counter()
+            for _ in range(STEPS):
+                request = ChatRequest(model="m", messages=(ChatMessage("user", "go"),))
+                await fold(Reply("instant:m"), provider.stream(request))
+            return time.perf_counter() - began
+
+        return loop.run_until_complete(go())
+
+    def through_engine(definition: str) -> float:
+        async def go() -> float:
+            began = time.perf_counter()
+            result = await engine.start(definition, {})
+            assert result.status == "complete", result.error
+            return time.perf_counter() - began
+
+        return loop.run_until_complete(go())
+
+    try:
+        direct(), through_engine(chain), through_engine(mapped)  # warm up
+        base = median_of(5, direct)
+        chain_s = median_of(5, lambda: through_engine(chain))
+        map_s = median_of(5, lambda: through_engine(mapped))
+    finally:
+        loop.close()
+        db.close()
+    chain_ms = (chain_s - base) * 1000 / STEPS
+    map_ms = (map_s - base) * 1000 / STEPS
+    print(f"  workflows: {chain_s / base:.1f}x direct for the chain, {map_s / base:.1f}x for the map; "
+          f"{chain_ms:.2f} / {map_ms:.2f} ms of engine work per step (target <= {TARGET_MS} ms)")  # fmt: skip
+    return [
+        Figure(f"workflows: provider called directly x{STEPS}", base * 1000, "ms", None, "baseline", True),
+        Figure(
+            f"workflows: {STEPS}-step chain",
+            chain_s * 1000,
+            "ms",
+            base * 1000,
+            f"<= {TARGET_MS} ms/step over direct",
+            chain_ms <= TARGET_MS,
+        ),  # fmt: skip
+        Figure(
+            f"workflows: {STEPS}-item map",
+            map_s * 1000,
+            "ms",
+            base * 1000,
+            f"<= {TARGET_MS} ms/step over direct",
+            map_ms <= TARGET_MS,
+        ),  # fmt: skip
+        Figure(
+            "workflows: engine work per step (chain)",
+            chain_ms,
+            "ms",
+            None,
+            f"<= {TARGET_MS} ms",
+            chain_ms <= TARGET_MS,
+        ),
+        Figure(
+            "workflows: engine work per step (map)",
+            map_ms,
+            "ms",
+            None,
+            f"<= {TARGET_MS} ms",
+            map_ms <= TARGET_MS,
+        ),
+    ]

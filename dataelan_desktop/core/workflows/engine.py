@@ -1,0 +1,570 @@
+"""Running a workflow: steps as asyncio tasks, each starting once the steps it uses have finished.
+
+Independent steps run concurrently; every attempt is recorded (store.py) before it starts, so a
+run cut off is found interrupted and :meth:`WorkflowEngine.resume` continues it, reusing the
+recorded outputs of finished steps and running the one that was running again. LLM steps call
+the providers through the registry and fold their streams with ``fold`` like chat does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from ..db.engine import this_process
+from ..providers.base import Provider
+from ..providers.errors import ConfigurationError
+from ..providers.reply import Reply, ReplyStatus, fold
+from ..providers.retry import RetryPolicy, build_then_stream
+from ..providers.types import ChatMessage, ChatRequest, GenerationParams, StreamEvent, TextDelta
+from .definition import Step, Workflow, WorkflowError
+from .expr import ExpressionError, parse
+from .graph import dependencies, downstream
+from .inputs import resolve_inputs
+from .load import load
+from .render import render
+from .store import WorkflowStore
+from .values import Item, Scope, StepValue, parse_json_text, show
+from .views import RunDetail, StepRecordView
+
+log = logging.getLogger(__name__)
+
+#: a step's record is finished (its output reused by a resume) in one of these
+FINISHED = ("complete", "skipped", "recovered")
+MAX_ITEMS = 10_000
+MAX_FILE_BYTES = 2_000_000
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """What a window or the CLI is told while a run goes: ``kind`` is started, text, retry, finished,
+    waiting or run (the run ended: ``status`` is its status)."""
+
+    run_id: str
+    kind: str
+    step_id: str | None = None
+    item_index: int | None = None
+    status: str | None = None
+    text: str = ""  # a text delta (kind text), the error, or the output when finished
+    record: StepRecordView | None = None
+    stats: str | None = None
+
+
+@dataclass(frozen=True)
+class HumanRequest:
+    run_id: str
+    step_id: str
+    prompt: str
+    draft: str | None  # None: the person types a value; else they approve or edit this draft
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    status: str
+    outputs: Mapping[str, Any]
+    error: str | None = None
+
+
+Ask = Callable[[HumanRequest], Awaitable[str | None]]
+ProviderFor = Callable[[str], Provider]
+
+
+class StepFailure(Exception):
+    """One attempt failed; ``retryable`` says whether another try could do better."""
+
+    def __init__(self, message: str, retryable: bool = True, measures: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.retryable = retryable
+        self.measures = measures or {}
+
+
+@dataclass
+class _Settled:
+    """How a step ended for the steps after it."""
+
+    value: StepValue | None = None
+    blocking: str | None = None  # failed | waiting | blocked: the steps after it do not run
+    error: str | None = None
+
+
+@dataclass
+class _Run:
+    id: str
+    workflow: Workflow
+    inputs: dict[str, Any]
+    reuse: dict[tuple[str, int | None], StepRecordView] = field(default_factory=dict)
+    waiting_records: dict[tuple[str, int | None], str] = field(default_factory=dict)
+    settled: dict[str, _Settled] = field(default_factory=dict)
+    done: dict[str, asyncio.Event] = field(default_factory=dict)
+
+    def values(self) -> dict[str, StepValue]:
+        return {sid: s.value for sid, s in self.settled.items() if s.value is not None}
+
+
+class WorkflowEngine:
+    def __init__(
+        self,
+        store: WorkflowStore,
+        registry: Any = None,
+        *,
+        templates: Any = None,
+        ask: Ask | None = None,
+        on_event: Callable[[StepEvent], None] | None = None,
+        provider_for: ProviderFor | None = None,
+    ):
+        self.store = store
+        self.registry = registry  # a ProviderRegistry (provider_for replaces it in benchmarks)
+        self.templates = templates  # a TemplateStore, for template steps that name a library template
+        self.ask = ask
+        self.on_event = on_event
+        self._provider_for = provider_for
+        self._redact = registry.secrets.redact if registry is not None else str
+
+    # -- starting, resuming, re-running ------------------------------------------------------
+
+    def prepare(self, definition: str, inputs: Mapping[str, Any]) -> tuple[Workflow, dict[str, Any]]:
+        """The checked workflow and its input values: raises WorkflowError before anything is saved."""
+        workflow = load(definition, check_model=self.store.check_model)
+        return workflow, resolve_inputs(workflow, inputs)
+
+    async def start(
+        self, definition: str, inputs: Mapping[str, Any], *, workflow_id: str | None = None, version: int = 1
+    ) -> RunResult:
+        # off the loop's thread: the model check reads the database (the loop may be a window's)
+        workflow, values = await asyncio.to_thread(self.prepare, definition, inputs)
+        workflow = _with_version(workflow, version)
+        run_id = await self._db(self.store.create_run, workflow, definition, values, this_process(),
+                                workflow_id=workflow_id)  # fmt: skip
+        return await self._execute(_Run(run_id, workflow, values))
+
+    def begin(self, definition: str, inputs: Mapping[str, Any], **kw: Any) -> asyncio.Task[RunResult]:
+        """:meth:`start` as a task (a window keeps it to cancel)."""
+        return asyncio.ensure_future(self.start(definition, inputs, **kw))
+
+    async def resume(self, run_id: str) -> RunResult:
+        """Continue a cancelled, failed, interrupted or waiting run: finished steps are reused, not run."""
+        await self._db(self.store.mark_interrupted)
+        detail: RunDetail = await self._db(self.store.detail, run_id)
+        run = await self._db(self.store.claim_run, detail.run.id, this_process())
+        workflow = _with_version(load(run.definition), run.workflow_version)
+        state = _Run(run.id, workflow, dict(run.inputs))
+        for key, record in detail.latest().items():
+            if record.status in FINISHED:
+                state.reuse[key] = record
+            elif record.status == "waiting":
+                state.waiting_records[key] = record.id
+        return await self._execute(state)
+
+    async def rerun_from(
+        self, run_id: str, step_id: str, inputs: Mapping[str, Any] | None = None
+    ) -> RunResult:
+        """A new run that reuses the earlier run's outputs of every step not after ``step_id``, with
+        ``inputs`` changed where given; ``step_id`` and the steps that use it run again."""
+        earlier = await self._db(self.store.run, run_id)
+        workflow = load(earlier.definition)
+        workflow.step(step_id)  # a step of this workflow, or a clear error
+        values = resolve_inputs(workflow, {**earlier.inputs, **(inputs or {})})
+        again = downstream(workflow, step_id)
+        keep: set[tuple[str, int | None]] = set()
+        detail: RunDetail = await self._db(self.store.detail, earlier.id)
+        for record in detail.steps:
+            owner = record.map_step or record.step_id
+            if owner not in again:
+                keep.add(record.key)
+        workflow = _with_version(workflow, earlier.workflow_version)
+        new_id = await self._db(self.store.create_run, workflow, earlier.definition, values, this_process(),
+                                workflow_id=earlier.workflow_id, parent_run_id=earlier.id, from_step=step_id)  # fmt: skip
+        await self._db(self.store.copy_steps, earlier.id, new_id, keep)
+        state = _Run(new_id, workflow, values)
+        for key, record in (await self._db(self.store.detail, new_id)).latest().items():
+            if record.status in FINISHED:
+                state.reuse[key] = record
+        return await self._execute(state)
+
+    # -- the run -----------------------------------------------------------------------------
+
+    async def _execute(self, run: _Run) -> RunResult:
+        self.store.mark_live(run.id, True)
+        deps = dependencies(run.workflow)
+        run.done = {s.id: asyncio.Event() for s in run.workflow.steps}
+        tasks = [
+            asyncio.ensure_future(self._step_task(run, step, deps[step.id])) for step in run.workflow.steps
+        ]
+        try:
+            await asyncio.gather(*tasks)
+        except asyncio.CancelledError:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.shield(self._db(self.store.finish_run, run.id, "cancelled", None, "Cancelled."))
+            self.store.mark_live(run.id, False)
+            self._emit(StepEvent(run.id, "run", status="cancelled", text="Cancelled."))
+            raise
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            self.store.mark_live(run.id, False)
+            raise
+        result = self._result(run)
+        await self._db(self.store.finish_run, run.id, result.status, result.outputs, result.error)
+        self.store.mark_live(run.id, False)
+        self._emit(StepEvent(run.id, "run", status=result.status, text=result.error or ""))
+        return result
+
+    def _result(self, run: _Run) -> RunResult:
+        failures = [(sid, s.error) for sid, s in run.settled.items() if s.blocking == "failed"]
+        waiting = [sid for sid, s in run.settled.items() if s.blocking == "waiting"]
+        outputs = {
+            s.id: run.settled[s.id].value.text
+            for s in run.workflow.output_steps
+            if run.settled.get(s.id) and run.settled[s.id].value is not None
+        }
+        if failures:
+            order = [s.id for s in run.workflow.steps]
+            sid, error = min(failures, key=lambda f: order.index(f[0]))
+            return RunResult(run.id, "failed", outputs, error)
+        if waiting:
+            return RunResult(run.id, "waiting", outputs, f"Waiting for an answer at step '{waiting[0]}'.")
+        return RunResult(run.id, "complete", outputs)
+
+    async def _step_task(self, run: _Run, step: Step, deps: list[str]) -> None:
+        try:
+            for dep in deps:
+                await run.done[dep].wait()
+            blocked = [d for d in deps if run.settled[d].blocking]
+            if blocked:
+                run.settled[step.id] = _Settled(blocking="blocked")
+            else:
+                run.settled[step.id] = await self._run_step(run, step)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug in one step ends that step, said plainly; the run goes on
+            log.exception("workflow step %s failed unexpectedly", step.id)
+            run.settled[step.id] = _Settled(
+                blocking="failed", error=f"Step '{step.id}': unexpected error: {exc}"
+            )
+        finally:
+            run.done[step.id].set()
+
+    async def _run_step(self, run: _Run, step: Step) -> _Settled:
+        reused = run.reuse.get((step.id, None))
+        if reused is not None:
+            value = StepValue(reused.output or "", reused.status, reused.output_data)
+            self._emit(
+                StepEvent(run.id, "finished", step.id, status=reused.status, text=value.text, record=reused)
+            )
+            return _Settled(value=value)
+        scope = Scope(run.inputs, run.values())
+        if step.kind in ("map", "human"):
+            skipped = await self._skip_by_when(run, step, scope)
+            if skipped is not None:
+                return skipped
+        if step.kind == "map":
+            return await self._map(run, step, scope)
+        if step.kind == "human":
+            return await self._human(run, step, scope)
+        return await self._attempts(run, step, scope)
+
+    async def _attempts(
+        self, run: _Run, step: Step, scope: Scope, map_step: str | None = None, item: int | None = None
+    ) -> _Settled:
+        """Run one step (or one map item's sub-step) with its retries and on_error."""
+        skipped = await self._skip_by_when(run, step, scope, map_step, item)
+        if skipped is not None:
+            return skipped
+        error = ""
+        record = None
+        for attempt in range(1, step.retry.max + 2):
+            record = await self._db(self.store.begin_step, run.id, step.id, step.kind, attempt=attempt,
+                                    map_step=map_step, item_index=item)  # fmt: skip
+            self._emit(StepEvent(run.id, "started", step.id, item, "running"))
+            began = time.perf_counter()
+            try:
+                value, fields = await self._once(
+                    run, step, scope, partial(self._text_event, run.id, step.id, item)
+                )
+            except StepFailure as failure:
+                error = f"Step '{step.id}': {failure}"
+                fields = {"duration_ms": (time.perf_counter() - began) * 1000, **failure.measures}
+                await self._db(self.store.finish_step, record, status="failed", error=str(failure), **fields)
+                self._emit(StepEvent(run.id, "finished", step.id, item, "failed", text=error))
+                if not failure.retryable or attempt > step.retry.max:
+                    break
+                wait = step.retry.backoff_ms * 2 ** (attempt - 1) / 1000
+                self._emit(
+                    StepEvent(
+                        run.id, "retry", step.id, item, "running", text=f"try {attempt + 1} in {wait:.1f} s"
+                    )
+                )
+                await asyncio.sleep(wait)
+                continue
+            except asyncio.CancelledError:
+                await asyncio.shield(self._db(self.store.finish_step, record, status="cancelled",
+                                              duration_ms=(time.perf_counter() - began) * 1000))  # fmt: skip
+                raise
+            stats = fields.pop("stats", None)
+            fields.setdefault("duration_ms", (time.perf_counter() - began) * 1000)
+            await self._db(self.store.finish_step, record, status="complete", output=value.text,
+                           output_data=value.data, **fields)  # fmt: skip
+            self._emit(StepEvent(run.id, "finished", step.id, item, "complete", text=value.text, stats=stats))
+            return _Settled(value=value)
+        return await self._give_up(run, step, record, error)
+
+    async def _skip_by_when(
+        self, run: _Run, step: Step, scope: Scope, map_step: str | None = None, item: int | None = None
+    ) -> _Settled | None:
+        """A step whose ``when`` is false is skipped (recorded, output ""); None when it should run."""
+        if not step.when:
+            return None
+        try:
+            go = parse(step.when).holds(scope.resolve)
+        except (ExpressionError, LookupError) as exc:
+            return await self._give_up(
+                run, step, None, f"Step '{step.id}': its when: cannot be decided: {exc}"
+            )
+        if go:
+            return None
+        await self._db(self.store.begin_step, run.id, step.id, step.kind, map_step=map_step, item_index=item,
+                       status="skipped")  # fmt: skip
+        self._emit(StepEvent(run.id, "finished", step.id, item, "skipped"))
+        return _Settled(value=StepValue("", "skipped"))
+
+    async def _give_up(self, run: _Run, step: Step, record: str | None, error: str) -> _Settled:
+        action = step.on_error.action
+        if action == "fail":
+            return _Settled(blocking="failed", error=error)
+        text = "" if action == "continue" else show(step.on_error.default)
+        if record is not None:
+            await self._db(self.store.finish_step, record, status="recovered", output=text, error=error)
+        self._emit(StepEvent(run.id, "finished", step.id, None, "recovered", text=text))
+        return _Settled(value=StepValue(text, "recovered"))
+
+    def _text_event(self, run_id: str, step_id: str, item: int | None, event: StreamEvent) -> None:
+        if type(event) is TextDelta:
+            self._emit(StepEvent(run_id, "text", step_id, item, "running", text=event.text))
+
+    # -- the kinds ---------------------------------------------------------------------------
+
+    async def _once(
+        self, run: _Run, step: Step, scope: Scope, on_text: Callable[[StreamEvent], None]
+    ) -> tuple[StepValue, dict[str, Any]]:
+        try:
+            if step.kind == "llm":
+                return await self._llm(run, step, scope, on_text)
+            if step.kind == "template":
+                return StepValue(await self._template(step, scope)), {}
+            if step.kind == "condition":
+                return StepValue(_choose(step, scope)), {}
+            if step.kind == "output":
+                return StepValue(render(step.text or "", scope)), {}
+        except (LookupError, ExpressionError) as exc:  # the same inputs would fail again
+            raise StepFailure(str(exc.args[0] if exc.args else exc), retryable=False) from None
+        raise StepFailure(f"the step kind '{step.kind}' cannot run here", retryable=False)
+
+    async def _template(self, step: Step, scope: Scope) -> str:
+        if step.text is not None:
+            return render(step.text, scope)
+        if self.templates is None:
+            raise StepFailure("the template library is not available here", retryable=False)
+        values = {k: render(v, scope) for k, v in step.values.items()}
+        try:
+            rendered = await asyncio.to_thread(self.templates.render, step.template, values)
+        except (LookupError, ValueError) as exc:
+            raise StepFailure(str(exc), retryable=False) from None
+        return rendered.prompt
+
+    def _provider(self, name: str) -> Provider:
+        if self._provider_for is not None:
+            return self._provider_for(name)
+        return self.registry.get(name)
+
+    async def _llm(
+        self, run: _Run, step: Step, scope: Scope, on_text: Callable[[StreamEvent], None]
+    ) -> tuple[StepValue, dict[str, Any]]:
+        from ..connections.registry import parse_model_ref
+
+        written = step.model or run.workflow.model or ""
+        model = render(written, scope).strip()
+        problem = None
+        if "{{" in written and model and self.store.check_model is not None:  # chosen per run: check it now
+            problem = await asyncio.to_thread(self.store.check_model, model)
+        if not model or problem:
+            raise StepFailure(problem or "no model was given", retryable=False)
+        try:
+            ref = parse_model_ref(model)
+        except ConfigurationError as exc:
+            raise StepFailure(str(exc), retryable=False) from None
+        prompt = render(step.prompt or "", scope)
+        system = render(step.system, scope) if step.system else None
+        if step.output_schema is not None:
+            system = (system + "\n\n" if system else "") + _schema_instruction(step.output_schema)
+        request = ChatRequest(model=ref.model, messages=(ChatMessage("user", prompt),), system=system,
+                              params=GenerationParams(temperature=step.temperature, max_tokens=step.max_tokens))  # fmt: skip
+        reply = Reply(str(ref))
+        events = build_then_stream(partial(self._provider, ref.provider), request, RetryPolicy(attempts=1))
+        await fold(reply, events, on_text, self._redact)
+        measures = {
+            "input": prompt if system is None else f"[system]\n{system}\n\n[user]\n{prompt}",
+            "model": str(ref), "input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens,
+            "cost": reply.cost, "ttft_ms": reply.ttft_ms, "duration_ms": reply.duration_ms,
+        }  # fmt: skip
+        if reply.status == ReplyStatus.STOPPED:
+            raise asyncio.CancelledError
+        if reply.status != ReplyStatus.COMPLETE:
+            retryable = not (reply.error or "").startswith("No API key")
+            raise StepFailure(reply.error or "the model failed", retryable=retryable,
+                              measures={**measures, "output": reply.text})  # fmt: skip
+        text = reply.text
+        data = None
+        if step.output_schema is not None:
+            data = _check_output(text, step.output_schema, measures)
+        return StepValue(text, data=data), {**measures, "stats": reply.stats()}
+
+    async def _human(self, run: _Run, step: Step, scope: Scope) -> _Settled:
+        try:
+            prompt = render(step.prompt or "", scope)
+            draft = render(step.draft, scope) if step.draft is not None else None
+        except LookupError as exc:
+            return await self._give_up(run, step, None, f"Step '{step.id}': {exc.args[0]}")
+        record = run.waiting_records.get((step.id, None))
+        if record is None:
+            record = await self._db(self.store.begin_step, run.id, step.id, "human", input=prompt,
+                                    status="waiting")  # fmt: skip
+        self._emit(StepEvent(run.id, "waiting", step.id, status="waiting", text=prompt))
+        answer = await self.ask(HumanRequest(run.id, step.id, prompt, draft)) if self.ask else None
+        if answer is None:  # nobody answered: the run waits (and survives a restart)
+            return _Settled(blocking="waiting", error=f"Step '{step.id}' waits for an answer.")
+        await self._db(self.store.finish_step, record, status="complete", output=answer)
+        self._emit(StepEvent(run.id, "finished", step.id, status="complete", text=answer))
+        return _Settled(value=StepValue(answer))
+
+    async def _map(self, run: _Run, step: Step, scope: Scope) -> _Settled:
+        try:
+            over = render(step.over or "", scope)
+            items = await asyncio.to_thread(split_items, over, step.split)
+        except (LookupError, WorkflowError, OSError) as exc:
+            record = await self._db(self.store.begin_step, run.id, step.id, "map")
+            error = f"Step '{step.id}': {exc.args[0] if exc.args else exc}"
+            await self._db(self.store.finish_step, record, status="failed", error=error)
+            return await self._give_up(run, step, record, error)
+        record = await self._db(self.store.begin_step, run.id, step.id, "map", input=f"{len(items)} items")
+        self._emit(StepEvent(run.id, "started", step.id, status="running", text=f"{len(items)} items"))
+        began = time.perf_counter()
+        gate = asyncio.Semaphore(step.max_parallel)
+
+        async def one(item: Item) -> _Settled:
+            async with gate:
+                inner = Scope(scope.inputs, dict(scope.steps), item)
+                last = _Settled(value=StepValue(""))
+                for sub in step.steps:
+                    reused = run.reuse.get((sub.id, item.index))
+                    if reused is not None:
+                        last = _Settled(
+                            value=StepValue(reused.output or "", reused.status, reused.output_data)
+                        )
+                    else:
+                        last = await self._attempts(run, sub, inner, map_step=step.id, item=item.index)
+                    if last.blocking:
+                        return last
+                    inner.steps[sub.id] = last.value  # type: ignore[index]
+                return last
+
+        settled = await asyncio.gather(*(one(item) for item in items))
+        failed = [(i, s.error) for i, s in enumerate(settled) if s.blocking]
+        duration = (time.perf_counter() - began) * 1000
+        if failed:
+            error = f"Step '{step.id}': {len(failed)} of {len(items)} items failed; the first: {failed[0][1]}"
+            await self._db(self.store.finish_step, record, status="failed", error=error, duration_ms=duration)
+            self._emit(StepEvent(run.id, "finished", step.id, status="failed", text=error))
+            return await self._give_up(run, step, record, error)
+        results = [s.value.text for s in settled]  # type: ignore[union-attr]
+        text = "\n\n".join(results)
+        await self._db(self.store.finish_step, record, status="complete", output=text, output_data=results,
+                       duration_ms=duration)  # fmt: skip
+        self._emit(StepEvent(run.id, "finished", step.id, status="complete", text=text))
+        return _Settled(value=StepValue(text, data=results))
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    async def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """A store call on the database's thread: the loop (a window's) never waits on SQLite."""
+        return await self.store.db.in_thread(fn, *args, **kwargs)
+
+    def _emit(self, event: StepEvent) -> None:
+        if self.on_event is not None:
+            try:
+                self.on_event(event)
+            except Exception:  # a broken view must not stop the run
+                log.exception("workflow event listener failed")
+
+
+def _with_version(workflow: Workflow, version: int) -> Workflow:
+    from dataclasses import replace
+
+    return replace(workflow, version=version)
+
+
+def _choose(step: Step, scope: Scope) -> str:
+    for branch in step.branches:
+        if parse(branch.expr).holds(scope.resolve):
+            return render(branch.then, scope)
+    return render(step.otherwise, scope) if step.otherwise else ""
+
+
+def _schema_instruction(schema: dict[str, Any]) -> str:
+    return "Reply with JSON only (no prose, no code fence) that matches this JSON Schema:\n" + json.dumps(
+        schema, ensure_ascii=False
+    )
+
+
+def _check_output(text: str, schema: dict[str, Any], measures: dict[str, Any]) -> Any:
+    import jsonschema
+
+    try:
+        data = parse_json_text(text.strip())
+    except ValueError as exc:
+        raise StepFailure(f"the reply is not JSON ({exc})", measures={**measures, "output": text}) from None
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path)
+        at = f" at {where}" if where else ""
+        raise StepFailure(f"the reply does not match the output schema{at}: {error.message}",
+                          measures={**measures, "output": text})  # fmt: skip
+    return data
+
+
+def split_items(text: str, how: str) -> list[Item]:
+    """A map's items: lines, a JSON array, or the files of a folder (sorted by name)."""
+    if how == "files":
+        folder = Path(text.strip()).expanduser()
+        if not folder.is_dir():
+            raise WorkflowError(f"there is no folder {folder} to map over")
+        files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+        items = []
+        for index, path in enumerate(files[:MAX_ITEMS]):
+            if path.stat().st_size > MAX_FILE_BYTES:
+                raise WorkflowError(f"{path.name} is larger than {MAX_FILE_BYTES // 1_000_000} MB")
+            items.append(Item(index, path.read_text(encoding="utf-8", errors="replace"), name=path.name))
+        return items
+    if how in ("json", "auto"):
+        try:
+            data = parse_json_text(text)
+        except ValueError:
+            data = None
+        if isinstance(data, list):
+            return [
+                Item(i, show(v), data=v if isinstance(v, dict | list) else None)
+                for i, v in enumerate(data[:MAX_ITEMS])
+            ]
+        if how == "json":
+            raise WorkflowError("the map's list is not a JSON array")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return [Item(i, line) for i, line in enumerate(lines[:MAX_ITEMS])]

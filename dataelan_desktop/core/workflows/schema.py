@@ -1,0 +1,137 @@
+"""The JSON Schema a ``.workflow.yaml`` document is checked against (shape only; references, the
+graph and models are checked in graph.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .definition import INPUT_TYPES, MAP_KINDS, STEP_KINDS
+
+ID = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$", "maxLength": 64}
+TEXT = {"type": "string"}
+
+_COMMON: dict[str, Any] = {
+    "id": ID,
+    "kind": {"type": "string"},
+    "description": TEXT,
+    "after": {"type": "array", "items": ID},
+    "when": TEXT,
+    "retry": {
+        "type": "object",
+        "properties": {
+            "max": {"type": "integer", "minimum": 0, "maximum": 20},
+            "backoff_ms": {"type": "integer", "minimum": 0, "maximum": 600_000},
+        },
+        "additionalProperties": False,
+    },
+    "on_error": {
+        "oneOf": [
+            {"enum": ["fail", "continue"]},
+            {
+                "type": "object",
+                "properties": {"default": {}},
+                "required": ["default"],
+                "additionalProperties": False,
+            },
+        ]
+    },
+}
+
+_KIND_FIELDS: dict[str, dict[str, Any]] = {
+    "llm": {
+        "model": TEXT,
+        "prompt": TEXT,
+        "system": TEXT,
+        "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+        "max_tokens": {"type": "integer", "minimum": 1},
+        "output_schema": {"type": "object"},
+    },
+    "template": {
+        "text": TEXT,
+        "template": TEXT,
+        "values": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}},
+    },
+    "condition": {
+        "if": TEXT,
+        "then": TEXT,
+        "elif": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"if": TEXT, "then": TEXT},
+                "required": ["if", "then"],
+                "additionalProperties": False,
+            },
+        },
+        "else": TEXT,
+    },
+    "map": {
+        "over": TEXT,
+        "split": {"enum": ["auto", "lines", "json", "files"]},
+        "max_parallel": {"type": "integer", "minimum": 1, "maximum": 64},
+        "steps": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/substep"}},
+    },
+    "human": {"prompt": TEXT, "draft": TEXT},
+    "output": {"value": TEXT},
+}
+
+_REQUIRED = {
+    "llm": ["prompt"],
+    "template": [],
+    "condition": ["if", "then"],
+    "map": ["over", "steps"],
+    "human": ["prompt"],
+    "output": ["value"],
+}
+
+
+def _step_schema(kinds: tuple[str, ...]) -> dict[str, Any]:
+    """One step: the common fields, and per kind (if/then) its own fields and what it requires."""
+    branches = []
+    for kind in kinds:
+        props = {**_COMMON, **_KIND_FIELDS[kind]}
+        then: dict[str, Any] = {"properties": props, "additionalProperties": False}
+        if _REQUIRED[kind]:
+            then["required"] = _REQUIRED[kind]
+        if kind == "template":
+            then["oneOf"] = [{"required": ["text"]}, {"required": ["template"]}]
+        branches.append({"if": {"properties": {"kind": {"const": kind}}}, "then": then})
+    return {
+        "type": "object",
+        "required": ["id", "kind"],
+        "properties": {"id": ID, "kind": {"enum": list(kinds)}},
+        "allOf": branches,
+    }
+
+
+INPUT = {
+    "type": "object",
+    "properties": {
+        "type": {"enum": list(INPUT_TYPES)},
+        "description": TEXT,
+        "default": {},
+        "required": {"type": "boolean"},
+        "choices": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+    },
+    "additionalProperties": False,
+}
+
+WORKFLOW_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["name", "steps"],
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 200},
+        "description": TEXT,
+        "version": {"type": "integer"},
+        "model": TEXT,
+        "inputs": {
+            "type": "object",
+            "propertyNames": ID,
+            "additionalProperties": {"oneOf": [INPUT, {"enum": list(INPUT_TYPES)}]},
+        },
+        "steps": {"type": "array", "minItems": 1, "items": _step_schema(STEP_KINDS)},
+    },
+    "additionalProperties": False,
+    "$defs": {"substep": _step_schema(MAP_KINDS)},
+}
