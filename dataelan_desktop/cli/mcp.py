@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
 from pathlib import Path
 
 from ..core.agents.mcp.config import DEFAULT_START_TIMEOUT, HTTP, STDIO, McpServerConfig, looks_secret
+from ..core.agents.mcp.parse import claude_config_path
 from .common import fail, out, run_async, services
 
 
@@ -122,16 +122,6 @@ def _options_and_command(args) -> tuple[argparse.Namespace, list[str]]:
         elif value is not None:
             setattr(args, key, value)
     return args, command
-
-
-def claude_config_path() -> Path:
-    """Where Claude Desktop keeps its config on this system."""
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "Claude" / "claude_desktop_config.json"
-    if sys.platform == "win32":
-        return Path(os.environ.get("APPDATA", Path.home())) / "Claude" / "claude_desktop_config.json"
-    config_home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    return config_home / "Claude" / "claude_desktop_config.json"
 
 
 def _pairs(items: list[str], option: str) -> dict[str, str]:

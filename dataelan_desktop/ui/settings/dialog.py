@@ -10,6 +10,7 @@ from ..connections.providers_page import ProvidersPage
 from .appearance_page import AppearancePage
 from .chat_page import ChatPage
 from .data_page import DataPage
+from .mcp_page import McpPage
 
 
 class SettingsDialog(QDialog):
@@ -25,6 +26,7 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(self.appearance, "Appearance")
         self.chat_page = ChatPage(settings)
         self.tabs.addTab(self.chat_page, "Chat")
+        self.tabs.addTab(McpPage(services), "MCP")
         self.tabs.addTab(DataPage(services.db.path), "Data")
         # the window follows the appearance page's choices at once
         self.theme_changed = self.appearance.theme_changed

@@ -20,10 +20,11 @@ from ...changes import ChangeBus, Changes
 from ..tools import AvailableTool, ToolOutcome, ToolSourceError
 from .config import McpServerConfig
 from .host import McpHost
+from .status import ServerStatus
 from .store import McpServerStore
 
 if TYPE_CHECKING:  # the SDK is imported when the first server starts, not with the app
-    from .session import McpSession, ServerStatus
+    from .session import McpSession
 
 
 class McpToolSource:

@@ -10,6 +10,8 @@ problem line and the good entries are still read. Values under names that look l
 from __future__ import annotations
 
 import json
+import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,16 @@ class ParsedServer:
 class ParsedFile:
     servers: list[ParsedServer]
     problems: list[str]  # one sentence per entry that could not be read
+
+
+def claude_config_path() -> Path:
+    """Where Claude Desktop keeps its config on this system."""
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "Claude" / "claude_desktop_config.json"
+    if sys.platform == "win32":
+        return Path(os.environ.get("APPDATA", Path.home())) / "Claude" / "claude_desktop_config.json"
+    config_home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return config_home / "Claude" / "claude_desktop_config.json"
 
 
 def read_config_file(path: Path | str) -> ParsedFile:

@@ -17,8 +17,6 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from mcp import Client, MCPError, StdioServerParameters
@@ -31,6 +29,7 @@ from ...providers.types import ToolSpec
 from ..tools import AvailableTool, ToolOutcome, ToolSourceError
 from .config import STDIO, McpServerConfig
 from .render import render_result
+from .status import ServerState, ServerStatus
 from .store import ResolvedServer
 
 log = logging.getLogger(__name__)
@@ -39,31 +38,6 @@ log = logging.getLogger(__name__)
 MAX_TOOL_PAGES = 100
 #: how long a stop waits for the runner after cancelling it (the SDK's own stdio shutdown is bounded)
 STOP_TIMEOUT = 8.0
-
-
-class ServerState(StrEnum):
-    STOPPED = "stopped"
-    STARTING = "starting"
-    READY = "ready"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class ServerStatus:
-    """A server's state as the Settings page and the CLI show it."""
-
-    name: str
-    state: ServerState = ServerState.STOPPED
-    reason: str | None = None  # why it failed, a sentence for a person
-    tools: tuple[AvailableTool, ...] = field(default_factory=tuple)
-
-    def describe(self) -> str:
-        if self.state is ServerState.FAILED:
-            return f"failed: {self.reason}"
-        if self.state is ServerState.READY:
-            count = len(self.tools)
-            return f"ready ({count} tool{'s' if count != 1 else ''})"
-        return self.state.value
 
 
 Resolver = Callable[[McpServerConfig], ResolvedServer]
