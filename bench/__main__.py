@@ -6,6 +6,7 @@ import sys
 import traceback
 
 from . import (
+    agents,
     bundle,
     fanout,
     history,
@@ -30,6 +31,7 @@ BENCHMARKS = {
     "sync": sync,  # sync server: first sync of 100,000 messages, change latency, 100 devices on PostgreSQL
     "bundle": bundle,  # the built bundle (dist/dataelan) vs the source install: size, start-up, memory
     "workflows": workflows,  # engine work per step: a 100-step chain and a 100-item map vs the provider alone
+    "agents": agents,  # the agent loop's overhead per tool round trip (instant provider and tool)
 }
 
 

@@ -35,6 +35,9 @@ def register(sub) -> None:
     p.add_argument(
         "--stats", action="store_true", help="print the reply's tokens, speed and timing to stderr"
     )
+    from .agents import add_chat_options  # (--agent, --tools, --yes: cli/agents.py)
+
+    add_chat_options(p)
     p.set_defaults(func=cmd_chat)
 
 
@@ -69,6 +72,12 @@ def cmd_chat(args) -> int:
         system = args.system if args.system is not None else rendered.system  # -s wins over the template's
         if not prompt.strip():
             fail(f"the template '{args.template}' gave an empty message")
+    agent = None
+    if args.agent:  # its model unless -m says otherwise; unknown: said before anything is saved
+        from ..core.agents.service import agent_store
+
+        agent = agent_store(s).agent(args.agent)
+        args.model = args.model or agent.model
     model = str(parse_model_ref(args.model)) if args.model else None
 
     if args.continue_id:
@@ -91,6 +100,10 @@ def cmd_chat(args) -> int:
 
         validate_gguf(s.registry.local().resolve(ref.model).path)
     params = GenerationParams(temperature=args.temperature, max_tokens=args.max_tokens)
+    if agent is not None or args.tools:
+        from .agents import prepare_agent_chat
+
+        prepare_agent_chat(s, args, agent)  # bad --tools, or approvals without a terminal: refused now
     return run_async(
         _chat(
             s, conversation, project_id if conversation is None else None, args, prompt, system, model, params
@@ -103,6 +116,10 @@ async def _chat(s, conversation, project_id, args, prompt, system, model, params
         conversation = await s.chat.start_conversation(
             project_id=project_id, system_prompt=system, model=model
         )
+    if args.agent or args.tools:
+        from .agents import run_agent_chat
+
+        return await run_agent_chat(s, conversation.id, prompt, model, params, args)
     generation = await s.chat.send(conversation.id, prompt, model=model, params=params)
     loop = asyncio.get_running_loop()
     try:

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "db",
     "mcp",
     "workflow",
+    "agents",
 )
 
 

@@ -21,6 +21,8 @@ class AvailableTool:
     spec: ToolSpec  # name, description, JSON Schema of the arguments: what the model is shown
     source: str  # "builtin" or "mcp:<server name>"
     read_only: bool = False  # built-in read-only tools default to "always allow"
+    #: asks every time whatever the policy says (writing a file): "always allow" does not apply
+    always_ask: bool = False
     #: MCP annotations as the server sent them (readOnlyHint, destructiveHint, ...): shown, not trusted
     annotations: dict[str, Any] = field(default_factory=dict)
 

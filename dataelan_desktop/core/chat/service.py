@@ -18,6 +18,7 @@ from functools import partial
 
 from sqlalchemy.orm import Session
 
+from ..agents.history import answer_every_call, calls_of, tool_message
 from ..connections.registry import ProviderRegistry, parse_model_ref
 from ..db.engine import this_process
 from ..db.tables import Conversation, Message, Project
@@ -294,10 +295,18 @@ class ChatService:
         return found
 
     def _build_request(
-        self, s: Session, conversation_id: str, parent_id: str | None, model_id: str, params
+        self,
+        s: Session,
+        conversation_id: str,
+        parent_id: str | None,
+        model_id: str,
+        params,
+        with_tools: bool = False,
     ) -> tuple[ChatRequest, list[str], dict]:
         """The request for a reply under ``parent_id``, the ids of the messages it carries, and the
-        conversation's settings (its context choice and kept summary)."""
+        conversation's settings (its context choice and kept summary). ``with_tools`` (an agent's
+        turn) keeps the branch's tool calls and results; without, only the words are sent (a provider
+        refuses tool results in a request that offers no tools)."""
         conversation = _get(s, Conversation, conversation_id)
         messages = [m for m in conversation.messages if m.deleted_at is None]
         history = path_to(parent_id, {m.id: m for m in messages})
@@ -307,11 +316,17 @@ class ChatService:
             system = project.instructions if project else None
         chat, ids = [], []
         for m in history:
-            if m.role not in ("user", "assistant") or (m.role == "assistant" and not m.content):
+            if m.role == "tool" and with_tools:
+                chat.append(tool_message(m))
+                continue
+            calls = calls_of(m) if with_tools else ()
+            if m.role not in ("user", "assistant") or (m.role == "assistant" and not m.content and not calls):
                 continue
             content = render_user_content(m.content, m.attachments or []) if m.role == "user" else m.content
-            chat.append(ChatMessage(role=m.role, content=content))
+            chat.append(ChatMessage(role=m.role, content=content, tool_calls=calls))
             ids.append(m.id)
+        if with_tools:  # (an agent's request is not fitted: its ids are not needed, nor kept aligned)
+            chat, ids = answer_every_call(chat), []
         settings = dict(conversation.settings or {})
         if params is None:
             params = GenerationParams(

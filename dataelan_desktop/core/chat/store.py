@@ -72,12 +72,13 @@ class ConversationView:
     updated_at: datetime
     #: the leaf of the branch this device shows; None means "the newest leaf"
     current_leaf_id: str | None = None
+    agent_id: str | None = None  # the agent answering in it (core/agents)
 
     @classmethod
     def of(cls, row: Conversation, shown_leaf: str | None) -> ConversationView:
         return cls(row.id, row.project_id, row.title, bool(row.title_is_automatic), row.system_prompt,
                    row.model, bool(row.pinned), bool(row.archived), dict(row.settings or {}),
-                   row.created_at, row.updated_at, shown_leaf)  # fmt: skip
+                   row.created_at, row.updated_at, shown_leaf, row.agent_id)  # fmt: skip
 
 
 #: the message columns a view carries, in the order of :class:`StoredMessage`'s fields
@@ -85,7 +86,7 @@ _MESSAGE_COLUMNS = (
     Message.id, Message.conversation_id, Message.parent_id, Message.role, Message.content, Message.reasoning,
     Message.status, Message.model, Message.error, Message.stop_reason, Message.input_tokens,
     Message.output_tokens, Message.ttft_ms, Message.duration_ms, Message.attachments, Message.stream_owner,
-    Message.created_at, Message.updated_at, Message.generation_ms, Message.usage_estimated,
+    Message.created_at, Message.updated_at, Message.generation_ms, Message.usage_estimated, Message.tool,
 )  # fmt: skip
 
 
@@ -113,13 +114,21 @@ class StoredMessage:
     updated_at: datetime
     generation_ms: float | None  # the generating side's first-to-last-token time
     usage_estimated: bool  # the token counts were counted here, the server sent none
+    #: an assistant turn's tool calls {"calls": [...]}, or a tool result's call (see tables.Message.tool)
+    tool: dict[str, Any] | None = None
 
     @classmethod
     def of_row(cls, row: Sequence[Any]) -> StoredMessage:
         values = list(row)
         values[14] = list(values[14] or ())  # attachments: a copy, not the row's
         values[19] = bool(values[19])  # usage_estimated
+        values[20] = dict(values[20]) if values[20] else None  # tool: a copy, not the row's
         return cls(*values)
+
+    @property
+    def tool_calls(self) -> list[dict[str, Any]]:
+        """An assistant turn's calls: [{id, name, arguments}] (empty for any other message)."""
+        return list((self.tool or {}).get("calls") or []) if self.role == "assistant" else []
 
 
 @dataclass(frozen=True)
@@ -308,7 +317,7 @@ class ChatStore:
         return self.db.call(find)
 
     def update_project(self, project_id: str, **fields) -> ProjectView:
-        _check_fields("project", fields, {"name", "instructions", "default_model", "sort_order"})
+        _check_fields("project", fields, {"name", "instructions", "default_model", "sort_order", "agent_id"})
 
         def change(s: Session) -> ProjectView:
             project = _get(s, Project, project_id)
@@ -503,7 +512,7 @@ class ChatStore:
         _check_fields(
             "conversation",
             fields,
-            {"title", "system_prompt", "model", "pinned", "archived", "project_id", "settings"},
+            {"title", "system_prompt", "model", "pinned", "archived", "project_id", "settings", "agent_id"},
         )
 
         def change(s: Session) -> ConversationView:
@@ -747,11 +756,15 @@ class ChatStore:
         self.db.call(write)
 
     def finish_reply(self, reply_id: str, reply: Reply, user_message_id: str | None = None) -> Changes:
-        """The reply's final text, status and measurements; the first reply titles its conversation.
+        """The reply's final text, status and measurements (and an agent's turn, its tool calls); the
+        first reply titles its conversation.
 
         ``reply`` must have ended (nothing appends to it any more): it is read on this thread.
         """
         fields = self.reply_fields(reply)
+        if reply.tool_calls:
+            calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in reply.tool_calls]
+            fields["tool"] = {"calls": calls}
 
         def write(s: Session) -> tuple[str, bool]:
             message = _get(s, Message, reply_id)
@@ -780,6 +793,32 @@ class ChatStore:
                 conversation_list=retitled,
             )
         )
+
+    def add_tool_result(
+        self, conversation_id: str, parent_id: str, content: str, tool: dict[str, Any]
+    ) -> str:
+        """One tool call's result (or error) as a ``tool`` message after the turn that called it (or
+        the result before it), shown; ``tool`` holds call_id, name, source, is_error, duration_ms and
+        approved_by. Returns its id."""
+
+        def add(s: Session) -> str:
+            _get(s, Conversation, conversation_id)
+            message = _add(
+                s,
+                Message(
+                    conversation_id=conversation_id,
+                    parent_id=parent_id,
+                    role="tool",
+                    content=content,
+                    tool=dict(tool),  # (an error result is a complete message: ``is_error`` says it)
+                ),
+            )
+            show_in(s, conversation_id, message.id)
+            return message.id
+
+        message_id = self.db.call(add)
+        self._publish(Changes(messages=frozenset({conversation_id})))
+        return message_id
 
     @staticmethod
     def reply_fields(reply: Reply) -> dict[str, Any]:
@@ -898,6 +937,7 @@ def import_conversations(self: ChatStore, parsed: ParsedImport) -> ImportResult:
                     stop_reason=m.stop_reason, input_tokens=m.input_tokens, output_tokens=m.output_tokens,
                     ttft_ms=m.ttft_ms, duration_ms=m.duration_ms,
                     attachments=[{"name": a.name, "text": a.text} for a in m.attachments],
+                    tool=dict(m.tool) if m.tool else None,
                 )  # fmt: skip
                 if m.created_at:
                     row.created_at = row.updated_at = m.created_at

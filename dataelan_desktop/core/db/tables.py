@@ -43,6 +43,7 @@ class Project(Stamped, Base):
     instructions: Mapped[str | None] = mapped_column(Text, default=None)  # the project's system prompt
     default_model: Mapped[str | None] = mapped_column(String(300), default=None)
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    agent_id: Mapped[str | None] = mapped_column(String(36), default=None)  # its conversations' agent
 
     conversations: Mapped[list[Conversation]] = relationship(back_populates="project")
 
@@ -59,6 +60,7 @@ class Conversation(Stamped, Base):
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # temperature, max tokens...
+    agent_id: Mapped[str | None] = mapped_column(String(36), default=None)  # the agent answering here
 
     project: Mapped[Project | None] = relationship(back_populates="conversations")
     messages: Mapped[list[Message]] = relationship(
@@ -116,6 +118,9 @@ class Message(Stamped, Base):
     attachments: Mapped[list[Any]] = mapped_column(JSON, default=list)
     #: "host:pid" of the process writing a streaming reply, to tell live from interrupted
     stream_owner: Mapped[str | None] = mapped_column(String(120), default=None)
+    #: an assistant turn's tool calls {"calls": [{id, name, arguments}]}; a tool result's call
+    #: {"call_id", "name", "source", "is_error", "duration_ms", "approved_by"} (see core/agents)
+    tool: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 
@@ -206,5 +211,6 @@ class PromptTemplate(Stamped, Base):
 
 
 # feature tables live in their feature's module, on this Base; imported here so the metadata sees them
+from ..agents import tables as _agents_tables  # noqa: E402, F401
 from ..agents.mcp import tables as _mcp_tables  # noqa: E402, F401
 from ..workflows import tables as _workflow_tables  # noqa: E402, F401

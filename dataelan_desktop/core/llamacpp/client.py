@@ -76,7 +76,19 @@ class ModelClient(ProcessClient):
         return int(await self.acall("count", messages, timeout=COUNT_TIMEOUT))
 
     def generate(
-        self, model: str, messages: list[dict[str, str]], params: dict[str, Any]
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        params: dict[str, Any],
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | None = None,
     ) -> AsyncIterator[StreamEvent]:
         """The reply's events; closing this early stops the generation within a token."""
-        return self.open_stream("generate", {"model": model, "messages": messages, "params": params})
+        payload = {
+            "model": model,
+            "messages": messages,
+            "params": params,
+            "tools": tools or [],
+            "tool_choice": tool_choice,
+        }
+        return self.open_stream("generate", payload)

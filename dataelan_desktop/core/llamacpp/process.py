@@ -5,7 +5,7 @@ Requests (the pipe, cancelling and ending are ``helper_process``'s):
 ``("load", id, model_path, settings)``  → ``{"n_ctx", "template_source"}``; a bad file fails with
                                           ModelFileError
 ``("count", id, messages)``  → how many tokens the messages take through the chat template
-``("generate", id, {"model", "messages", "params"})``  → the reply's events (Started, TextDelta…,
+``("generate", id, {"model", "messages", "params", "tools", "tool_choice"})``  → the reply's events (Started, TextDelta…,
                                           Usage, Finished), then ``None``; ContextTooLongError when
                                           the conversation does not fit
 
@@ -16,13 +16,16 @@ request's flag from the pipe's reader thread and lands between two tokens.
 from __future__ import annotations
 
 import codecs
+import json
 import os
 import time
+import uuid
 from typing import Any
 
 from ..helper_process import Request, serve
 from ..providers.errors import ContextTooLongError, ModelFileError, UnavailableError
-from ..providers.types import Finished, Started, StopReason, TextDelta, Usage
+from ..providers.types import Finished, Started, StopReason, TextDelta, ToolCall, Usage
+from . import tools as tool_calls
 
 WHERE = "the model process"
 
@@ -81,9 +84,14 @@ def _stop_prefix(text: str, stops: list[str], start: int) -> int:
     return held
 
 
-def prompt_tokens(llm, fmt, messages: list[dict[str, str]]):
-    """The messages through the chat template, as the model's tokens (what a reply starts from)."""
-    rendered = fmt(messages=messages)
+def prompt_tokens(llm, fmt, messages: list[dict[str, Any]], tools: list[dict[str, Any]] = ()):
+    """The messages (and tools) through the chat template, as the model's tokens (what a reply starts
+    from); tool calls and results are written as ``llamacpp/tools.py`` says."""
+    native = tool_calls.template_takes_tools(getattr(fmt, "template", None))
+    messages = tool_calls.template_messages(messages, list(tools), native)
+    rendered = fmt(
+        messages=messages, tools=tool_calls.openai_tools(list(tools)) if native and tools else None
+    )
     tokens = llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True)
     return rendered, tokens
 
@@ -92,7 +100,16 @@ def generate(llm, fmt, request: dict[str, Any], out: Request) -> None:
     """One reply, its events sent through ``out`` as they are made; stops between two tokens when
     ``out.cancelled`` is set."""
     params = request.get("params") or {}
-    rendered, tokens = prompt_tokens(llm, fmt, request["messages"])
+    choice = request.get("tool_choice")
+    tools = [] if choice == "none" else list(request.get("tools") or [])
+    rendered, tokens = prompt_tokens(llm, fmt, request["messages"], tools)
+    native = tool_calls.template_takes_tools(getattr(fmt, "template", None))
+    forced = tool_calls.forced_schema(tools, choice)
+    grammar = None
+    if forced is not None:  # a call is required: a grammar makes any model write one, and only one
+        from llama_cpp import LlamaGrammar
+
+        grammar = LlamaGrammar.from_json_schema(json.dumps(forced), verbose=False)
     n_ctx = llm.n_ctx()
     if len(tokens) >= n_ctx:
         raise ContextTooLongError(
@@ -106,6 +123,10 @@ def generate(llm, fmt, request: dict[str, Any], out: Request) -> None:
     out.emit(Started(model=request["model"]))
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
     text, emitted, count, finish = "", 0, 0, StopReason.LENGTH
+    # text is shown as it comes until a call begins (a "<tool_call>" tag, or a reply that opens as
+    # a bare JSON object): the call itself is sent as a ToolCall when it is complete
+    holds = [*stops, tool_calls.OPEN] if tools else stops
+    calling = forced is not None
     first_at = last_at = None  # when the first and the last counted token were made: the speed shown
     is_end = getattr(llm._model, "token_is_eog", None) or (lambda t: t == llm.token_eos())
     cancelled = out.cancelled
@@ -116,6 +137,7 @@ def generate(llm, fmt, request: dict[str, Any], out: Request) -> None:
         top_k=int(params.get("top_k") or 40),
         min_p=float(params.get("min_p") or 0.05),
         repeat_penalty=float(params.get("repeat_penalty") or 1.0),
+        grammar=grammar,
     )
     try:
         for token in generator:
@@ -133,8 +155,12 @@ def generate(llm, fmt, request: dict[str, Any], out: Request) -> None:
             if found:
                 text, finish = text[: min(found)], StopReason.END
                 break
-            ready = len(text) - _stop_prefix(text, stops, emitted)
-            if ready > emitted:  # (batched on the way: the first goes at once)
+            if tools and not calling:
+                calling = tool_calls.OPEN in text or (
+                    native and not emitted and text.lstrip().startswith("{")
+                )
+            ready = len(text) - _stop_prefix(text, holds, emitted)
+            if ready > emitted and not calling:  # (batched on the way: the first goes at once)
                 out.emit(TextDelta(text[emitted:ready]))
                 emitted = ready
             if count >= max_tokens:
@@ -145,8 +171,19 @@ def generate(llm, fmt, request: dict[str, Any], out: Request) -> None:
                 break
     finally:
         generator.close()
+    calls: list[dict[str, Any]] = []
+    if forced is not None and finish != StopReason.CANCELLED:
+        text, calls = "", [tool_calls.call_of(text)]
+    elif tools:
+        text, calls = tool_calls.calls_in(text)
     if len(text) > emitted:
         out.emit(TextDelta(text[emitted:]))
+    for n, call in enumerate(calls):
+        out.emit(
+            ToolCall(id=f"call_{uuid.uuid4().hex[:12]}_{n}", name=call["name"], arguments=call["arguments"])
+        )
+    if calls and finish != StopReason.CANCELLED:
+        finish = StopReason.TOOL_CALLS
     # how the reply ended, and how long its tokens took to make (the rate shown is taken from it)
     seconds = last_at - first_at if first_at is not None and last_at is not None else None
     out.emit(Usage(input_tokens=len(tokens), output_tokens=count, generating_seconds=seconds))

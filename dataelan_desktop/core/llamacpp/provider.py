@@ -16,7 +16,7 @@ from ..db import Database
 from ..db.tables import LocalModel, ModelProfile
 from ..providers.base import Provider
 from ..providers.errors import ModelFileError
-from ..providers.types import ChatRequest, ModelInfo, StreamEvent
+from ..providers.types import ChatMessage, ChatRequest, ModelInfo, StreamEvent
 
 log = logging.getLogger(__name__)
 
@@ -154,12 +154,12 @@ class LocalProvider(Provider):
     # -- the interface ---------------------------------------------------------------
 
     @staticmethod
-    def _messages(request: ChatRequest, settings: dict[str, Any]) -> list[dict[str, str]]:
-        messages: list[dict[str, str]] = []
+    def _messages(request: ChatRequest, settings: dict[str, Any]) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
         system = request.system or settings.get("system_prompt")
         if system:
             messages.append({"role": "system", "content": system})
-        return messages + [{"role": m.role, "content": m.content} for m in request.messages]
+        return messages + [_plain(m) for m in request.messages]
 
     async def _loaded(self, model: str) -> tuple[ResolvedModel, Any]:
         """The model's settings, and its model process if one is running (None if not)."""
@@ -197,6 +197,9 @@ class LocalProvider(Provider):
         resolved = await asyncio.to_thread(self.resolve, request.model)
         settings = resolved.settings
         messages = self._messages(request, settings)
+        tools = [
+            {"name": t.name, "description": t.description, "parameters": t.parameters} for t in request.tools
+        ]
         p = request.params
         params: dict[str, Any] = {k: settings.get(k) for k in SAMPLING if settings.get(k) is not None}
         if p.temperature is not None:
@@ -207,7 +210,8 @@ class LocalProvider(Provider):
         params["stop"] = list(p.stop)
         params["seed"] = p.seed if p.seed is not None else settings.get("seed")
         try:  # (closed early, the generation is stopped before this returns)
-            async with aclosing(client.generate(request.model, messages, params)) as events:
+            generating = client.generate(request.model, messages, params, tools, request.tool_choice)
+            async with aclosing(generating) as events:
                 async for event in events:
                     yield event
         finally:
@@ -231,3 +235,13 @@ class LocalProvider(Provider):
 
     async def aclose(self) -> None:
         await self.unload()
+
+
+def _plain(m: ChatMessage) -> dict[str, Any]:
+    """A message as plain values for the model process (see ``llamacpp/tools.py`` for the shape)."""
+    entry: dict[str, Any] = {"role": m.role, "content": m.content}
+    if m.tool_calls:
+        entry["tool_calls"] = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in m.tool_calls]
+    if m.role == "tool":
+        entry.update(tool_call_id=m.tool_call_id, name=m.name, is_error=m.is_error)
+    return entry

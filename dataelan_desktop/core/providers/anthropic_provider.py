@@ -18,6 +18,7 @@ from .http_errors import (
     unexpected,
 )
 from .types import (
+    ChatMessage,
     ChatRequest,
     Finished,
     ModelInfo,
@@ -85,11 +86,7 @@ class AnthropicProvider(Provider):
         p = request.params
         payload: dict[str, Any] = {
             "model": request.model,
-            "messages": [
-                {"role": m.role, "content": m.content}
-                for m in request.messages
-                if m.role in ("user", "assistant")
-            ],
+            "messages": anthropic_messages(request.messages),
             "max_tokens": p.max_tokens or DEFAULT_MAX_TOKENS,
             "stream": True,
         }
@@ -104,6 +101,13 @@ class AnthropicProvider(Provider):
                 {"name": t.name, "description": t.description, "input_schema": t.parameters}
                 for t in request.tools
             ]
+            choice = request.tool_choice
+            if choice in ("auto", "none"):
+                payload["tool_choice"] = {"type": choice}
+            elif choice == "required":
+                payload["tool_choice"] = {"type": "any"}
+            elif choice:
+                payload["tool_choice"] = {"type": "tool", "name": choice}
         return payload
 
     def _map_error(self, error: Exception, model: str | None) -> ProviderError:
@@ -210,6 +214,56 @@ class AnthropicProvider(Provider):
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def anthropic_messages(messages: tuple[ChatMessage, ...]) -> list[dict[str, Any]]:
+    """The conversation in the Messages API's shape: an assistant turn's tool calls are ``tool_use``
+    blocks, and the results answering them are ``tool_result`` blocks (with ``is_error``) at the start
+    of the next user turn. Turns of the same role are joined: the API wants them alternating, and
+    every ``tool_use`` answered in the very next message."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if m.role == "tool":
+            role, blocks = "user", [_tool_result(m)]
+        elif m.role in ("user", "assistant"):
+            role = m.role
+            blocks = [{"type": "text", "text": m.content}] if m.content else []
+            if m.role == "assistant":
+                blocks += [
+                    {"type": "tool_use", "id": c.id, "name": c.name, "input": _input_of(c.arguments)}
+                    for c in m.tool_calls
+                ]
+        else:
+            continue  # (the system prompt travels apart)
+        if out and out[-1]["role"] == role:
+            out[-1]["content"].extend(blocks)
+        else:
+            out.append({"role": role, "content": blocks})
+    for turn in out:
+        if not turn["content"]:  # an empty turn is refused; a blank one is not
+            turn["content"] = [{"type": "text", "text": "(empty)"}]
+        # results first: the API reads the blocks after a tool_use's results as a new question
+        turn["content"].sort(key=lambda b: b["type"] != "tool_result")
+        if len(turn["content"]) == 1 and turn["content"][0]["type"] == "text":
+            turn["content"] = turn["content"][0]["text"]  # plain text stays a plain string
+    return out
+
+
+def _tool_result(m: ChatMessage) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": m.tool_call_id or "", "content": m.content}
+    if m.is_error:
+        block["is_error"] = True
+    return block
+
+
+def _input_of(arguments: str) -> dict[str, Any]:
+    """A call's arguments as the object the API wants back; arguments the model wrote as broken JSON
+    (answered with an error result) are sent back as an empty object."""
+    try:
+        value = json.loads(arguments or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _error_type(body: object) -> str | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from .errors import InvalidRequestError, ProviderError
 from .openai_provider import OpenAIProvider
+from .types import ChatRequest
 
 NO_KEY = "not-needed"  # local servers ignore the key, but the SDK insists on one
 
@@ -17,3 +19,19 @@ class OpenAICompatibleProvider(OpenAIProvider):
 
     def _unreachable(self) -> str:
         return f"Could not reach {self.name} at {self.base_url} — is the server running?"
+
+    def _refused(self, error: ProviderError, request: ChatRequest) -> ProviderError:
+        """A server or model that cannot call tools refuses the request with a 400 whose wording
+        differs per server (llama.cpp without ``--jinja``, Ollama's "does not support tools", vLLM
+        without ``--enable-auto-tool-choice``): say that plainly, never drop the tools and go on."""
+        said = error.message.lower()
+        refusal = isinstance(error, InvalidRequestError) or error.status == 500  # (some say it with a 500)
+        if not request.tools or not refusal or ("tool" not in said and "function" not in said):
+            return error
+        return InvalidRequestError(
+            f"{self.name} cannot call tools with the model '{request.model}': {error.message} "
+            "Use a model and server that support tool calling (llama.cpp's server needs --jinja; vLLM needs "
+            "--enable-auto-tool-choice), or chat without tools.",
+            provider=self.name,
+            status=error.status,
+        )

@@ -10,6 +10,7 @@ from .base import OutputClock, Provider
 from .errors import ProviderError, UnavailableError
 from .http_errors import body_message, dropped, error_for_status, malformed, stalled, unexpected
 from .types import (
+    ChatMessage,
     ChatRequest,
     Finished,
     ModelInfo,
@@ -74,11 +75,7 @@ class OpenAIProvider(Provider):
         messages: list[dict[str, Any]] = []
         if request.system:
             messages.append({"role": "system", "content": request.system})
-        for m in request.messages:
-            entry: dict[str, Any] = {"role": m.role, "content": m.content}
-            if m.tool_call_id:
-                entry["tool_call_id"] = m.tool_call_id
-            messages.append(entry)
+        messages += [openai_message(m) for m in request.messages]
         payload: dict[str, Any] = {"model": request.model, "messages": messages, "stream": True}
         if self.send_stream_usage:
             payload["stream_options"] = {"include_usage": True}
@@ -101,7 +98,16 @@ class OpenAIProvider(Provider):
                 }
                 for t in request.tools
             ]
+            choice = request.tool_choice
+            if choice in ("auto", "required", "none"):
+                payload["tool_choice"] = choice
+            elif choice:
+                payload["tool_choice"] = {"type": "function", "function": {"name": choice}}
         return payload
+
+    def _refused(self, error: ProviderError, request: ChatRequest) -> ProviderError:
+        """A refusal said in terms of what was asked (OpenAI-compatible servers refine it)."""
+        return error
 
     def _map_error(self, error: Exception, model: str | None) -> ProviderError:
         import openai
@@ -175,15 +181,17 @@ class OpenAIProvider(Provider):
             if finish is None:
                 # the body ended without a finish reason: the server or the network cut it short
                 raise dropped(self.name)
-            for part in tool_parts.values():
-                yield ToolCall(id=part["id"], name=part["name"], arguments=part["arguments"])
+            for index, part in sorted(tool_parts.items()):
+                # (some OpenAI-compatible servers send no id: one is made so the result can answer it)
+                call_id = part["id"] or f"call_{index}"
+                yield ToolCall(id=call_id, name=part["name"], arguments=part["arguments"] or "{}")
             # usage was asked for (stream_options); llama.cpp's server and others send none
             yield clock.usage(input_tokens, output_tokens)
             yield Finished(stop_reason=finish)
         except ProviderError:
             raise
         except Exception as error:  # SDK and transport failures become typed errors
-            raise self._map_error(error, request.model) from error
+            raise self._refused(self._map_error(error, request.model), request) from error
         finally:
             if stream is not None:
                 await stream.close()  # releases the connection, also when the caller stops early
@@ -202,6 +210,24 @@ class OpenAIProvider(Provider):
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def openai_message(m: ChatMessage) -> dict[str, Any]:
+    """One message in chat completions' shape: an assistant turn carries its ``tool_calls``, a tool
+    result is a ``role: tool`` message answering its call (the API has no error flag: it is said)."""
+    if m.role == "tool":
+        content = m.content
+        if m.is_error and not content.lower().startswith("error"):
+            content = f"Error: {content}"
+        return {"role": "tool", "tool_call_id": m.tool_call_id or "", "content": content}
+    entry: dict[str, Any] = {"role": m.role, "content": m.content}
+    if m.role == "assistant" and m.tool_calls:
+        entry["content"] = m.content or None
+        entry["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments or "{}"}}
+            for c in m.tool_calls
+        ]
+    return entry
 
 
 def _reasoning_of(delta: Any) -> str | None:

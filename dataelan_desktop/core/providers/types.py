@@ -13,8 +13,12 @@ Role = Literal["system", "user", "assistant", "tool"]
 class ChatMessage:
     role: Role
     content: str
-    name: str | None = None  # for tool results
-    tool_call_id: str | None = None
+    name: str | None = None  # for tool results: the tool's name
+    tool_call_id: str | None = None  # for tool results: the call answered
+    #: an assistant turn's tool calls (the ``ToolCall`` events it produced), in order
+    tool_calls: tuple[ToolCall, ...] = ()
+    #: a tool result that is an error (a denial, bad arguments, a failure): the model is told so
+    is_error: bool = False
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,8 @@ class ChatRequest:
     system: str | None = None
     params: GenerationParams = GenerationParams()
     tools: tuple[ToolSpec, ...] = ()
+    #: with tools: "auto" (the model decides), "required" (it must call one), "none", or a tool's name
+    tool_choice: str | None = None
 
 
 @dataclass(frozen=True)

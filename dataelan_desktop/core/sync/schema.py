@@ -39,20 +39,25 @@ def _table(name: str, immutable: str, mutable: str, sealed: str = "") -> SyncTab
 TABLES: dict[str, SyncTable] = {
     t.name: t
     for t in (
-        _table("projects", "created_at", "name instructions default_model sort_order", "name instructions"),
+        _table(
+            "projects",
+            "created_at",
+            "name instructions default_model sort_order agent_id",
+            "name instructions",
+        ),
         _table(
             "conversations",
             "created_at",
-            "project_id title title_is_automatic system_prompt model pinned archived settings",
+            "project_id title title_is_automatic system_prompt model pinned archived settings agent_id",
             "title system_prompt",
         ),
         # Messages never change: an edit or a regeneration is a new message on a new branch.
         _table(
             "messages",
             "created_at conversation_id parent_id role content reasoning status model error stop_reason "
-            "input_tokens output_tokens ttft_ms duration_ms attachments",
+            "input_tokens output_tokens ttft_ms duration_ms attachments tool",
             "",
-            "content reasoning attachments error",
+            "content reasoning attachments error tool",
         ),
         _table(
             "prompt_templates",
@@ -72,6 +77,8 @@ TABLES: dict[str, SyncTable] = {
         _table(
             "workflows", "created_at builtin_key", "name description version yaml", "name description yaml"
         ),
+        # an agent's folder grants (files:DIR) are paths of this machine, synced as written
+        _table("agents", "created_at", "name model instructions tools policies limits", "name instructions"),
     )
 }
 

@@ -36,6 +36,7 @@ def message_record(m: Message) -> dict[str, Any]:
         "duration_ms": m.duration_ms,
         "attachments": m.attachments or [],
         "created_at": _iso(m.created_at),
+        "tool": m.tool,  # an agent's tool calls, or the call a tool result answers
     }
 
 
@@ -64,6 +65,18 @@ def _markdown(store: ChatStore, conversation: Conversation) -> str:
     if conversation.system_prompt:
         lines += [f"> System: {conversation.system_prompt}", ""]
     for m in store.visible_messages(conversation.id):
+        if m.role == "tool":  # an agent's tool call and what it returned
+            tool = m.tool or {}
+            said = "error" if tool.get("is_error") else "result"
+            lines += [
+                f"**Tool {tool.get('name', '?')}** `{tool.get('arguments', '')}` — {said}:",
+                "",
+                "```",
+                m.content,
+                "```",
+                "",
+            ]
+            continue
         who = "You" if m.role == "user" else f"Assistant ({m.model})" if m.model else m.role.capitalize()
         status = "" if m.status == "complete" else f" — *{m.status}{': ' + m.error if m.error else ''}*"
         lines += [f"## {who}{status}", ""]

@@ -178,6 +178,12 @@ def parse_chatgpt(data: Any, source: str) -> ParsedImport:
             metadata = {} if metadata is None else reader.obj(metadata, at, "'metadata'")
             text = _chatgpt_text(reader, message, at)
             hidden = metadata.get("is_visually_hidden_from_conversation") is True
+            tool_step = (
+                None if hidden else _chatgpt_tool_step(reader, message, role, node_id, at, parents, kept)
+            )
+            if tool_step is not None:  # a call to one of ChatGPT's tools, or its output after the call
+                kept[node_id] = tool_step
+                continue
             if role not in ("user", "assistant") or not text or hidden:
                 continue
             slug = reader.text(metadata, "model_slug", at)
@@ -204,6 +210,40 @@ def parse_chatgpt(data: Any, source: str) -> ParsedImport:
             )
         )
     return ParsedImport("chatgpt", tuple(conversations), None, reader.repaired)
+
+
+def _chatgpt_tool_step(
+    reader: Reader, message: dict[str, Any], role: str | None, node_id: str, at: str,
+    parents: dict[str, str | None], kept: dict[str, ParsedMessage],
+) -> ParsedMessage | None:  # fmt: skip
+    """ChatGPT's tool nodes as the app's tool messages: an assistant message addressed to a tool
+    (``recipient`` "python", "browser"...) is a turn with one call; the ``tool`` node right after it
+    is that call's result. Tool output with no call before it (a browsing quote) stays out."""
+    content = message.get("content")
+    content = content if isinstance(content, dict) else {}
+    raw = content.get("text")
+    if not isinstance(raw, str):
+        parts = content.get("parts")
+        raw = "".join(p for p in parts if isinstance(p, str)) if isinstance(parts, list) else ""
+    raw = reader.clean(raw)
+    parent = _kept_ancestor(parents[node_id], kept, parents)
+    recipient = message.get("recipient")
+    if role == "assistant" and isinstance(recipient, str) and recipient not in ("", "all") and raw:
+        call = {"id": node_id, "name": recipient, "arguments": json.dumps({"input": raw}, ensure_ascii=False)}
+        return ParsedMessage(node_id, parent, "assistant", "", created_at=reader.timestamp(message, "create_time", at),
+                             tool={"calls": [call]})  # fmt: skip
+    calls = (
+        (kept[parent].tool or {}).get("calls")
+        if parent in kept and kept[parent].role == "assistant"
+        else None
+    )
+    if role == "tool" and calls:
+        author = message.get("author") if isinstance(message.get("author"), dict) else {}
+        name = author.get("name") if isinstance(author.get("name"), str) else calls[0]["name"]
+        tool = {"call_id": calls[0]["id"], "name": name, "source": "chatgpt", "is_error": False}
+        return ParsedMessage(node_id, parent, "tool", raw, created_at=reader.timestamp(message, "create_time", at),
+                             tool=tool)  # fmt: skip
+    return None
 
 
 def _kept_ancestor(
@@ -233,6 +273,23 @@ def _attachments(reader: Reader, raw: dict[str, Any], where: str) -> tuple[Attac
             )
         )
     return tuple(found)
+
+
+def _tool(reader: Reader, raw: dict[str, Any], where: str) -> dict[str, Any] | None:
+    """A message's tool calls or tool result (an object of plain values), if it has any."""
+    value = raw.get("tool")
+    if value is None:
+        return None
+    value = reader.obj(value, where, "'tool'")
+    if not _depth_within(value, MAX_DEPTH):
+        raise reader.fail(where, f"'tool' nests more than {MAX_DEPTH} levels deep")
+    calls = value.get("calls")
+    if calls is not None:
+        for call in reader.array(calls, where, "'tool.calls'"):
+            call = reader.obj(call, where, "a tool call")
+            reader.required_text(call, "id", where)
+            reader.required_text(call, "name", where)
+    return value
 
 
 def parse_dataelan(data: dict[str, Any], source: str) -> ParsedImport:
@@ -275,6 +332,7 @@ def parse_dataelan(data: dict[str, Any], source: str) -> ParsedImport:
                     ttft_ms=reader.number(m, "ttft_ms", at),
                     duration_ms=reader.number(m, "duration_ms", at),
                     attachments=_attachments(reader, m, at),
+                    tool=_tool(reader, m, at),
                 )
             )
         _check_tree(reader, where, messages)

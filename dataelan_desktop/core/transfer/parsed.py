@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 
 class ImportFormatError(ValueError):
@@ -37,6 +38,8 @@ class ParsedMessage:
     ttft_ms: float | None = None
     duration_ms: float | None = None
     attachments: tuple[Attachment, ...] = ()
+    #: an agent's turn {"calls": [...]} or a tool result's call (see core/db/tables.Message.tool)
+    tool: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ class ChatView(QScrollArea):
             # (rebuilding every widget on each status change would stall the loop)
             for old, new in zip(self._views, views, strict=False):
                 widget = self._widgets.get(new.id)
-                if widget is None or old == new:
+                if widget is None or old == new or new.role == "tool":  # (a tool result never changes)
                     continue
                 if new.status == "streaming" and widget.stream_view.isVisible():
                     widget.view = new  # the paint timer owns a streaming reply's text
@@ -104,6 +104,13 @@ class ChatView(QScrollArea):
         return widget
 
     def _insert(self, view: MessageView, index: int) -> None:
+        if view.role == "tool":  # an agent's tool call: a collapsible block (ui/agents)
+            from ..agents.tool_block import ToolCallBlock
+
+            block = ToolCallBlock(view, self._container)
+            self._layout.insertWidget(index, block)
+            self._widgets[view.id] = block
+            return
         widget = MessageWidget(view, self.renderer, self._container)
         widget.copy_requested.connect(self.copy_requested)
         widget.regenerate_requested.connect(self.regenerate_requested)

@@ -62,6 +62,11 @@ class Composer(QWidget):
         self.max_tokens.setToolTip("Maximum tokens in the reply (default: the provider's)")
         options.addWidget(QLabel("Max tokens"))
         options.addWidget(self.max_tokens)
+        self.agent_picker = QComboBox()
+        self.agent_picker.setToolTip("Answer with an agent: its instructions, tools, approvals and limits")
+        self.agent_picker.addItem("No agent", None)
+        options.addWidget(QLabel("Agent"))
+        options.addWidget(self.agent_picker)
         layout.addLayout(options)
 
         self.attachment_label = QLabel()
@@ -118,6 +123,24 @@ class Composer(QWidget):
         self.model_picker.blockSignals(False)
         if current:
             self.set_model(current)
+
+    def agent_id(self) -> str | None:
+        return self.agent_picker.currentData()
+
+    def set_agents(self, agents: list[tuple[str, str]]) -> None:
+        """The picker's agents as (id, name); the one chosen stays chosen while it exists."""
+        current = self.agent_id()
+        self.agent_picker.blockSignals(True)
+        self.agent_picker.clear()
+        self.agent_picker.addItem("No agent", None)
+        for agent_id, name in agents:
+            self.agent_picker.addItem(name, agent_id)
+        self.agent_picker.blockSignals(False)
+        self.set_agent(current)
+
+    def set_agent(self, agent_id: str | None) -> None:
+        index = self.agent_picker.findData(agent_id) if agent_id else 0
+        self.agent_picker.setCurrentIndex(max(index, 0))
 
     def temperature_value(self) -> float | None:
         return None if self.temperature.value() < 0 else round(self.temperature.value(), 2)

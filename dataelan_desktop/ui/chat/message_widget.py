@@ -53,6 +53,8 @@ class MessageView:
     generation_ms: float | None = None
     usage_estimated: bool = False
     stop_reason: str | None = None
+    #: an agent's turn: {"calls": [...]}; a tool result: its call (shown by ui/agents/tool_block.py)
+    tool: dict | None = None
 
 
 class MessageWidget(QFrame):
@@ -236,7 +238,9 @@ class MessageWidget(QFrame):
             html, self._code_blocks = plain_html(text), []
         else:
             html, self._code_blocks = self.renderer.render(text or "")
-        self.body.setText(html if text else '<span style="color:#888">…</span>')
+        calls = ", ".join(c.get("name", "?") for c in (view.tool or {}).get("calls") or [])
+        empty = f"(called {calls})" if calls else "…"
+        self.body.setText(html if text else f'<span style="color:#888">{empty}</span>')
         self._set_status(view.status, view)
 
     def _set_status(self, status: str, view: MessageView) -> None:

@@ -41,7 +41,7 @@ def message_views(shown: ShownConversation) -> list[MessageView]:
                 input_tokens=m.input_tokens, output_tokens=m.output_tokens, ttft_ms=m.ttft_ms,
                 duration_ms=m.duration_ms, generation_ms=m.generation_ms, usage_estimated=m.usage_estimated,
                 stop_reason=m.stop_reason, branch_index=item.branch_index, branch_count=item.branch_count,
-                attachments=tuple(a.get("name", "file") for a in m.attachments),
+                attachments=tuple(a.get("name", "file") for a in m.attachments), tool=m.tool,
             )
         )  # fmt: skip
     return views
@@ -62,6 +62,7 @@ class ConversationPane(QObject):
         self.composer = composer
         self.conversation_id: str | None = None
         self.generation = None
+        self.agent_run = None  # an agent's run in progress (its turns become ``generation`` in turn)
         self.paint_timer = QTimer(self)
         self.paint_timer.setInterval(PAINT_INTERVAL_MS)
         self.paint_timer.timeout.connect(self._paint_stream)
@@ -110,6 +111,8 @@ class ConversationPane(QObject):
                 # what the person picked meanwhile (until a message takes another)
                 self.composer.set_model(model)
                 self._shown_model = model
+            if changed:
+                self.composer.set_agent(conversation.agent_id)
             self.chat_view.set_messages(views)
             self.meter.set_choice(
                 conversation.settings.get(OVERFLOW_SETTING) or overflow_default(self.shell.settings)
@@ -154,6 +157,8 @@ class ConversationPane(QObject):
             self.reload()
         if changes.providers or changes.local_models:
             self.refresh_models()
+        if changes.agents:
+            self.refresh_agents()
 
     def refresh_models(self) -> None:
         """The picker lists every provider's models and the ones recent conversations used."""
@@ -178,6 +183,15 @@ class ConversationPane(QObject):
         quiet = lambda failure: log.warning("listing models failed: %s", failure)  # noqa: E731
         ops.query(self, "models", listed, on_done=show_listed, on_error=quiet)
         ops.query(self, "recent models", store.recent_models, on_done=show_recent, on_error=quiet)
+        self.refresh_agents()
+
+    def refresh_agents(self) -> None:
+        from ...core.agents.service import agent_store  # (lazy: the agents feature loads when used)
+
+        agents = agent_store(self.services)
+        quiet = lambda failure: log.warning("listing agents failed: %s", failure)  # noqa: E731
+        ops.query(self, "agents", lambda: [(a.id, a.name) for a in agents.agents()],
+                  on_done=self.composer.set_agents, on_error=quiet)  # fmt: skip
 
     def _show_models(self) -> None:
         self.composer.set_models(sorted({*self._listed_models, *self._recent_models}))
@@ -217,8 +231,14 @@ class ConversationPane(QObject):
             temperature=self.composer.temperature_value(), max_tokens=self.composer.max_tokens_value()
         )
 
+    def busy(self) -> bool:
+        """A reply is being written, or an agent's run is between two turns (running tools)."""
+        return (self.generation is not None and not self.generation.done) or (
+            self.agent_run is not None and not self.agent_run.done
+        )
+
     def send(self, text: str, attachments: list) -> None:
-        if self.generation is not None and not self.generation.done:
+        if self.busy():
             self.shell.say("A reply is still being written — stop it first (Esc).", 5000)
             return
         model = self.composer.model()
@@ -230,6 +250,9 @@ class ConversationPane(QObject):
             )
             return
         chat, params, project = self.services.chat, self.params(), self.shell.current_project() or None
+        if self.composer.agent_id():
+            self._send_with_agent(text, self.composer.agent_id(), model, params, project)
+            return
 
         async def go():
             if self.conversation_id is None:
@@ -268,6 +291,50 @@ class ConversationPane(QObject):
     def switch_branch(self, message_id: str, step: int) -> None:
         ops.change(self, partial(self.services.store.switch_branch, message_id, step))
 
+    def _send_with_agent(self, text: str, agent_id: str, model: str, params, project) -> None:
+        """An agent answers: each of its turns is shown as it streams, each tool call as a block; a
+        call that needs approval asks with a dialog (the window stays responsive meanwhile)."""
+        from ...core.agents.service import agent_chat, agent_store, sources_for  # (lazy: feature edge)
+        from ..agents.approval_dialog import window_approver
+
+        services, approve = self.services, window_approver(self._widget())
+
+        async def go():
+            agent = await services.db.in_thread(agent_store(services).agent, agent_id)
+            if self.conversation_id is None:
+                conversation = await services.chat.start_conversation(project_id=project, model=model)
+                self.conversation_id = conversation.id
+            await services.db.in_thread(
+                services.store.update_conversation, self.conversation_id, agent_id=agent.id
+            )
+            sources = sources_for(services, agent)
+            run = await agent_chat(services).send(
+                self.conversation_id, text, sources, agent=agent, approve=approve,
+                model=agent.model or model, params=params,
+            )  # fmt: skip
+            run.on_turn.append(self._started)  # (before the run's first step: nothing is missed)
+            return run
+
+        ops.change(self, go, on_done=self._agent_started)  # (the text stays until the message is saved)
+
+    def _agent_started(self, run) -> None:
+        self.composer.clear_after_send()
+        self.agent_run = run
+        self.composer.set_streaming(True)
+        run.task.add_done_callback(lambda _task: self._agent_finished(run))
+
+    def _agent_finished(self, run) -> None:
+        if run is not self.agent_run:
+            return
+        self.composer.set_streaming(self.busy())
+        task = run.task
+        result = None if task.cancelled() or task.exception() is not None else task.result()
+        if task.exception() is not None:
+            QMessageBox.warning(self._widget(), "Dataelan", ops.sentence(task.exception()))
+        elif result is not None and result.notice:
+            self.shell.say(result.notice, 8000)
+        self.reload()
+
     def _started(self, generation) -> None:
         self.generation = generation
         self.open(generation.conversation_id)
@@ -276,7 +343,7 @@ class ConversationPane(QObject):
     def _attach_stream(self) -> None:
         g = self.generation
         streaming = g is not None and not g.done and g.conversation_id == self.conversation_id
-        self.composer.set_streaming(g is not None and not g.done)
+        self.composer.set_streaming(self.busy())
         if streaming:
             self._painted_length = -1
             self.paint_timer.start()
@@ -293,13 +360,16 @@ class ConversationPane(QObject):
             self.chat_view.update_streaming(g.message_id, g.text)
         if g.done:
             self.paint_timer.stop()
-            self.composer.set_streaming(False)
+            self.composer.set_streaming(self.busy())
             fitted = getattr(g, "context", None)
             if fitted is not None and fitted.left_out:
                 self.shell.say(fitted.describe(), 10000)
 
     def stop(self) -> None:
-        if self.generation is not None and not self.generation.done:
+        if self.agent_run is not None and not self.agent_run.done:
+            self.agent_run.stop()
+            self.shell.say("Stopping the agent. Everything so far is kept.", 4000)
+        elif self.generation is not None and not self.generation.done:
             self.generation.stop()
             self.shell.say("Stopped. The text so far is kept.", 4000)
 

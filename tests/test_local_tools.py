@@ -1,0 +1,136 @@
+"""Tool calling with a local GGUF model through the real llama-cpp-python path (mechanics, not
+quality: the test model has random weights). A required call is made by a grammar, so even this
+model writes a valid one; text before a call streams; tool results reach the prompt."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dataelan_desktop.core.llamacpp import tools as local_tools
+from dataelan_desktop.core.llamacpp.provider import LocalProvider
+from dataelan_desktop.core.providers.types import (
+    ChatMessage,
+    ChatRequest,
+    Finished,
+    GenerationParams,
+    StopReason,
+    TextDelta,
+    ToolCall,
+    ToolSpec,
+    Usage,
+)
+from tests.support.tiny_gguf import write_tiny_llama
+
+WEATHER = ToolSpec(
+    "weather",
+    "The weather in a city",
+    {"type": "object", "properties": {"city": {"enum": ["Paris", "Oslo"]}}, "required": ["city"]},
+)
+#: a template that takes tools, in the shape of Qwen's and Hermes' (results as <tool_response>)
+TOOL_TEMPLATE = (
+    "{% if tools %}<|im_start|>system\n{% for t in tools %}{{ t.function.name }}\n{% endfor %}<|im_end|>\n{% endif %}"
+    "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}"
+    "{% if m.tool_calls %}{% for c in m.tool_calls %}<tool_call>{{ c.function.name }}</tool_call>{% endfor %}{% endif %}"
+    "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+@pytest.fixture(scope="module")
+def roomy_gguf(tmp_path_factory) -> Path:
+    """The tiny model with room for a prompt that lists tools (byte tokens make prompts long)."""
+    return write_tiny_llama(tmp_path_factory.mktemp("tools") / "tiny-4k.gguf", n_ctx=4096)
+
+
+@pytest.fixture(scope="module")
+def tool_template_gguf(tmp_path_factory) -> Path:
+    return write_tiny_llama(
+        tmp_path_factory.mktemp("tools") / "tiny-tools.gguf", n_ctx=4096, chat_template=TOOL_TEMPLATE
+    )
+
+
+@pytest.fixture
+async def provider():
+    p = LocalProvider(db=None, idle_unload_seconds=0)
+    yield p
+    await p.aclose()
+
+
+def ask(path: Path, *messages: ChatMessage, choice: str | None, max_tokens: int = 60) -> ChatRequest:
+    return ChatRequest(
+        model=str(path),
+        messages=messages or (ChatMessage("user", "Weather in Oslo?"),),
+        params=GenerationParams(max_tokens=max_tokens, seed=3, temperature=0.0),
+        tools=(WEATHER,),
+        tool_choice=choice,
+    )
+
+
+async def test_a_required_call_comes_out_as_a_valid_tool_call(provider, roomy_gguf):
+    events = [e async for e in provider.stream(ask(roomy_gguf, choice="weather", max_tokens=200))]
+    (call,) = [e for e in events if isinstance(e, ToolCall)]
+    assert call.name == "weather" and call.id
+    assert json.loads(call.arguments)["city"] in ("Paris", "Oslo")
+    assert events[-1] == Finished(StopReason.TOOL_CALLS)
+    assert not [e for e in events if isinstance(e, TextDelta)]  # the call is not shown as text
+
+
+async def test_automatic_choice_still_streams_text(provider, roomy_gguf):
+    events = [e async for e in provider.stream(ask(roomy_gguf, choice="auto", max_tokens=8))]
+    assert [e for e in events if isinstance(e, TextDelta)]  # random weights write text, token by token
+    assert isinstance(events[-1], Finished)
+
+
+async def test_tool_results_reach_the_prompt(provider, tool_template_gguf):
+    def transcript(result: str) -> tuple[ChatMessage, ...]:
+        call = ToolCall("call_1", "weather", '{"city": "Oslo"}')
+        return (
+            ChatMessage("user", "Weather in Oslo?"),
+            ChatMessage("assistant", "", tool_calls=(call,)),
+            ChatMessage("tool", result, name="weather", tool_call_id="call_1"),
+        )
+
+    async def prompt_tokens(result: str) -> int:
+        events = [
+            e
+            async for e in provider.stream(
+                ask(tool_template_gguf, *transcript(result), choice="auto", max_tokens=1)
+            )
+        ]
+        return next(e for e in events if isinstance(e, Usage)).input_tokens
+
+    short, long = await prompt_tokens("sun"), await prompt_tokens("sun " + "rain " * 40)
+    assert long - short >= 40  # each added word is in the prompt the model read
+
+
+def test_calls_are_read_from_tags_or_a_bare_object():
+    text, calls = local_tools.calls_in(
+        'Let me look.<tool_call>{"name": "weather", "arguments": {"city": "Oslo"}}</tool_call>'
+    )
+    assert text == "Let me look." and calls == [{"name": "weather", "arguments": '{"city": "Oslo"}'}]
+    _, calls = local_tools.calls_in('{"name": "weather", "parameters": {"city": "Paris"}}')
+    assert calls == [{"name": "weather", "arguments": '{"city": "Paris"}'}]
+    _, calls = local_tools.calls_in('<tool_call>{"name": "weather", "arguments": {"city": "Par')
+    assert calls[0]["name"] == "weather" and calls[0]["arguments"].endswith("Par")  # broken: the loop says so
+    assert local_tools.calls_in("just words") == ("just words", [])
+
+
+def test_a_template_without_tools_gets_them_in_the_system_prompt():
+    messages = local_tools.template_messages(
+        [
+            {"role": "user", "content": "hi"},
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [{"id": "c", "name": "weather", "arguments": "{}"}],
+            },
+            {"role": "tool", "content": "denied", "tool_call_id": "c", "name": "weather", "is_error": True},
+        ],
+        [{"name": "weather", "description": "d", "parameters": {}}],
+        native=False,
+    )
+    assert messages[0]["role"] == "system" and "<tools>" in messages[0]["content"]
+    assert messages[2]["content"] == '<tool_call>{"name": "weather", "arguments": {}}</tool_call>'
+    assert messages[3] == {"role": "user", "content": "<tool_response>\nerror: denied\n</tool_response>"}

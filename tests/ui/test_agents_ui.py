@@ -1,0 +1,110 @@
+"""Agents in the real window: the composer's agent picker, the approval dialog (tool, source,
+pretty JSON arguments; Allow once / Always allow / Deny), and each tool call as a collapsible block."""
+
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from dataelan_desktop.core.agents.service import agent_store
+from dataelan_desktop.core.connections.store import save_provider
+from dataelan_desktop.ui.agents.approval_dialog import ApprovalDialog
+from dataelan_desktop.ui.agents.tool_block import ToolCallBlock
+from tests.support.fake_openai import openai_stream
+from tests.support.fake_tools import checked_openai, openai_tool_calls
+from tests.ui.conftest import wait_until
+
+
+def open_dialog() -> ApprovalDialog | None:
+    found = [w for w in QApplication.topLevelWidgets() if isinstance(w, ApprovalDialog) and w.isVisible()]
+    return found[0] if found else None
+
+
+def blocks(window) -> list[ToolCallBlock]:
+    return [w for w in window.chat_view.shown_widgets() if isinstance(w, ToolCallBlock)]
+
+
+def send_text(qtbot, window, text: str) -> None:
+    window.composer.editor.setFocus()
+    qtbot.keyClicks(window.composer.editor, text)
+    qtbot.keyClick(window.composer.editor, Qt.Key.Key_Return)
+
+
+def test_an_agent_asks_before_writing_and_shows_each_call(window, qtbot, ui_run, services, server, tmp_path):
+    save_provider(services.db, "fakeai", base_url=server.base_url + "/v1")
+    writer = agent_store(services).add(
+        "Writer", model="fakeai:gpt-4o-mini", tools=[f"files:{tmp_path}", "calc"]
+    )
+
+    async def scenario():
+        window.chat.refresh_agents()
+        await wait_until(lambda: window.composer.agent_picker.findText("Writer") > 0, message="agent listed")
+        window.composer.agent_picker.setCurrentIndex(window.composer.agent_picker.findText("Writer"))
+        window.composer.set_model("fakeai:gpt-4o-mini")
+        server.push(
+            openai_tool_calls([
+                ("c1", "calculator", '{"expression": "2+2"}'),
+                ("c2", "write_file", '{"path": "plan.md", "content": "# Four"}'),
+            ]),
+            checked_openai(openai_stream(["Saved ", "plan.md."])),
+        )  # fmt: skip
+        send_text(qtbot, window, "Write the plan")
+        dialog = await wait_until(open_dialog, message="the approval dialog")
+        assert "write_file" in dialog.question.text() and "builtin" in dialog.question.text()
+        assert json.loads(dialog.arguments.toPlainText()) == {"content": "# Four", "path": "plan.md"}
+        assert dialog.arguments.toPlainText().startswith("{\n  ")  # pretty JSON
+        assert not dialog.always_button.isVisible()  # writing a file asks every time
+        assert window.composer.stop_button.isVisible()  # the run is on; the window still answers
+        qtbot.mouseClick(dialog.allow_button, Qt.MouseButton.LeftButton)
+        await wait_until(lambda: len(blocks(window)) == 2 and not window.chat.busy(), message="run done")
+        await wait_until(lambda: window.chat_view.views()[-1].content == "Saved plan.md.", message="answer")
+        assert (tmp_path / "plan.md").read_text() == "# Four"
+        calc, write = blocks(window)
+        assert (
+            calc.title.text().startswith("🔧 calculator · builtin")
+            and "allowed by the agent's policy" in calc.title.text()
+        )
+        assert "allowed once by you" in write.title.text()
+        assert not write.details.isVisible()
+        qtbot.mouseClick(write.toggle, Qt.MouseButton.LeftButton)
+        assert write.expanded and "Wrote 6 bytes" in write.result.toPlainText()
+        assert json.loads(write.arguments.toPlainText())["path"] == "plan.md"
+        assert window.composer.send_button.isVisible()
+        assert services.store.conversation(window.chat.conversation_id).agent_id == writer.id
+
+    ui_run(scenario())
+
+
+def test_always_allow_and_deny_from_the_dialog(window, qtbot, ui_run, services, server):
+    save_provider(services.db, "fakeai", base_url=server.base_url + "/v1")
+    agents = agent_store(services)
+    agent = agents.add("Asker", model="fakeai:gpt-4o-mini", tools=["calc", "time"],
+                       policies={"calculator": "ask", "current_time": "ask"})  # fmt: skip
+
+    async def scenario():
+        window.chat.refresh_agents()
+        await wait_until(lambda: window.composer.agent_picker.findText("Asker") > 0, message="agent listed")
+        window.composer.agent_picker.setCurrentIndex(window.composer.agent_picker.findText("Asker"))
+        window.composer.set_model("fakeai:gpt-4o-mini")
+        server.push(
+            openai_tool_calls([("a", "calculator", '{"expression": "1+1"}'), ("b", "calculator", '{"expression": "2+2"}'),
+                               ("t", "current_time", "{}")]),
+            checked_openai(openai_stream(["Done."])),
+        )  # fmt: skip
+        send_text(qtbot, window, "Compute")
+        first = await wait_until(open_dialog, message="first approval")
+        assert "calculator" in first.question.text()
+        qtbot.mouseClick(first.always_button, Qt.MouseButton.LeftButton)
+        second = await wait_until(lambda: (d := open_dialog()) and "current_time" in d.question.text() and d,
+                                  message="the next tool asks; the same tool does not")  # fmt: skip
+        qtbot.keyClick(second, Qt.Key.Key_Escape)  # closing the dialog denies
+        await wait_until(lambda: len(blocks(window)) == 3 and not window.chat.busy(), message="run done")
+        titles = [b.title.text() for b in blocks(window)]
+        assert "always allowed by you" in titles[0] and "allowed by the agent's policy" in titles[1]
+        assert "denied" in titles[2] and titles[2].endswith("error")
+        assert server.posts()[1].body["messages"][-1]["content"] == "Error: The person denied this call."
+        assert agents.agent(agent.id).policies["calculator"] == "always"  # remembered for next time
+
+    ui_run(scenario())
