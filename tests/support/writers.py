@@ -42,6 +42,7 @@ OWNERS = {
     "workflows": "dataelan_desktop.core.workflows.store",
     "workflow_runs": "dataelan_desktop.core.workflows.store",
     "workflow_steps": "dataelan_desktop.core.workflows.store",
+    "agents": "dataelan_desktop.core.agents.store",
 }
 
 #: (table, module) pairs allowed besides the owner while a write is being moved to its owner: none now.
