@@ -237,15 +237,8 @@ def _projects_in(session: Session) -> list[ProjectView]:
 
 def _last_activity():
     """When a conversation last had a message (its creation when it has none): lists order by it, so that
-    renaming, pinning or switching a branch never moves a conversation (the index on messages'
-    conversation and time answers it per row)."""
-    last_message = (
-        select(func.max(Message.created_at))
-        .where(Message.conversation_id == Conversation.id, _alive(Message))
-        .correlate(Conversation)
-        .scalar_subquery()
-    )
-    return func.coalesce(last_message, Conversation.created_at)
+    renaming, pinning or switching a branch never moves a conversation."""
+    return func.coalesce(Conversation.last_message_at, Conversation.created_at)
 
 
 def _conversation_list_in(
@@ -429,7 +422,8 @@ class ChatStore:
             )
             parent = None
             for fields in messages:
-                parent = _add(s, Message(conversation_id=conversation.id, parent_id=parent, **fields)).id
+                added = _add(s, Message(conversation_id=conversation.id, parent_id=parent, **fields))
+                parent, conversation.last_message_at = added.id, added.created_at
             show_in(s, conversation.id, parent)
             return conversation.id
 
@@ -713,6 +707,7 @@ class ChatStore:
             )
             show_in(s, conversation_id, message.id)
             conversation.model = model
+            conversation.last_message_at = message.created_at
             return message.id
 
         message_id = self.db.call(add)
@@ -724,7 +719,7 @@ class ChatStore:
         (host:pid), so that a crash leaves it to be marked interrupted. Returns its id."""
 
         def add(s: Session) -> str:
-            _get(s, Conversation, conversation_id)
+            conversation = _get(s, Conversation, conversation_id)
             reply = _add(
                 s,
                 Message(
@@ -738,6 +733,7 @@ class ChatStore:
                 ),
             )
             show_in(s, conversation_id, reply.id)
+            conversation.last_message_at = reply.created_at
             return reply.id
 
         reply_id = self.db.call(add)
@@ -943,6 +939,8 @@ def import_conversations(self: ChatStore, parsed: ParsedImport) -> ImportResult:
                     row.created_at = row.updated_at = m.created_at
                 s.add(row)
             s.flush()
+            stamps = [m.created_at for m in conv.messages if m.created_at]
+            conversation.last_message_at = max(stamps) if stamps else conversation.created_at
             leaf = conv.current_leaf_source_id
             if leaf:  # which branch is shown: this device's view state
                 show_in(s, conversation.id, new_ids.get(leaf))

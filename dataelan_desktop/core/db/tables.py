@@ -61,6 +61,9 @@ class Conversation(Stamped, Base):
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # temperature, max tokens...
     agent_id: Mapped[str | None] = mapped_column(String(36), default=None)  # the agent answering here
+    #: when its newest message was written (derived by ChatStore with every message, never synced):
+    #: lists order by it, so that renaming, pinning or switching a branch does not move a conversation
+    last_message_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
     project: Mapped[Project | None] = relationship(back_populates="conversations")
     messages: Mapped[list[Message]] = relationship(
