@@ -259,6 +259,7 @@ class MainWindow(QMainWindow):
         action(self.tools_menu, "Models…", "Ctrl+M", self.open_models)
         action(self.tools_menu, "Model tester…", "Ctrl+T", self.open_tester)
         action(self.tools_menu, "Prompt templates…", "Ctrl+Shift+T", self.open_templates, "templatesAction")
+        action(self.tools_menu, "Workflows…", "Ctrl+Shift+W", self.open_workflows, "workflowsAction")
         action(
             self.tools_menu, "Insert template…", "Ctrl+/", lambda: self.template_inserter.choose(),
             "insertTemplateAction",
@@ -376,6 +377,16 @@ class MainWindow(QMainWindow):
         self.templates_window.show()
         self.templates_window.raise_()
         self.templates_window.activateWindow()
+
+    def open_workflows(self) -> None:
+        from ..workflows.window import WorkflowsWindow  # feature edge: loaded when first opened
+
+        if getattr(self, "workflows_window", None) is None:
+            self.workflows_window = WorkflowsWindow(self.services)
+            self.workflows_window.conversation_opened.connect(self.open_conversation)
+        self.workflows_window.show()
+        self.workflows_window.raise_()
+        self.workflows_window.activateWindow()
 
     def about(self) -> None:
         from ... import __version__

@@ -26,6 +26,7 @@ from ...core.tester import history
 from ...core.tester.runner import ColumnResult, Comparison, cheapest, fastest
 from .. import ops
 from .column import Column
+from .fuse_bar import FuseBar
 
 if TYPE_CHECKING:
     from ...core.services import Services
@@ -106,6 +107,8 @@ class CompareTab(QWidget):
             self.vote_row.addWidget(button)
             self.vote_buttons[outcome] = button
         c_layout.addLayout(self.vote_row)
+        self.fuse = FuseBar(services, status)  # merge the finished replies into one (a workflow)
+        c_layout.addWidget(self.fuse)
 
         self.columns: list[Column] = []
         self._set_columns(2)
@@ -141,6 +144,7 @@ class CompareTab(QWidget):
                 column.model.clear()
                 column.model.addItems(refs)
                 column.model.setEditText(current)
+            self.fuse.set_models(refs)
 
         ops.query(self, "models", load, on_done=done, on_error=lambda _failure: None)
 
@@ -312,11 +316,13 @@ class CompareTab(QWidget):
             column.stats.setText(self._stats(columns[index]) + self._marks(index, fastest, cheapest))
         self.status.setText("Saving…")
         blind_pair = blind and len(columns) == 2
+        comparison_prompt = self.prompt.toPlainText()
 
         def saved(run_id: str) -> None:
             if comparison is not self.comparison:  # another run started, or one was reopened, meanwhile
                 return
             self.run_id = run_id  # votes and "Continue in chat" need it
+            self.fuse.set_answers(comparison_prompt, [c.text for c in columns if c.status == "complete"])
             for column in self.columns:
                 column.continue_chat.setEnabled(True)
             for button in self.vote_buttons.values():
@@ -388,6 +394,7 @@ class CompareTab(QWidget):
             column.output.setPlainText(saved[index].text)
             column.stats.setText(self._stats(saved[index]) + self._marks(index, first, cheap))
             column.continue_chat.setEnabled(True)
+        self.fuse.set_answers(run.prompt, [c.text for c in saved if c.status == "complete"])
         self.status.setText(
             f"Comparison of {run.created_at:%Y-%m-%d %H:%M}"
             + (f" · template “{self.template_name}”" if self.template_name else "")

@@ -1,0 +1,1 @@
+"""Tools → Workflows: the list, the YAML editor beside the graph, runs and their history."""
