@@ -103,7 +103,7 @@ def test_leaderboard_moves_the_right_way_for_scripted_votes():
     board = leaderboard(script)
     assert [s.model for s in board] == ["strong", "middle", "weak"]
     for s in board:
-        assert s.low <= s.rating <= s.high
+        assert s.low is not None and s.low <= s.rating <= s.high
     assert board[0].votes == 9
     coding = leaderboard(
         [Vote("a", "b", "right", "coding"), Vote("a", "b", "left", "writing")], category="coding"
@@ -154,6 +154,51 @@ def test_cli_compare_blind_vote_and_leaderboard(data_home: Path, servers):
     assert cont.returncode == 0 and "conversation" in cont.stdout
     bad = run_cli("compare", "-m", "one:m", "Only one", env=env)
     assert bad.returncode == 1 and "2 to 6 models" in bad.stderr
+
+
+def test_cli_blind_three_models_hides_their_figures_and_takes_best_and_rank_votes(data_home: Path, servers):
+    env = cli_env(data_home)
+    for name, server, words in zip(("one", "two", "three"), servers, ("alpha", "beta", "gamma"), strict=True):
+        server.default = openai_stream([f"{words} ", "answer"], prompt_tokens=5)
+        assert (
+            run_cli("providers", "add", name, "--base-url", server.base_url + "/v1", env=env).returncode == 0
+        )
+    models = ["-m", "one:m", "-m", "two:m", "-m", "three:m"]
+    result = run_cli("compare", "--blind", *models, "Say hi", env=env)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.strip().startswith("Model ")]
+    assert [line.split(":")[0].strip() for line in lines] == ["Model A", "Model B", "Model C"]
+    for line in lines:  # finished, and how long: nothing else that could name the model
+        assert "tokens" not in line and "stop:" not in line and "$" not in line and "⚡" not in line, line
+    run_id = result.stdout.split("saved as run ")[1].split()[0]
+    assert "best A|B|…" in result.stdout
+
+    voted = run_cli("tester", "vote", run_id, "best", "b", env=env)
+    assert voted.returncode == 0, voted.stderr
+    winner = voted.stdout.split("Model B was ")[1].split(",")[0]
+    board = run_cli("tester", "leaderboard", env=env).stdout.splitlines()
+    assert board[0].split()[1] == winner and all("(too few votes)" in line for line in board)
+    assert run_cli("tester", "vote", run_id, "rank", "1", "2", "2", env=env).returncode == 0
+    refused = run_cli("tester", "vote", run_id, "left", env=env)
+    assert (
+        refused.returncode == 1 and "this run has 3" in refused.stderr and "Traceback" not in refused.stderr
+    )
+    with_ranks = run_cli("tester", "vote", run_id, "rank", "1", "9", "2", env=env)
+    assert with_ranks.returncode == 1 and "a rank from 1 to 3" in with_ranks.stderr
+
+
+def test_leaderboard_gives_no_certain_range_after_one_vote_and_an_honest_one_later():
+    (a, b) = leaderboard([Vote("a", "b", "left")])
+    assert (a.interval(), b.interval()) == ("too few votes", "too few votes")
+    # many votes: a real interval around the rating, narrower the more votes there are
+    few = {s.model: s for s in leaderboard([Vote("a", "b", "left")] * 4 + [Vote("a", "b", "right")] * 2)}
+    many = {
+        s.model: s for s in leaderboard(([Vote("a", "b", "left")] * 4 + [Vote("a", "b", "right")] * 2) * 10)
+    }
+    for board in (few, many):
+        assert board["a"].low < board["a"].rating < board["a"].high
+    assert (many["a"].high - many["a"].low) < (few["a"].high - few["a"].low) / 2
+    assert few["a"].high - few["a"].low > 100  # six votes pin little down, and the range says so
 
 
 def test_cli_compare_and_show_print_the_same_stats_lines(data_home: Path, servers):

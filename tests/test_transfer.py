@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import sqlite3
@@ -100,17 +101,24 @@ def test_chatgpt_export_keeps_its_branches(services):
     sourdough = services.store.conversation(result.conversation_ids[0])
     assert sourdough.title == "Sourdough starter help"
     visible = services.store.visible_messages(sourdough.id)
-    # the current node's branch: the edited question and its answer (the tool step is skipped)
+    # the current node's branch: the edited question, the browser's quote (kept as a tool step) and the answer
     assert [m.content for m in visible] == [
         "My starter smells like nail polish. Is it dead?",
         "No: acetone smell means it is hungry. Feed it more often.",
         "What ratio for a stiff starter?",
+        "A stiff starter is 50-60% hydration: 1 part starter, 2 flour, 1 water.",
         "1:2:1 starter, water 50%.",
     ]
+    assert [m.role for m in visible] == ["user", "assistant", "user", "tool", "assistant"]
+    assert visible[3].tool == {
+        "name": "browser",
+        "source": "chatgpt",
+        "is_error": False,
+    }  # it answered no call
     assert visible[-1].model == "openai:gpt-4o-mini"
     assert services.store.branching(visible[1].id).count == 2  # a regenerated reply
     assert services.store.branching(visible[2].id).count == 2  # an edited question
-    assert len(services.store.messages(sourdough.id)) == 7  # hidden system and tool nodes are not messages
+    assert len(services.store.messages(sourdough.id)) == 8  # the hidden system node is not a message
 
 
 def test_chatgpt_zip_is_accepted(services, tmp_path: Path):
@@ -166,19 +174,27 @@ def test_exports_never_contain_keys(services, memory_keyring):
 
 def test_cli_import_export_round_trip(data_home: Path, tmp_path: Path):
     env = cli_env(data_home)
-    shutil.copy(CHATGPT, tmp_path / "conversations.json")
-    imported = run_cli("import", str(tmp_path / "conversations.json"), env=env)
+    shutil.copytree(CHATGPT.parent, tmp_path / "export")  # conversations.json and the image beside it
+    imported = run_cli("import", str(tmp_path / "export" / "conversations.json"), env=env)
     assert imported.returncode == 0, imported.stderr
-    assert "imported 2 conversation(s), 9 message(s) (chatgpt)" in imported.stdout
-    conversation_id = imported.stdout.splitlines()[1]
+    assert "imported 2 conversation(s), 14 message(s) (chatgpt)" in imported.stdout
+    assert "kept 1 image(s) (in the data folder) and 2 tool step(s)" in imported.stdout
+    assert "could not keep 1 image(s): the export does not hold their files" in imported.stdout
+    conversation_id = imported.stdout.splitlines()[3]
     out = tmp_path / "c.json"
     exported = run_cli("export", conversation_id, "--format", "json", "-o", str(out), env=env)
     assert (
         exported.returncode == 0
         and json.loads(out.read_text())["conversations"][0]["title"] == "Sourdough starter help"
     )
+    image = (CHATGPT.parent / "file-StarterJar01-starter-jar.png").read_bytes()
+    (first, *_rest) = json.loads(out.read_text())["conversations"][0]["messages"]
+    assert first["attachments"] == [{"kind": "image", "name": "file-StarterJar01-starter-jar.png",
+                                     "mime": "image/png", "data": base64.b64encode(image).decode()}]  # fmt: skip
     md = run_cli("export", conversation_id, "--format", "md", env=env)
-    assert "1:2:1 starter, water 50%." in md.stdout
+    assert (
+        "1:2:1 starter, water 50%." in md.stdout and "*Image: file-StarterJar01-starter-jar.png*" in md.stdout
+    )
     found = run_cli("search", "acetone", env=env)
     assert conversation_id in found.stdout and "[acetone]" in found.stdout
     bad = tmp_path / "bad.json"

@@ -181,7 +181,7 @@ async def shoot_first_hour(out: Path, home: str, only: set[str]) -> None:
 
 
 #: the states `python -m tools.screenshots docs NAMES` can shoot alone (comma-separated)
-ONLY = ("archived", "context")
+ONLY = ("archived", "context", "blind-vote")
 
 
 def main(out_dir: str = "docs", only: str = "") -> int:
@@ -278,10 +278,64 @@ def main(out_dir: str = "docs", only: str = "") -> int:
         tester.grab().save(str(out / "tester.png"))
         tester.close()
         services.close()
+        await shoot_blind_vote()
+
+    async def shoot_blind_vote() -> None:
+        """Three columns of a blind comparison, finished and waiting for the vote: nothing names a model."""
+        from dataelan_desktop.core.providers.reply import Reply
+        from dataelan_desktop.core.tester.history import save_run
+        from dataelan_desktop.core.tester.runner import Comparison
+        from dataelan_desktop.ui.tester import TesterWindow
+
+        os.environ["DATAELAN_HOME"] = home
+        services = build_services()
+        models = ["openai:gpt-4o-mini", "anthropic:claude-3-5-haiku-latest", "local:qwen2.5-0.5b-instruct"]
+        timings = ((412.0, 2380.0, 118), (655.0, 3120.0, 131), (95.0, 4020.0, 142))
+        comparison = Comparison(services.registry, models)
+        comparison.columns = [
+            Reply(
+                model,
+                text,
+                "complete",
+                ttft_ms=ttft,
+                duration_ms=total,
+                generation_ms=total - ttft,
+                input_tokens=31,
+                output_tokens=tokens,
+                stop_reason="stop",
+            )  # fmt: skip
+            for model, text, (ttft, total, tokens) in zip(models, SAMPLE_REPLIES, timings, strict=True)
+        ]
+        prompt = "Explain how tides work to a curious 12-year-old."
+        order = [2, 0, 1]
+        run_id = save_run(services.db, prompt, comparison.columns, blind=True, settings={"order": order})
+        tester = TesterWindow(services)
+        tester.resize(1280, 760)
+        compare = tester.compare_tab
+        compare.count.setValue(3)
+        compare.blind.setChecked(True)
+        compare.prompt.setPlainText(prompt)
+        # the state a blind run is in when its last column finished: what the window shows then
+        compare.comparison, compare.order, compare.run_id, compare._hidden = comparison, order, run_id, True
+        for position, column in enumerate(compare.columns):
+            column.title.setText(f"Model {chr(65 + position)}")
+            column.model.setVisible(False)
+        compare._paint()
+        compare.votes.ask(3)
+        tester.status.setText("Done. Vote below.")
+        tester.show()
+        await asyncio.sleep(0.8)
+        tester.grab().save(str(out / "tester-blind-vote.png"))
+        tester.close()
+        services.close()
 
     with loop:
         if only:  # just these states: the other images are left as they are
-            loop.run_until_complete(shoot_first_hour(out, home, set(only.split(",")) & set(ONLY)))
+            chosen = set(only.split(",")) & set(ONLY)
+            if chosen & {"archived", "context"}:
+                loop.run_until_complete(shoot_first_hour(out, home, chosen))
+            if "blind-vote" in chosen:
+                loop.run_until_complete(shoot_blind_vote())
         else:
             loop.run_until_complete(shoot())
             loop.run_until_complete(shoot_first_hour(out, home, set(ONLY)))

@@ -38,9 +38,17 @@ def register(sub) -> None:
     show = tsub.add_parser("show", help="a saved comparison again")
     show.add_argument("run_id")
     show.set_defaults(func=cmd_show)
-    vote = tsub.add_parser("vote", help="vote on a two-model comparison")
+    vote = tsub.add_parser(
+        "vote",
+        help="vote on a blind comparison: left|right (two columns), best X, rank N N N…, tie, both_bad",
+    )
     vote.add_argument("run_id")
-    vote.add_argument("outcome", choices=["left", "right", "tie", "both_bad"])
+    vote.add_argument("outcome", choices=["left", "right", "tie", "both_bad", "best", "rank"])
+    vote.add_argument(
+        "which",
+        nargs="*",
+        help="best: the winning column's letter (A, B…); rank: each column's rank, 1 = best",
+    )
     vote.set_defaults(func=cmd_vote)
     board = tsub.add_parser("leaderboard", help="ratings from your votes (Bradley–Terry, 95% band)")
     board.add_argument("--category")
@@ -94,7 +102,7 @@ def cmd_batch(args) -> int:
 
 def cmd_compare(args) -> int:
     from ..core.tester.history import blind_order, save_run
-    from ..core.tester.runner import Comparison
+    from ..core.tester.runner import Comparison, blind_line
 
     values = parse_vars(args.var)
     if (args.template or values) and (args.prompts or args.resume):
@@ -153,12 +161,17 @@ def cmd_compare(args) -> int:
         out(column.text if column.text else f"({column.status}{': ' + column.error if column.error else ''})")
     fastest = comparison.fastest()
     cheapest = comparison.cheapest()
-    print_stats(
-        shown,
-        labels,
-        order.index(fastest) if fastest is not None else None,
-        order.index(cheapest) if cheapest is not None else None,
-    )
+    if args.blind:  # nothing that names a column until the vote: no figures, no marks
+        out()
+        for label, column in zip(labels, shown, strict=True):
+            out(f"   {label}: {blind_line(column)}")
+    else:
+        print_stats(
+            shown,
+            labels,
+            order.index(fastest) if fastest is not None else None,
+            order.index(cheapest) if cheapest is not None else None,
+        )
     settings = {"order": order, "temperature": args.temperature, "max_tokens": args.max_tokens}
     if args.template:
         settings["template"] = template.name
@@ -167,6 +180,8 @@ def cmd_compare(args) -> int:
     out(f"\nsaved as run {run_id}")
     if args.blind and len(columns) == 2:
         out(f"vote with: dataelan tester vote {run_id} left|right|tie|both_bad  (left = Model A)")
+    elif args.blind:
+        out(f"vote with: dataelan tester vote {run_id} best A|B|…, rank N N N… (1 = best), tie or both_bad")
     return 0 if any(c.status == "complete" for c in columns) else 1
 
 
@@ -196,16 +211,35 @@ def cmd_show(args) -> int:
 
 
 def cmd_vote(args) -> int:
-    from ..core.tester.history import get_run, record_vote
+    from ..core.tester.history import get_run, record_votes
+    from ..core.tester.ratings import all_pairs, best_of, ranked
 
     s = services()
     run = get_run(s.db, args.run_id)
-    if len(run.columns) != 2:
-        fail("votes are for two-model comparisons")
-    order = run.settings.get("order") or [0, 1]
-    left, right = run.columns[order[0]]["model"], run.columns[order[1]]["model"]
-    record_vote(s.db, run.id, left, right, args.outcome)
-    out(f"recorded: {args.outcome}. Model A was {left}, Model B was {right}.")
+    order = run.settings.get("order") or list(range(len(run.columns)))
+    models = [run.columns[i]["model"] for i in order]  # as shown: Model A, Model B…
+    letters = [chr(65 + i) for i in range(len(models))]
+    if args.outcome in ("left", "right"):
+        if len(models) != 2:
+            fail(f"left/right are for two columns; this run has {len(models)}: use best X or rank")
+        chosen = best_of(models, 0 if args.outcome == "left" else 1)
+    elif args.outcome == "best":
+        if len(args.which) != 1 or args.which[0].upper() not in letters:
+            fail(f"say which column is best: one of {', '.join(letters)}")
+        chosen = best_of(models, letters.index(args.which[0].upper()))
+    elif args.outcome == "rank":
+        try:
+            ranks = [int(r) for r in args.which]
+        except ValueError:
+            fail("ranks are numbers: 1 for the best, equal numbers for a tie")
+        if len(ranks) != len(models) or not all(1 <= r <= len(models) for r in ranks):
+            fail(f"give each of the {len(models)} columns a rank from 1 to {len(models)}, in order A, B…")
+        chosen = ranked(models, ranks)
+    else:
+        chosen = all_pairs(models, args.outcome)
+    record_votes(s.db, run.id, chosen)
+    named = ", ".join(f"Model {letter} was {model}" for letter, model in zip(letters, models, strict=True))
+    out(f"recorded: {' '.join([args.outcome, *args.which])}. {named}.")
     return 0
 
 
@@ -217,7 +251,7 @@ def cmd_leaderboard(args) -> int:
     if not standings:
         out("no votes yet: run `dataelan compare --blind -m A -m B PROMPT` and vote")
     for rank, st in enumerate(standings, 1):
-        out(f"{rank:>2}. {st.model:<40} {st.rating:7.0f}  ({st.low:.0f}–{st.high:.0f})  {st.votes} votes")
+        out(f"{rank:>2}. {st.model:<40} {st.rating:7.0f}  ({st.interval()})  {st.votes} votes")
     return 0
 
 

@@ -36,6 +36,10 @@ def cmd_import(args) -> int:
         out(f"skipped {result.skipped_duplicates} conversation(s) imported before")
     if result.repaired_characters:
         out(f"replaced {result.repaired_characters} broken character(s) (half an emoji) with �")
+    if result.images_kept or result.tool_steps:
+        out(f"kept {result.images_kept} image(s) (in the data folder) and {result.tool_steps} tool step(s)")
+    if result.images_missing:
+        out(f"could not keep {result.images_missing} image(s): the export does not hold their files")
     for conversation_id in result.conversation_ids:
         out(conversation_id)
     return 0

@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt
 
 from tests.support.db_threads import DatabaseThreads
 from tests.ui.conftest import wait_until
+from tests.ui.test_tester_window import tick
 
 
 def test_the_window_does_no_database_work_on_the_gui_thread(
@@ -35,8 +36,8 @@ def test_the_window_does_no_database_work_on_the_gui_thread(
         compare.blind.setChecked(True)
         compare.prompt.setPlainText("Introduce yourself")
         click(compare.run_button)
-        await wait_until(lambda: compare.vote_buttons["tie"].isVisible(), message="vote buttons")
-        click(compare.vote_buttons["tie"])
+        await wait_until(lambda: compare.votes.isVisible(), message="vote buttons")
+        click(compare.votes.tie_button)
         await wait_until(lambda: "Vote recorded" in window.status.text(), message="the vote saved")
         window.tabs.setCurrentWidget(board)
         await wait_until(lambda: board.board.count() == 2, message="the leaderboard")
@@ -50,7 +51,8 @@ def test_the_window_does_no_database_work_on_the_gui_thread(
         # a batch, its export, and the batch reopened from the history
         window.tabs.setCurrentIndex(1)
         batch_tab.prompts.setPlainText("Say something\n\nSay more")
-        batch_tab.models.setText("one:m, two:m")
+        await wait_until(lambda: batch_tab.models.list.count() >= 2, message="the models listed")
+        tick(batch_tab, "one:gpt-4o-mini", "two:gpt-4o-mini")
         click(batch_tab.run_button)
         await wait_until(lambda: "4/4 cells run" in window.status.text(), message="the batch")
         batch_tab.export("csv", str(tmp_path / "batch.csv"))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import re
+
 from PySide6.QtCore import Qt
 
 from dataelan_desktop.core.tester.history import runs, votes
@@ -24,7 +27,7 @@ def test_run_vote_and_reopen(qloop, qtbot, ui_run, services, two_servers):
         compare.blind.setChecked(True)
         qtbot.keyClicks(compare.prompt, "Introduce yourself")
         qtbot.mouseClick(compare.run_button, Qt.MouseButton.LeftButton)
-        await wait_until(lambda: compare.vote_buttons["left"].isVisible(), message="vote buttons")
+        await wait_until(lambda: compare.votes.isVisible(), message="vote buttons")
         titles = [c.title.text() for c in compare.columns]
         assert titles == ["Model A", "Model B"]  # names hidden
         texts = sorted(c.output.toPlainText() for c in compare.columns)
@@ -33,13 +36,14 @@ def test_run_vote_and_reopen(qloop, qtbot, ui_run, services, two_servers):
         assert first_body["temperature"] == 0.5 and "max_tokens" not in first_body
         assert second_body["temperature"] == 0.5 and second_body["max_tokens"] == 77
         assert all("complete" in c.stats.text() for c in compare.columns)
+        assert not any("stop: " in c.stats.text() or "fastest" in c.stats.text() for c in compare.columns)
+        qtbot.mouseClick(compare.votes.best_buttons[0], Qt.MouseButton.LeftButton)
+        assert not compare.votes.isVisible()  # one vote per run
+        await wait_until(lambda: "A was" in window.status.text(), message="the vote saved")
+        assert all(":" in c.title.text() for c in compare.columns)  # names revealed after the vote
         assert all("first token" in c.stats.text() and "stop: " in c.stats.text() for c in compare.columns)
         assert sum("fastest" in c.stats.text() for c in compare.columns) == 1
         live_stats = [c.stats.text() for c in compare.columns]
-        qtbot.mouseClick(compare.vote_buttons["left"], Qt.MouseButton.LeftButton)
-        assert not any(b.isVisible() for b in compare.vote_buttons.values())  # one vote per run
-        await wait_until(lambda: "A was" in window.status.text(), message="the vote saved")
-        assert all(":" in c.title.text() for c in compare.columns)  # names revealed after the vote
 
         window.tabs.setCurrentWidget(board)
         await wait_until(lambda: board.board.count() == 2, message="the leaderboard")
@@ -83,7 +87,8 @@ def test_batch_tab_runs_shows_the_grid_and_exports(qloop, qtbot, ui_run, service
     async def scenario():
         window.tabs.setCurrentIndex(1)
         batch_tab.prompts.setPlainText("Say something\n\nSay more")
-        batch_tab.models.setText("one:m, two:m")
+        await wait_until(lambda: batch_tab.models.list.count() >= 2, message="the models listed")
+        tick(batch_tab, "one:gpt-4o-mini", "two:gpt-4o-mini")
         batch_tab.contains.setText("model")
         qtbot.mouseClick(batch_tab.run_button, Qt.MouseButton.LeftButton)
         await wait_until(lambda: "4/4 cells run" in window.status.text(), message="batch done")
@@ -93,6 +98,13 @@ def test_batch_tab_runs_shows_the_grid_and_exports(qloop, qtbot, ui_run, service
         batch_tab.export("html", str(tmp_path / "report.html"))
         await wait_until(lambda: "Wrote" in window.status.text(), message="the report written")
         assert "4 of 4 cells passed" in (tmp_path / "report.html").read_text()
+        batch_tab.export("csv", str(tmp_path / "report.csv"))
+        await wait_until(lambda: (tmp_path / "report.csv").exists(), message="the CSV written")
+        rows = list(csv.DictReader((tmp_path / "report.csv").open(encoding="utf-8")))
+        for row in rows:  # seconds to the millisecond, not 845.9338459997525
+            assert re.fullmatch(r"\d+\.\d{1,3}", row["total_s"]) and re.fullmatch(
+                r"\d+\.\d{1,3}", row["first_token_s"]
+            )
 
     ui_run(scenario())
     ui_run(services.registry.aclose())
@@ -127,3 +139,10 @@ def test_a_reopen_that_arrives_after_run_all_does_not_replace_the_run(
     ui_run(scenario())
     ui_run(services.registry.aclose())
     assert sorted(r.prompt for r in runs(services.db)) == ["First question", "Second question"]
+
+
+def tick(batch_tab, *refs: str) -> None:
+    """Tick models in the batch tab's picker, as a click on each one's check box does."""
+    for ref in refs:
+        (item,) = batch_tab.models.list.findItems(ref, Qt.MatchFlag.MatchExactly)
+        item.setCheckState(Qt.CheckState.Checked)

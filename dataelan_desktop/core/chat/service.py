@@ -52,9 +52,10 @@ class Attachment:
 
 def render_user_content(text: str, attachments: Sequence[dict]) -> str:
     """The text the model sees: attached files first, each introduced by its name."""
-    if not attachments:
+    files = [a for a in attachments if a.get("kind", "file") == "file"]  # images are shown, not sent
+    if not files:
         return text
-    parts = [f'<file name="{a["name"]}">\n{a["text"]}\n</file>' for a in attachments]
+    parts = [f'<file name="{a["name"]}">\n{a["text"]}\n</file>' for a in files]
     return "\n\n".join([*parts, text])
 
 
@@ -266,7 +267,7 @@ class ChatService:
             new_text,
             model=model,
             params=params,
-            attachments=[Attachment(a["name"], a["text"]) for a in old.attachments or []],
+            attachments=[Attachment(a["name"], a["text"]) for a in old.attachments or [] if "text" in a],
             parent_id=old.parent_id,
         )
 

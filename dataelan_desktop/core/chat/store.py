@@ -932,7 +932,7 @@ def import_conversations(self: ChatStore, parsed: ParsedImport) -> ImportResult:
                     role=m.role, content=m.content, model=m.model, status=m.status, error=m.error,
                     stop_reason=m.stop_reason, input_tokens=m.input_tokens, output_tokens=m.output_tokens,
                     ttft_ms=m.ttft_ms, duration_ms=m.duration_ms,
-                    attachments=[{"name": a.name, "text": a.text} for a in m.attachments],
+                    attachments=[a.record() for a in m.attachments],
                     tool=dict(m.tool) if m.tool else None,
                 )  # fmt: skip
                 if m.created_at:
@@ -946,11 +946,15 @@ def import_conversations(self: ChatStore, parsed: ParsedImport) -> ImportResult:
                 show_in(s, conversation.id, new_ids.get(leaf))
             created.append(conversation.id)
             count += len(conv.messages)
+            written.extend(conv.messages)
         return created, count, skipped, project_id
 
+    written: list = []  # the messages of the conversations written (not those imported before)
     created, count, skipped, project_id = self.db.call(write)
     self._publish(Changes(projects=parsed.project is not None, conversation_list=True))
-    return ImportResult(created, parsed.format, count, skipped, parsed.repaired_characters, project_id)
+    return ImportResult(created, parsed.format, count, skipped, parsed.repaired_characters, project_id,
+                        images_kept=sum(a.kind == "image" for m in written for a in m.attachments),
+                        images_missing=parsed.images_missing, tool_steps=sum(m.role == "tool" for m in written))  # fmt: skip
 
 
 ChatStore.import_conversations = import_conversations  # type: ignore[attr-defined]  # a method, kept in this section

@@ -29,6 +29,41 @@ class DownloadError(RuntimeError):
     """A download that cannot go on or did not verify; the message says what to do."""
 
 
+class HubUnreachable(DownloadError):
+    """The hub could not be reached at all (no network, a proxy, a wrong ``HF_ENDPOINT``): nothing is
+    wrong with the file, and what was downloaded so far is kept for Retry."""
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) means no connection to the hub could be made."""
+    import socket
+
+    import httpx
+
+    kinds: tuple[type[BaseException], ...] = (
+        httpx.ConnectError, httpx.ConnectTimeout, socket.gaierror, ConnectionError, TimeoutError,
+    )  # fmt: skip
+    try:
+        from huggingface_hub.errors import OfflineModeIsEnabled
+
+        kinds += (OfflineModeIsEnabled,)
+    except ImportError:  # older huggingface_hub
+        pass
+    try:
+        import requests
+
+        kinds += (requests.ConnectionError,)  # huggingface_hub before 1.0 speaks through requests
+    except ImportError:
+        pass
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, kinds):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 class DownloadStopped(Exception):
     """Raised inside the transfer when the person pauses or cancels."""
 
@@ -99,8 +134,18 @@ class Download:
         url = hf_hub_url(self.repo_id, self.filename, revision=self.revision, endpoint=_endpoint())
         try:
             return get_hf_file_metadata(url, token=os.environ.get("HF_TOKEN") or None, endpoint=_endpoint())
-        except Exception as exc:  # network errors, 401/404 from the hub
+        except Exception as exc:  # no network, or 401/404 from the hub
+            if _unreachable(exc):
+                raise self._unreachable_error() from exc
             raise DownloadError(f"Could not find {self.filename} in {self.repo_id}: {exc}") from exc
+
+    def _unreachable_error(self) -> HubUnreachable:
+        kept = self._partial_size()
+        so_far = f" The {kept / 1e6:.1f} MB downloaded so far is kept." if kept else ""
+        return HubUnreachable(
+            f"Can't reach Hugging Face ({_endpoint()}): offline, a proxy, or HF_ENDPOINT. "
+            f"Nothing is wrong with {self.filename}.{so_far} Retry when the connection is back."
+        )
 
     def check_space(self, size: int | None) -> None:
         if not size:
@@ -161,6 +206,8 @@ class Download:
                 return
             except (httpx.TransportError, httpx.RemoteProtocolError) as exc:
                 attempts += 1
+                if attempts > 5 and _unreachable(exc):  # the network went away mid-download
+                    raise self._unreachable_error() from exc
                 if attempts > 5:
                     raise DownloadError(
                         f"The connection kept dropping while downloading {self.filename} ({exc}). "

@@ -33,6 +33,10 @@ class ResolvedModel:
     settings: dict[str, Any]
 
 
+def _same_file_key(path: str) -> str:
+    return str(Path(path).expanduser().resolve())
+
+
 class LocalProvider(Provider):
     name = "local"
 
@@ -67,6 +71,25 @@ class LocalProvider(Provider):
                 "or give the path of a .gguf file."
             )
         return ResolvedModel(name=model, path=path, settings=profile)
+
+    def canonical_refs(self, refs: list[str]) -> list[str]:
+        """``refs`` with each ``local:/path/to/file.gguf`` that is a library model's file written as
+        ``local:<its name>``, each once: one file is one entry in a picker, not two."""
+        if self.db is None:
+            return list(dict.fromkeys(refs))
+
+        def names_by_file(s) -> dict[str, str]:
+            rows = s.scalars(select(LocalModel).where(LocalModel.deleted_at.is_(None)))
+            return {_same_file_key(r.path): r.name for r in rows}
+
+        by_file = self.db.call(names_by_file)
+        result = []
+        for ref in refs:
+            provider, _, model = ref.partition(":")
+            if provider == "local" and model.endswith(".gguf"):
+                ref = f"local:{by_file.get(_same_file_key(model), model)}"
+            result.append(ref)
+        return list(dict.fromkeys(result))
 
     @staticmethod
     def _client_key(resolved: ResolvedModel) -> tuple[str, tuple]:

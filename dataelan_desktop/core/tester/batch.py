@@ -66,6 +66,15 @@ def load_prompts(path: Path) -> list[BatchPrompt]:
     return prompts
 
 
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _seconds(ms: float | None) -> float | None:
+    """Milliseconds as seconds to the millisecond: a report says 0.846, not 845.9338459997525 ms."""
+    return None if ms is None else round(ms / 1000, 3)
+
+
 def evaluate(checks: dict[str, Any], cell: dict[str, Any]) -> dict[str, bool]:
     text = cell.get("text") or ""
     results: dict[str, bool] = {}
@@ -186,8 +195,8 @@ class BatchRun:
                     "status",
                     "passed",
                     "checks",
-                    "ttft_ms",
-                    "total_ms",
+                    "first_token_s",
+                    "total_s",
                     "input_tokens",
                     "output_tokens",
                     "tokens_per_second",
@@ -202,8 +211,9 @@ class BatchRun:
                         writer.writerow([plan["prompts"][i]["text"], model, "not run", *[""] * 10])
                         continue
                     writer.writerow([plan["prompts"][i]["text"], model, cell["status"], cell["passed"], json.dumps(cell["checks"]),
-                                     cell.get("ttft_ms"), cell.get("total_ms"), cell.get("input_tokens"), cell.get("output_tokens"),
-                                     cell.get("tokens_per_second"), bool(cell.get("usage_estimated")), cell.get("cost"),
+                                     _seconds(cell.get("ttft_ms")), _seconds(cell.get("total_ms")), cell.get("input_tokens"),
+                                     cell.get("output_tokens"), _rounded(cell.get("tokens_per_second"), 1),
+                                     bool(cell.get("usage_estimated")), _rounded(cell.get("cost"), 6),
                                      cell.get("text")])  # fmt: skip
             return out.getvalue()
         if fmt == "html":

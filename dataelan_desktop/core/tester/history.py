@@ -156,6 +156,27 @@ def record_vote(
     return Vote(left_model, right_model, outcome, run.category)
 
 
+def record_votes(
+    db: Database, run_id: str, chosen: Sequence[Vote], *, bus: ChangeBus | None = None
+) -> list[Vote]:
+    """The pairwise votes one judgement of a run implies (best of N, a ranking, all tie), in one
+    transaction: a judgement is saved whole or not at all."""
+    if not chosen:
+        raise ValueError("Nothing to vote on: a vote needs at least two columns.")
+    for vote in chosen:
+        score(vote.outcome)  # validates
+    run = get_run(db, run_id)
+
+    def write(s) -> None:
+        for vote in chosen:
+            s.add(TesterVote(run_id=run_id, left_model=vote.left, right_model=vote.right,
+                             outcome=vote.outcome, category=run.category))  # fmt: skip
+
+    db.call(write)
+    _publish(bus)
+    return [Vote(v.left, v.right, v.outcome, run.category) for v in chosen]
+
+
 def votes(db: Database) -> list[Vote]:
     rows = db.call(
         lambda s: [

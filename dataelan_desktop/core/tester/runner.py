@@ -31,6 +31,17 @@ def cheapest(columns: Sequence[Reply]) -> int | None:
     return min(priced)[1] if priced else None
 
 
+def blind_line(reply: Reply) -> str:
+    """What a blind column may show before the vote: whether it is done and how long it took.
+    Names, cost (a local model's $0 gives it away), token counts, stop reasons, errors (they name
+    the provider) and the fastest/cheapest marks wait for the vote. The window and the CLI both
+    show this line."""
+    parts = [str(reply.status)]
+    if reply.duration_ms is not None and reply.status not in ("streaming", "waiting"):
+        parts.append(f"{reply.duration_ms / 1000:.2f} s")
+    return " · ".join(parts)
+
+
 class Comparison:
     """A running comparison: ``columns`` fill in live; ``stop(i)`` or ``stop_all()``; ``await wait()``."""
 

@@ -5,10 +5,12 @@ Exports carry conversations only: no provider settings and never a key.
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import datetime
 from typing import Any
 
+from ..chat.attachments import read_stored
 from ..chat.store import ChatStore
 from ..db.tables import Conversation, Message
 
@@ -34,10 +36,22 @@ def message_record(m: Message) -> dict[str, Any]:
         "output_tokens": m.output_tokens,
         "ttft_ms": m.ttft_ms,
         "duration_ms": m.duration_ms,
-        "attachments": m.attachments or [],
+        "attachments": [_attachment_record(a) for a in m.attachments or []],
         "created_at": _iso(m.created_at),
         "tool": m.tool,  # an agent's tool calls, or the call a tool result answers
     }
+
+
+def _attachment_record(entry: dict[str, Any]) -> dict[str, Any]:
+    """A text file as kept; an image with its bytes (base64), so the export stands on its own and
+    imports again with its pictures. An image whose file is gone is exported without ``data``."""
+    if entry.get("kind") != "image":
+        return dict(entry)
+    record = {"kind": "image", "name": entry.get("name"), "mime": entry.get("mime")}
+    data = read_stored(entry.get("file") or "")
+    if data is not None:
+        record["data"] = base64.b64encode(data).decode("ascii")
+    return record
 
 
 def conversation_record(store: ChatStore, conversation: Conversation) -> dict[str, Any]:
@@ -81,7 +95,8 @@ def _markdown(store: ChatStore, conversation: Conversation) -> str:
         status = "" if m.status == "complete" else f" — *{m.status}{': ' + m.error if m.error else ''}*"
         lines += [f"## {who}{status}", ""]
         for a in m.attachments or []:
-            lines += [f"*Attached: {a.get('name', 'file')}*", ""]
+            what = "Image" if a.get("kind") == "image" else "Attached"
+            lines += [f"*{what}: {a.get('name', 'file')}*", ""]
         lines += [m.content, ""]
     return "\n".join(lines).rstrip() + "\n"
 

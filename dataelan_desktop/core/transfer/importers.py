@@ -10,11 +10,16 @@ importing the same file twice is detected.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import dataclasses
 import json
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
 
+from ..chat.attachments import MAX_IMAGE_BYTES, image_type, store_image
 from ..chat.store import ChatStore
 from .fields import MAX_DEPTH, Reader, kind_of, one_line
 from .parsed import (
@@ -100,19 +105,74 @@ def _depth_within(value: Any, limit: int) -> bool:
 # --- ChatGPT ---------------------------------------------------------------------------
 
 
-def _chatgpt_text(reader: Reader, message: dict[str, Any], where: str) -> str | None:
+class ExportFiles:
+    """The files beside ``conversations.json`` in a ChatGPT export (the zip, or the folder it was
+    unpacked to): the images its messages point at, found by the id in their asset pointer."""
+
+    ID = re.compile(r"[A-Za-z0-9_-]{4,200}")
+
+    def __init__(self, path: Path | None = None, zipped: bool = False):
+        self.path, self.zipped = path, zipped
+
+    def find(self, pointer: str) -> tuple[str, bytes] | None:
+        """(file name, bytes) for ``file-service://file-AbC…`` or ``sediment://file_00…``, or None."""
+        asset_id = pointer.rsplit("://", 1)[-1].rsplit("/", 1)[-1]
+        if self.path is None or not self.ID.fullmatch(asset_id):
+            return None
+        try:
+            if self.zipped:
+                with zipfile.ZipFile(self.path) as archive:
+                    for info in archive.infolist():
+                        name = info.filename.rsplit("/", 1)[-1]
+                        if name.startswith(asset_id) and not name.endswith(".json"):
+                            if info.file_size > MAX_IMAGE_BYTES:
+                                return None
+                            return name, _read_member(archive, info.filename, name, MAX_IMAGE_BYTES)
+                return None
+            folder = self.path.parent
+            for found in sorted([*folder.glob(asset_id + "*"), *folder.glob(f"*/{asset_id}*")]):
+                if found.is_file() and found.suffix != ".json" and found.stat().st_size <= MAX_IMAGE_BYTES:
+                    return found.name, found.read_bytes()
+        except (OSError, zipfile.BadZipFile, ImportFormatError):
+            return None  # counted as an image that could not be kept
+        return None
+
+
+@dataclasses.dataclass
+class _Content:
+    """What one ChatGPT message holds: its text, the images found, the images pointed at but missing."""
+
+    text: str | None
+    images: list[Attachment] = dataclasses.field(default_factory=list)
+    missing: int = 0
+
+
+def _chatgpt_image(part: dict[str, Any], files: ExportFiles, found: _Content) -> None:
+    pointer = part.get("asset_pointer")
+    asset = files.find(pointer) if isinstance(pointer, str) else None
+    kind = image_type(asset[1]) if asset else None
+    if asset is None or kind is None:
+        found.missing += 1
+        return
+    found.images.append(Attachment(asset[0], kind="image", mime=kind[0], data=asset[1]))
+
+
+def _chatgpt_content(reader: Reader, message: dict[str, Any], where: str, files: ExportFiles) -> _Content:
     content = message.get("content")
     if content is None:
-        return None
+        return _Content(None)
     content = reader.obj(content, where, "'content'")
     kind = content.get("content_type")
     if kind in ("text", "multimodal_text"):
+        found = _Content("")
         texts = []
         parts = content.get("parts")
         for part in [] if parts is None else reader.array(parts, where, "'content.parts'"):
             if isinstance(part, str):
                 texts.append(reader.clean(part))
-            elif isinstance(part, dict):  # images and files: their text, if any
+            elif isinstance(part, dict):  # images (kept as files) and other objects: their text, if any
+                if part.get("content_type") == "image_asset_pointer":
+                    _chatgpt_image(part, files, found)
                 text = part.get("text")
                 if isinstance(text, str):
                     texts.append(reader.clean(text))
@@ -120,14 +180,22 @@ def _chatgpt_text(reader: Reader, message: dict[str, Any], where: str) -> str | 
                 raise reader.fail(
                     where, f"a part of 'content.parts' is {kind_of(part)}, not text or an object"
                 )
-        return "".join(texts)
+        found.text = "".join(texts)
+        return found
     if kind == "code":
-        return f"```\n{reader.text(content, 'text', where, default='')}\n```"
-    return None  # browsing results, thoughts, tool output...: not a chat message
+        return _Content(f"```\n{reader.text(content, 'text', where, default='')}\n```")
+    # what tools return: a quote, a page, program output, an error
+    for key in ("text", "result"):
+        value = content.get(key)
+        if isinstance(value, str):
+            return _Content(reader.clean(value))
+    return _Content(None)  # thoughts, reasoning recaps…: not part of the conversation as shown
 
 
-def parse_chatgpt(data: Any, source: str) -> ParsedImport:
+def parse_chatgpt(data: Any, source: str, files: ExportFiles | None = None) -> ParsedImport:
     reader = Reader(source)
+    files = files or ExportFiles()
+    missing_images = 0
     if not isinstance(data, list):
         raise reader.fail(
             "", f"the file holds {kind_of(data)}, not a list of conversations (ChatGPT's conversations.json)"
@@ -163,7 +231,7 @@ def parse_chatgpt(data: Any, source: str) -> ParsedImport:
                     f"message {one_line(node_id, 40)!r} has a parent {one_line(parent, 40)!r} that does not exist",
                 )
         depth = _depths(reader, where, parents)
-        # keep only real messages; hidden/system/tool/empty nodes are skipped and their
+        # keep the messages and tool steps; hidden/system/empty nodes are skipped and their
         # children attached to the nearest kept ancestor, so the tree stays whole
         kept: dict[str, ParsedMessage] = {}
         for node_id in sorted(nodes, key=depth.__getitem__):  # parents before children
@@ -173,18 +241,25 @@ def parse_chatgpt(data: Any, source: str) -> ParsedImport:
             at = f"{where}, message {one_line(node_id, 40)!r}"
             message = reader.obj(message, at, "'message'")
             author = message.get("author")
-            role = reader.text(reader.obj(author, at, "'author'"), "role", at) if author is not None else None
+            author = {} if author is None else reader.obj(author, at, "'author'")
+            role = reader.text(author, "role", at)
             metadata = message.get("metadata")
             metadata = {} if metadata is None else reader.obj(metadata, at, "'metadata'")
-            text = _chatgpt_text(reader, message, at)
+            found = _chatgpt_content(reader, message, at, files)
             hidden = metadata.get("is_visually_hidden_from_conversation") is True
-            tool_step = (
-                None if hidden else _chatgpt_tool_step(reader, message, role, node_id, at, parents, kept)
-            )
-            if tool_step is not None:  # a call to one of ChatGPT's tools, or its output after the call
-                kept[node_id] = tool_step
+            if hidden:
                 continue
-            if role not in ("user", "assistant") or not text or hidden:
+            missing_images += found.missing
+            tool_step = _chatgpt_tool_step(
+                reader, message, role, node_id, at, parents, kept, bool(found.images)
+            )
+            if tool_step is not None:  # a call to one of ChatGPT's tools, or what a tool returned
+                kept[node_id] = dataclasses.replace(tool_step, attachments=tuple(found.images))
+                continue
+            text = found.text or ""
+            if found.missing:  # said where it was, not dropped silently
+                text = (text + "\n\n" if text else "") + f"*({found.missing} image(s) not in the export)*"
+            if role not in ("user", "assistant") or (not text and not found.images):
                 continue
             slug = reader.text(metadata, "model_slug", at)
             kept[node_id] = ParsedMessage(
@@ -194,6 +269,7 @@ def parse_chatgpt(data: Any, source: str) -> ParsedImport:
                 content=text,
                 model=f"openai:{slug}" if role == "assistant" and slug else None,
                 created_at=reader.timestamp(message, "create_time", at),
+                attachments=tuple(found.images),
             )
         current = reader.text(raw, "current_node", where)
         leaf = _kept_ancestor(current, kept, parents) if current in nodes else None
@@ -209,19 +285,22 @@ def parse_chatgpt(data: Any, source: str) -> ParsedImport:
                 created_at=reader.timestamp(raw, "create_time", where),
             )
         )
-    return ParsedImport("chatgpt", tuple(conversations), None, reader.repaired)
+    return ParsedImport("chatgpt", tuple(conversations), None, reader.repaired, missing_images)
 
 
 def _chatgpt_tool_step(
     reader: Reader, message: dict[str, Any], role: str | None, node_id: str, at: str,
-    parents: dict[str, str | None], kept: dict[str, ParsedMessage],
+    parents: dict[str, str | None], kept: dict[str, ParsedMessage], has_images: bool = False,
 ) -> ParsedMessage | None:  # fmt: skip
     """ChatGPT's tool nodes as the app's tool messages: an assistant message addressed to a tool
     (``recipient`` "python", "browser"...) is a turn with one call; the ``tool`` node right after it
-    is that call's result. Tool output with no call before it (a browsing quote) stays out."""
+    is that call's result. Tool output with no call before it (a browsing quote, a picture a tool
+    made) is kept too, as a result answering no call: shown as a block, never sent to a provider."""
     content = message.get("content")
     content = content if isinstance(content, dict) else {}
     raw = content.get("text")
+    if not isinstance(raw, str):
+        raw = content.get("result")  # a browsing display
     if not isinstance(raw, str):
         parts = content.get("parts")
         raw = "".join(p for p in parts if isinstance(p, str)) if isinstance(parts, list) else ""
@@ -241,6 +320,12 @@ def _chatgpt_tool_step(
         author = message.get("author") if isinstance(message.get("author"), dict) else {}
         name = author.get("name") if isinstance(author.get("name"), str) else calls[0]["name"]
         tool = {"call_id": calls[0]["id"], "name": name, "source": "chatgpt", "is_error": False}
+        return ParsedMessage(node_id, parent, "tool", raw, created_at=reader.timestamp(message, "create_time", at),
+                             tool=tool)  # fmt: skip
+    if role == "tool" and (raw or has_images):
+        author = message.get("author") if isinstance(message.get("author"), dict) else {}
+        name = author.get("name") if isinstance(author.get("name"), str) else "tool"
+        tool = {"name": name, "source": "chatgpt", "is_error": False}
         return ParsedMessage(node_id, parent, "tool", raw, created_at=reader.timestamp(message, "create_time", at),
                              tool=tool)  # fmt: skip
     return None
@@ -267,11 +352,13 @@ def _attachments(reader: Reader, raw: dict[str, Any], where: str) -> tuple[Attac
         item = reader.obj(item, where, "an attachment")
         if not _depth_within(item, MAX_DEPTH):
             raise reader.fail(where, f"an attachment nests more than {MAX_DEPTH} levels deep")
-        found.append(
-            Attachment(
-                reader.required_text(item, "name", where), reader.text(item, "text", where, default="")
-            )
-        )
+        name = reader.required_text(item, "name", where)
+        if item.get("kind") == "image":  # exported with its bytes, so the export stands alone
+            data = _image_data(reader, item, where)
+            if data is not None:
+                found.append(Attachment(name, kind="image", mime=image_type(data)[0], data=data))
+            continue
+        found.append(Attachment(name, reader.text(item, "text", where, default="")))
     return tuple(found)
 
 
@@ -290,6 +377,19 @@ def _tool(reader: Reader, raw: dict[str, Any], where: str) -> dict[str, Any] | N
             reader.required_text(call, "id", where)
             reader.required_text(call, "name", where)
     return value
+
+
+def _image_data(reader: Reader, item: dict[str, Any], where: str) -> bytes | None:
+    encoded = reader.text(item, "data", where)
+    if encoded is None:
+        return None  # exported without its file (it was missing then): nothing to show
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise reader.fail(where, "an image's 'data' is not base64") from exc
+    if image_type(data) is None:
+        raise reader.fail(where, "an image's 'data' is not a PNG, JPEG, GIF or WebP image")
+    return data
 
 
 def parse_dataelan(data: dict[str, Any], source: str) -> ParsedImport:
@@ -369,21 +469,21 @@ def parse_dataelan(data: dict[str, Any], source: str) -> ParsedImport:
 # --- reading and writing ---------------------------------------------------------------
 
 
-def _read_member(archive: zipfile.ZipFile, name: str, source: str) -> bytes:
+def _read_member(archive: zipfile.ZipFile, name: str, source: str, limit: int = MAX_UNZIPPED_BYTES) -> bytes:
     """A zip member, read in pieces up to the limit: its declared size may lie."""
     chunks, total = [], 0
     with archive.open(name) as member:
         while chunk := member.read(1 << 20):
             total += len(chunk)
-            if total > MAX_UNZIPPED_BYTES:
+            if total > limit:
                 raise ImportFormatError(
-                    f"{source} expands to more than {MAX_UNZIPPED_BYTES // (1 << 20)} MB; it is not imported."
+                    f"{source} expands to more than {limit // (1 << 20)} MB; it is not imported."
                 )
             chunks.append(chunk)
     return b"".join(chunks)
 
 
-def _load(path: Path) -> tuple[Any, str]:
+def _load(path: Path) -> tuple[Any, str, ExportFiles]:
     name = one_line(path.name, 80)
     if not path.exists():
         raise ImportFormatError(f"{one_line(str(path), 200)} does not exist.")
@@ -405,8 +505,10 @@ def _load(path: Path) -> tuple[Any, str]:
                     )
                 source = f"{name}/{one_line(names[0], 80)}"
                 raw = _read_member(archive, names[0], source)
+            files = ExportFiles(path, zipped=True)
         else:
             raw, source = path.read_bytes(), name
+            files = ExportFiles(path)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
         raise ImportFormatError(
             f"{name} is a damaged or unsupported zip file ({one_line(str(exc), 80)})."
@@ -414,7 +516,7 @@ def _load(path: Path) -> tuple[Any, str]:
     except OSError as exc:
         raise ImportFormatError(f"{name} cannot be read ({exc.strerror or exc}).") from exc
     try:
-        return json.loads(raw.decode("utf-8-sig")), source
+        return json.loads(raw.decode("utf-8-sig")), source, files
     except UnicodeDecodeError as exc:
         raise ImportFormatError(f"{source} is not UTF-8 text (byte {exc.start:,}).") from exc
     except json.JSONDecodeError as exc:
@@ -428,17 +530,38 @@ def _load(path: Path) -> tuple[Any, str]:
 def read_import(path: Path | str) -> ParsedImport:
     """Read and check a whole import file; nothing is written. Raises :class:`ImportFormatError`."""
     path = Path(path).expanduser()
-    data, source = _load(path)
+    data, source, files = _load(path)
     try:
         if isinstance(data, dict) and data.get("format") == "dataelan":
             return parse_dataelan(data, source)
         if isinstance(data, list):
-            return parse_chatgpt(data, source)
+            return parse_chatgpt(data, source, files)
     except RecursionError as exc:  # a value we walk into that nests absurdly deep
         raise ImportFormatError(f"{source} nests its JSON too deeply to be an export.") from exc
     raise ImportFormatError(f"{source} is neither a Dataelan export nor a ChatGPT conversations.json.")
 
 
+def _store_images(parsed: ParsedImport) -> ParsedImport:
+    """Keep each image's bytes in the data folder; the messages then refer to the stored files."""
+
+    def stored(a: Attachment) -> Attachment:
+        if a.kind != "image" or a.data is None:
+            return a
+        return dataclasses.replace(a, data=None, file=store_image(a.data))
+
+    def message(m: ParsedMessage) -> ParsedMessage:
+        if not any(a.kind == "image" for a in m.attachments):
+            return m
+        return dataclasses.replace(m, attachments=tuple(stored(a) for a in m.attachments))
+
+    conversations = tuple(
+        dataclasses.replace(c, messages=tuple(message(m) for m in c.messages)) for c in parsed.conversations
+    )
+    return dataclasses.replace(parsed, conversations=conversations)
+
+
 def import_file(store: ChatStore, path: Path | str) -> ImportResult:
-    """Check the whole file, then hand it to the conversations' owner to write in one transaction."""
-    return store.import_conversations(read_import(path))
+    """Check the whole file, keep its images in the data folder, then hand it to the conversations'
+    owner to write in one transaction (an image kept for an import that then fails is an unused
+    file named by its hash, never a half-written conversation)."""
+    return store.import_conversations(_store_images(read_import(path)))

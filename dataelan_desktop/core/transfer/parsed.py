@@ -18,8 +18,21 @@ class ImportFormatError(ValueError):
 
 @dataclass(frozen=True)
 class Attachment:
+    """A text file (``kind`` "file": its ``text``) or an image (``kind`` "image": its bytes in
+    ``data`` as read, then ``file``, its place in the data folder, once the import stored it)."""
+
     name: str
-    text: str
+    text: str = ""
+    kind: str = "file"
+    mime: str | None = None
+    data: bytes | None = None
+    file: str | None = None
+
+    def record(self) -> dict[str, Any]:
+        """The message's ``attachments`` entry."""
+        if self.kind == "image":
+            return {"kind": "image", "name": self.name, "mime": self.mime, "file": self.file}
+        return {"name": self.name, "text": self.text}
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,7 @@ class ParsedImport:
     conversations: tuple[ParsedConversation, ...]
     project: ParsedProject | None = None
     repaired_characters: int = 0  # lone surrogates replaced by U+FFFD (broken emoji halves)
+    images_missing: int = 0  # images a message pointed at that the export did not hold (or not as images)
 
 
 @dataclass(frozen=True)
@@ -76,3 +90,25 @@ class ImportResult:
     skipped_duplicates: int = 0
     repaired_characters: int = 0
     project_id: str | None = None
+    images_kept: int = 0
+    images_missing: int = 0
+    tool_steps: int = 0
+
+    def summary(self) -> str:
+        """One line for a person: what was imported, what was kept beside the text, what was not."""
+        line = f"Imported {len(self.conversation_ids)} conversation(s), {self.message_count} message(s)"
+        kept = []
+        if self.images_kept:
+            kept.append(f"{self.images_kept} image(s)")
+        if self.tool_steps:
+            kept.append(f"{self.tool_steps} tool step(s), shown collapsed")
+        if kept:
+            line += ", with " + " and ".join(kept)
+        notes = []
+        if self.skipped_duplicates:
+            notes.append(f"{self.skipped_duplicates} conversation(s) were imported before")
+        if self.images_missing:
+            notes.append(f"{self.images_missing} image(s) could not be kept: not in the export")
+        if self.repaired_characters:
+            notes.append(f"{self.repaired_characters} broken character(s) replaced with �")
+        return line + (f" ({'; '.join(notes)})" if notes else "") + "."

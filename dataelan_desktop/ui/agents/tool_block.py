@@ -58,6 +58,11 @@ class ToolCallBlock(QFrame):
         self.title.setObjectName("messageHeader")
         row.addWidget(self.title, 1)
         layout.addLayout(row)
+        from ..chat.message_widget import image_label  # (a picture a tool made: shown, not collapsed)
+
+        self.images = [image_label(self, name, path) for name, path in getattr(view, "images", ())]
+        for label in self.images:
+            layout.addWidget(label)
         self.details = QWidget(self)
         inner = QVBoxLayout(self.details)
         inner.setContentsMargins(20, 0, 0, 0)

@@ -1,11 +1,11 @@
-"""One message in the chat view: rendered Markdown, status, actions and branch switcher."""
+"""One message in the chat view: rendered Markdown, its images, status, actions and branch switcher."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication, QTextCursor
+from PySide6.QtGui import QGuiApplication, QPixmap, QTextCursor
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -55,6 +55,26 @@ class MessageView:
     stop_reason: str | None = None
     #: an agent's turn: {"calls": [...]}; a tool result: its call (shown by ui/agents/tool_block.py)
     tool: dict | None = None
+    images: tuple[tuple[str, str], ...] = ()  # (name, file path) of each image the message shows
+
+
+IMAGE_WIDTH = 360  # pixels: an image is shown at most this wide (its file keeps it whole)
+
+
+def image_label(parent: QWidget, name: str, path: str) -> QLabel:
+    """An image a message shows, at most ``IMAGE_WIDTH`` wide; its name as tooltip and accessible name."""
+    label = QLabel(parent)
+    label.setObjectName("messageImage")
+    label.setAccessibleName(name)
+    label.setToolTip(name)
+    pixmap = QPixmap(path)
+    if pixmap.isNull():
+        label.setText(f"(the image {name} could not be shown)")
+    else:
+        if pixmap.width() > IMAGE_WIDTH:
+            pixmap = pixmap.scaledToWidth(IMAGE_WIDTH, Qt.TransformationMode.SmoothTransformation)
+        label.setPixmap(pixmap)
+    return label
 
 
 class MessageWidget(QFrame):
@@ -94,6 +114,9 @@ class MessageWidget(QFrame):
         self.body.linkActivated.connect(self._link)
         self.body.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
         layout.addWidget(self.body)
+        self.images = [image_label(self, name, path) for name, path in view.images]
+        for label in self.images:
+            layout.addWidget(label)
         # While a reply streams, text is appended here (cost proportional to the new text, not
         # to the whole reply); the finished reply is rendered once as Markdown in ``body``.
         self.stream_view = QPlainTextEdit()

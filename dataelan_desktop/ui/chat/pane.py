@@ -30,6 +30,18 @@ log = logging.getLogger(__name__)
 PAINT_INTERVAL_MS = 33  # ~30 Hz: streaming text is coalesced and painted at display rate
 
 
+def _images(attachments: list[dict]) -> tuple[tuple[str, str], ...]:
+    """Each image's name and file, found in the data folder (a file that is gone is left out)."""
+    from ...core.chat.attachments import stored_path
+
+    found = []
+    for a in attachments:
+        path = stored_path(a.get("file") or "") if a.get("kind") == "image" else None
+        if path is not None:
+            found.append((a.get("name") or "image", str(path)))
+    return tuple(found)
+
+
 def message_views(shown: ShownConversation) -> list[MessageView]:
     """The visible branch as what the message widgets show (built off the GUI thread)."""
     views = []
@@ -41,7 +53,8 @@ def message_views(shown: ShownConversation) -> list[MessageView]:
                 input_tokens=m.input_tokens, output_tokens=m.output_tokens, ttft_ms=m.ttft_ms,
                 duration_ms=m.duration_ms, generation_ms=m.generation_ms, usage_estimated=m.usage_estimated,
                 stop_reason=m.stop_reason, branch_index=item.branch_index, branch_count=item.branch_count,
-                attachments=tuple(a.get("name", "file") for a in m.attachments), tool=m.tool,
+                attachments=tuple(a.get("name", "file") for a in m.attachments if a.get("kind") != "image"),
+                images=_images(m.attachments), tool=m.tool,
             )
         )  # fmt: skip
     return views
@@ -182,7 +195,12 @@ class ConversationPane(QObject):
 
         quiet = lambda failure: log.warning("listing models failed: %s", failure)  # noqa: E731
         ops.query(self, "models", listed, on_done=show_listed, on_error=quiet)
-        ops.query(self, "recent models", store.recent_models, on_done=show_recent, on_error=quiet)
+        local = registry.local()
+
+        def recent() -> list[str]:  # a GGUF opened by its path and listed by its name is one entry
+            return local.canonical_refs(store.recent_models())
+
+        ops.query(self, "recent models", recent, on_done=show_recent, on_error=quiet)
         self.refresh_agents()
 
     def refresh_agents(self) -> None:

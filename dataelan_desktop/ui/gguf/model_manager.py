@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.gguf.catalog import load_catalog
-from ...core.gguf.download import Download, DownloadStopped
+from ...core.gguf.download import Download, DownloadError, DownloadStopped, HubUnreachable
 from ...core.gguf.info import estimate_memory, human_bytes, read_gguf_info
 from ...core.gguf.library import LocalModelView, ModelLibrary
 from ...core.services import Services
@@ -35,10 +35,15 @@ COLUMNS = ("Name", "Architecture", "Parameters", "Quantisation", "Context", "Cha
 
 
 def _memory_needed(path: str, context: int) -> str:
+    """The estimate at ``context`` tokens, or at the model's own maximum when that is smaller (a
+    model that holds 512 tokens never allocates 4,096; the CLI estimates the same way)."""
     try:
-        return "about " + human_bytes(estimate_memory(read_gguf_info(path), context))
+        info = read_gguf_info(path)
     except Exception:  # a file that moved or was damaged after adding
         return "file missing or damaged"
+    n_ctx = min(context, info.context_length) if info.context_length else context
+    estimate = "about " + human_bytes(estimate_memory(info, n_ctx))
+    return estimate if n_ctx == context else f"{estimate} (at its maximum, {n_ctx:,} tokens)"
 
 
 class ModelManagerWindow(QWidget):
@@ -49,6 +54,9 @@ class ModelManagerWindow(QWidget):
         self.services = services
         self.library = ModelLibrary(services.db, services.bus)
         self.download: Download | None = None
+        self.server_ports: tuple[tuple[str, int], ...] | None = (
+            None  # None: the known ports (tests give their own)
+        )
         self.setWindowTitle("Models")
         self.resize(1000, 620)
         layout = QVBoxLayout(self)
@@ -78,6 +86,11 @@ class ModelManagerWindow(QWidget):
         self.load_button.clicked.connect(self.load_selected)
         self.unload_button = QPushButton("Unload")
         self.unload_button.clicked.connect(self.unload_selected)
+        self.find_servers_button = QPushButton("Find local servers")
+        self.find_servers_button.setToolTip(
+            "Look for Ollama, LM Studio and llama.cpp's server on this computer and add their models to the picker"
+        )
+        self.find_servers_button.clicked.connect(lambda: self.detect_servers(self.server_ports))
         self.context = QSpinBox()
         self.context.setRange(256, 262_144)
         self.context.setSingleStep(1024)
@@ -90,6 +103,7 @@ class ModelManagerWindow(QWidget):
             self.remove_button,
             self.load_button,
             self.unload_button,
+            self.find_servers_button,
         ):
             top.addWidget(w)
         top.addStretch(1)
@@ -150,6 +164,8 @@ class ModelManagerWindow(QWidget):
 
         async def probe() -> list[FoundServer]:
             return await probe_local_servers(servers or KNOWN_SERVERS)
+
+        self.status.setText("Looking for servers on this computer…")
 
         def found(servers: list[FoundServer]) -> None:
             names = ", ".join(f"{s.label} ({len(s.models)} models)" for s in servers)
@@ -389,8 +405,13 @@ class ModelManagerWindow(QWidget):
             if isinstance(failure.error, DownloadStopped):
                 self.status.setText(f"Paused {filename}. Press Resume to continue where it stopped.")
                 self.download_button.setText("Resume")
-            else:
-                self.status.setText(failure.text)
+            elif isinstance(failure.error, HubUnreachable):  # the same file again, from where it stopped
+                self.status.setText(str(failure.error))
+                self.download_button.setText("Retry")
+            else:  # a download's own errors are already sentences for a person
+                self.status.setText(
+                    str(failure.error) if isinstance(failure.error, DownloadError) else failure.text
+                )
                 self.download_button.setText("Download")
 
         self.status.setText(f"Downloading {filename}…")

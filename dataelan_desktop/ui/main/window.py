@@ -328,8 +328,15 @@ class MainWindow(QMainWindow):
         """Chat with a GGUF file: checked, picked in the composer, a new conversation begun."""
         from ..gguf.open_file import check_model_file
 
+        local = self.services.registry.local()
+
         def usable(info) -> None:
-            self.composer.set_model(f"local:{path}")
+            # a file the Models window lists is picked by its name there, not added again as a path
+            ops.query(self, "model ref", lambda: local.canonical_refs([f"local:{path}"])[0],
+                      on_done=lambda ref: picked(ref, info))  # fmt: skip
+
+        def picked(ref: str, info) -> None:
+            self.composer.set_model(ref)
             self.say(
                 f"{path.name}: {info.architecture}, {info.parameters_label} parameters, {info.quantization}.",
                 8000,

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from .. import ops
+from .model_picker import ModelPicker, listed_models
 
 if TYPE_CHECKING:
     from ...core.services import Services
@@ -43,8 +44,7 @@ class BatchTab(QWidget):
         )
         layout.addWidget(self.prompts, 1)
         row = QHBoxLayout()
-        self.models = QLineEdit()
-        self.models.setPlaceholderText("models, comma-separated: openai:gpt-4o-mini, local:qwen")
+        self.models = ModelPicker()  # the same models the Compare columns offer, ticked not typed
         self.contains = QLineEdit()
         self.contains.setPlaceholderText("check: reply contains (optional)")
         self.concurrency = QSpinBox()
@@ -84,6 +84,11 @@ class BatchTab(QWidget):
         # prompts loaded from a file or a reopened run carry their own checks; once the person edits
         # the text, what they typed is what runs
         self.prompts.textChanged.connect(lambda: setattr(self, "_loaded_prompts", None))
+        self.fill_models()
+
+    def fill_models(self) -> ops.Op:
+        load = partial(listed_models, self.services.registry)
+        return ops.query(self, "models", load, on_done=self.models.set_models, on_error=lambda _f: None)
 
     def import_prompts(self) -> None:
         from ...core.tester.batch import load_prompts
@@ -106,7 +111,7 @@ class BatchTab(QWidget):
     def run(self) -> None:
         from ...core.tester.batch import BatchPrompt, BatchRun
 
-        models = [m.strip() for m in self.models.text().split(",") if m.strip()]
+        models = self.models.selected()
         if self._loaded_prompts is not None:
             prompts = self._loaded_prompts
         else:
@@ -114,7 +119,7 @@ class BatchTab(QWidget):
             prompts = [BatchPrompt(block.strip(), {"contains": contains} if contains else {})
                        for block in self.prompts.toPlainText().split("\n\n") if block.strip()]  # fmt: skip
         if not prompts or not models:
-            self.status.setText("A batch needs prompts and at least one model.")
+            self.status.setText("A batch needs prompts and at least one model ticked.")
             return
         self.started.emit()  # a run still loading from History must not overwrite this form
         batch = BatchRun(self.services.db, self.services.registry)
@@ -230,7 +235,10 @@ class BatchTab(QWidget):
                         ("PASS" if cell["passed"] else "FAIL")
                         + f"  {(cell.get('total_ms') or 0) / 1000:.2f} s"
                     )
+                    # pale fills in either theme, so the text on them is always dark: the dark theme's
+                    # light text on a pale green was unreadable
                     item.setBackground(QColor("#d7f0dd" if cell["passed"] else "#f8d7d3"))
+                    item.setForeground(QColor("#14301c" if cell["passed"] else "#4a1410"))
                     item.setToolTip(cell.get("text") or cell.get("error") or "")
                 self.grid.setItem(r, c, item)
 
@@ -259,5 +267,5 @@ class BatchTab(QWidget):
         # the form shows the plan, checks included, so Run batch repeats it as it was
         self._show_loaded_prompts([BatchPrompt(p["text"], p.get("checks") or {}, p.get("label"))
                                    for p in plan.get("prompts", [])])  # fmt: skip
-        self.models.setText(", ".join(plan.get("models", [])))
+        self.models.select(plan.get("models", []))
         self._done(self.batch)

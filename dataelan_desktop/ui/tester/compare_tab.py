@@ -1,5 +1,5 @@
 """The Compare tab: one prompt on 2–6 models side by side, live columns with their figures, blind
-votes, and a column continued as a conversation."""
+votes among any number of columns, and a column continued as a conversation."""
 
 from __future__ import annotations
 
@@ -23,10 +23,12 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.tester import history
-from ...core.tester.runner import ColumnResult, Comparison, cheapest, fastest
+from ...core.tester.runner import ColumnResult, Comparison, blind_line, cheapest, fastest
 from .. import ops
 from .column import Column
 from .fuse_bar import FuseBar
+from .model_picker import listed_models
+from .vote_panel import Judgement, VotePanel, letter
 
 if TYPE_CHECKING:
     from ...core.services import Services
@@ -50,6 +52,10 @@ class CompareTab(QWidget):
         self.template_name: str | None = None  # the template the prompt came from, saved with the run
         self._template_system: str | None = None  # the system prompt that template put in the form
         self._templates: list = []
+        self._model_refs: list[
+            str
+        ] = []  # every model the registry lists: each column, however added, offers them
+        self._hidden = False  # a blind run not voted on yet: nothing that names a column is shown
 
         c_layout = QVBoxLayout(self)
         top = QHBoxLayout()
@@ -93,20 +99,9 @@ class CompareTab(QWidget):
         c_layout.addLayout(buttons)
         self.columns_row = QHBoxLayout()
         c_layout.addLayout(self.columns_row, 1)
-        self.vote_row = QHBoxLayout()
-        self.vote_buttons = {}
-        for outcome, text in (
-            ("left", "A is better"),
-            ("right", "B is better"),
-            ("tie", "Tie"),
-            ("both_bad", "Both bad"),
-        ):
-            button = QPushButton(text)
-            button.clicked.connect(lambda _c=False, o=outcome: self.vote(o))
-            button.setVisible(False)
-            self.vote_row.addWidget(button)
-            self.vote_buttons[outcome] = button
-        c_layout.addLayout(self.vote_row)
+        self.votes = VotePanel()
+        self.votes.judged.connect(self.vote)
+        c_layout.addWidget(self.votes)
         self.fuse = FuseBar(services, status)  # merge the finished replies into one (a workflow)
         c_layout.addWidget(self.fuse)
 
@@ -126,19 +121,16 @@ class CompareTab(QWidget):
             index = len(self.columns)
             column.stop.clicked.connect(lambda _c=False, i=index: self._stop_position(i))
             column.continue_chat.clicked.connect(lambda _c=False, i=index: self._continue(i))
+            column.model.addItems(self._model_refs)
+            column.model.setEditText("")
             self.columns_row.addWidget(column, 1)
             self.columns.append(column)
         while len(self.columns) > count:
             self.columns.pop().deleteLater()
 
     def _fill_models(self) -> None:
-        registry = self.services.registry
-
-        async def load():
-            models, _errors = await registry.list_all_models()
-            return [m.ref for m in models]
-
         def done(refs: list[str]) -> None:
+            self._model_refs = refs
             for column in self.columns:
                 current = column.model.currentText()
                 column.model.clear()
@@ -146,6 +138,7 @@ class CompareTab(QWidget):
                 column.model.setEditText(current)
             self.fuse.set_models(refs)
 
+        load = partial(listed_models, self.services.registry)
         ops.query(self, "models", load, on_done=done, on_error=lambda _failure: None)
 
     # -- templates ---------------------------------------------------------------------
@@ -226,17 +219,15 @@ class CompareTab(QWidget):
             history.save_run, self.services.db, prompt, system=self.system.text().strip() or None,
             category=self.category.text().strip() or None, blind=blind, settings=settings, bus=self.services.bus,
         )  # fmt: skip
+        self._hidden = blind
         for position, column in enumerate(self.columns):
             column.output.clear()
             column.stats.clear()
-            column.title.setText(
-                f"Model {chr(65 + position)}" if self.blind.isChecked() else models[self.order[position]]
-            )
-            column.model.setVisible(not self.blind.isChecked())
+            column.title.setText(f"Model {letter(position)}" if blind else models[self.order[position]])
+            column.model.setVisible(not blind)
             column.stop.setEnabled(True)
             column.continue_chat.setEnabled(False)
-        for button in self.vote_buttons.values():
-            button.setVisible(False)
+        self.votes.setVisible(False)
         self.run_button.setEnabled(False)
         self.status.setText("Running…")
         self.timer.start()
@@ -286,7 +277,7 @@ class CompareTab(QWidget):
             result = self.comparison.columns[self.order[position]]
             if column.output.toPlainText() != result.text:
                 column.output.setPlainText(result.text)
-            column.stats.setText(self._stats(result))
+            column.stats.setText(blind_line(result) if self._hidden else self._stats(result))
 
     @staticmethod
     def _stats(c) -> str:
@@ -309,13 +300,11 @@ class CompareTab(QWidget):
             ops.change(self, partial(save, columns))
             return
         self._paint()
-        fastest, cheapest = comparison.fastest(), comparison.cheapest()
-        for position, column in enumerate(self.columns):
-            index = self.order[position]
+        for column in self.columns:
             column.stop.setEnabled(False)
-            column.stats.setText(self._stats(columns[index]) + self._marks(index, fastest, cheapest))
+        if not blind:
+            self._reveal_stats(comparison)
         self.status.setText("Saving…")
-        blind_pair = blind and len(columns) == 2
         comparison_prompt = self.prompt.toPlainText()
 
         def saved(run_id: str) -> None:
@@ -324,10 +313,10 @@ class CompareTab(QWidget):
             self.run_id = run_id  # votes and "Continue in chat" need it
             self.fuse.set_answers(comparison_prompt, [c.text for c in columns if c.status == "complete"])
             for column in self.columns:
-                column.continue_chat.setEnabled(True)
-            for button in self.vote_buttons.values():
-                button.setVisible(blind_pair)
-            self.status.setText("Done. Vote below." if blind_pair else "Done.")
+                column.continue_chat.setEnabled(not blind)  # a conversation would name the model
+            if blind:
+                self.votes.ask(len(columns))
+            self.status.setText("Done. Vote below." if blind else "Done.")
 
         def failed(failure: ops.Failure) -> None:
             if comparison is self.comparison:
@@ -335,39 +324,55 @@ class CompareTab(QWidget):
 
         ops.change(self, partial(save, columns), on_done=saved, on_error=failed)
 
-    def vote(self, outcome: str) -> None:
+    def _reveal_stats(self, comparison: Comparison) -> None:
+        """Every figure, with the fastest and cheapest marked."""
+        quickest, cheapest_index = comparison.fastest(), comparison.cheapest()
+        for position, column in enumerate(self.columns):
+            index = self.order[position]
+            column.stats.setText(
+                self._stats(comparison.columns[index]) + self._marks(index, quickest, cheapest_index)
+            )
+
+    def vote(self, judgement: Judgement) -> None:
+        from ...core.tester.ratings import all_pairs, best_of, ranked
+
         if self.run_id is None or self.comparison is None:
             return
         comparison, run_id = self.comparison, self.run_id
-        left = comparison.columns[self.order[0]].model
-        right = comparison.columns[self.order[1]].model
-        for button in self.vote_buttons.values():  # one vote per run
-            button.setVisible(False)
+        models = [comparison.columns[index].model for index in self.order]  # in the order shown: A, B, C…
+        if judgement.kind == "best":
+            chosen = best_of(models, judgement.best)
+        elif judgement.kind == "rank":
+            chosen = ranked(models, judgement.ranks)
+        else:
+            chosen = all_pairs(models, judgement.kind)
+        self.votes.setVisible(False)  # one vote per run
         self.status.setText("Saving your vote…")
 
         def still_shown() -> bool:
             return comparison is self.comparison and run_id == self.run_id
 
-        def recorded(_vote: Vote) -> None:
+        def recorded(_votes: list[Vote]) -> None:
             if not still_shown():
                 return
+            self._hidden = False
             for position, column in enumerate(self.columns):  # reveal
-                column.title.setText(
-                    f"Model {chr(65 + position)}: {comparison.columns[self.order[position]].model}"
-                )
-            self.status.setText(f"Vote recorded. A was {left}, B was {right}.")
+                column.title.setText(f"Model {letter(position)}: {models[position]}")
+                column.continue_chat.setEnabled(True)
+            self._reveal_stats(comparison)
+            named = ", ".join(f"{letter(p)} was {m}" for p, m in enumerate(models))
+            self.status.setText(f"Vote recorded. {named}.")
 
         def failed(failure: ops.Failure) -> None:
             if not still_shown():
                 return
-            for button in self.vote_buttons.values():  # not saved: the person can vote again
-                button.setVisible(True)
+            self.votes.setVisible(True)  # not saved: the person can vote again
             self.status.setText(f"The vote was not saved: {failure}")
 
         services = self.services
         ops.change(
             self,
-            partial(history.record_vote, services.db, run_id, left, right, outcome, bus=services.bus),
+            partial(history.record_votes, services.db, run_id, chosen, bus=services.bus),
             on_done=recorded,
             on_error=failed,
         )
@@ -376,6 +381,8 @@ class CompareTab(QWidget):
         """A saved comparison, as it was: the form, each column's reply and figures."""
         self.comparison = None
         self.run_id = run.id
+        self._hidden = False
+        self.votes.setVisible(False)
         self.prompt.setPlainText(run.prompt)
         self.system.setText(run.system_prompt or "")
         self.category.setText(run.category or "")

@@ -54,8 +54,6 @@ class LeaderboardTab(QWidget):
         self.board.clear()
         standings = leaderboard(self._votes, category=self.category.currentData())
         if not standings:
-            self.board.addItem("No votes yet: run a blind comparison of two models and vote.")
+            self.board.addItem("No votes yet: run a blind comparison and vote.")
         for rank, s in enumerate(standings, 1):
-            self.board.addItem(
-                f"{rank}. {s.model}   {s.rating:.0f}  ({s.low:.0f}–{s.high:.0f})   {s.votes} votes"
-            )
+            self.board.addItem(f"{rank}. {s.model}   {s.rating:.0f}  ({s.interval()})   {s.votes} votes")

@@ -31,11 +31,7 @@ class TransferActions(QObject):
         from ...core.transfer import import_file
 
         def done(result: ImportResult) -> None:
-            note = f" ({result.skipped_duplicates} already imported)" if result.skipped_duplicates else ""
-            self.shell.say(
-                f"Imported {len(result.conversation_ids)} conversation(s), {result.message_count} message(s){note}.",
-                8000,
-            )
+            self.shell.say(result.summary(), 12000)  # what was kept, and what could not be
             if result.conversation_ids:
                 self.pane.open(result.conversation_ids[0])
 
