@@ -11,6 +11,7 @@ from . import (
     fanout,
     history,
     local_overhead,
+    mcp_call,
     open_conversation,
     startup,
     stream_window,
@@ -32,6 +33,7 @@ BENCHMARKS = {
     "bundle": bundle,  # the built bundle (dist/dataelan) vs the source install: size, start-up, memory
     "workflows": workflows,  # engine work per step: a 100-step chain and a 100-item map vs the provider alone
     "agents": agents,  # the agent loop's overhead per tool round trip (instant provider and tool)
+    "mcp": mcp_call,  # an MCP tool call over stdio through the hub vs the SDK's own client
 }
 
 
