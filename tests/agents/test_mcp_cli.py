@@ -115,3 +115,30 @@ def test_bad_input_is_one_line(env, tmp_path: Path, args, message):
     result = run_cli(*args, env=env)
     assert result.returncode != 0
     assert result.stderr.startswith(message) and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_chat_with_an_mcp_server_as_tools(data_home: Path, tmp_path: Path, server):
+    """`chat --tools mcp:NAME`: the server's tools go to the model, its call runs on the server, the
+    answer goes back, as the fake API checks (every call answered)."""
+    from tests.support.fake_openai import openai_stream
+    from tests.support.fake_tools import checked_openai, openai_tool_calls
+
+    env = with_file_keyring(
+        cli_env(data_home, OPENAI_API_KEY="sk-cli-mcp-1", OPENAI_BASE_URL=server.base_url + "/v1"),
+        tmp_path / "keyring.json",
+    )
+    assert run_cli("mcp", "add", "calc", "--", sys.executable, str(SERVER), env=env).returncode == 0
+    server.push(
+        openai_tool_calls([("call_1", "add", '{"a": 2, "b": 40}')]),
+        checked_openai(openai_stream(["It is ", "42."])),
+    )
+    asks = ["chat", "-m", "openai:gpt-4o-mini", "--tools", "mcp:calc", "What is 2+40?"]
+    refused = run_cli(*asks, env=env, input="")  # an MCP tool asks first: without a terminal, --yes
+    assert refused.returncode != 0 and "--yes" in refused.stderr
+    result = run_cli(*asks, "--yes", env=env, input="")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "It is 42.\n"
+    first, second = server.posts()[-2:]
+    offered = {t["function"]["name"] for t in first.body["tools"]}
+    assert {"add", "echo", "hang"} <= offered
+    assert second.body["messages"][-1] == {"role": "tool", "tool_call_id": "call_1", "content": "42"}

@@ -26,9 +26,16 @@ def sources_for(
     services: Services, agent: AgentView | None, tool_sets: Sequence[str] = (), **kw: Any
 ) -> list[ToolSource]:
     """The tool sources a run uses: the built-ins its agent and ``tool_sets`` name (folders granted
-    by ``files:DIR``). MCP servers' sources are added by ``core/agents/mcp`` when it is present."""
+    by ``files:DIR``), and one source per MCP server named (``mcp:<server>:*`` / ``mcp:<server>:<tool>``;
+    the server starts when its tools are first listed)."""
     entries = [*(agent.tools if agent else ()), *tool_sets]
-    folders, names, _ = parse_tool_sets(entries)
+    folders, names, others = parse_tool_sets(entries)
     if not entries:
         return []
-    return [BuiltinTools(sorted(names), folders, db=services.db, **kw)]
+    servers = sorted({entry.split(":")[1] for entry in others if entry.startswith("mcp:")})
+    mcp: list[ToolSource] = []
+    if servers:
+        from .mcp.hub import McpToolSource  # (lazy: feature edge)
+
+        mcp = [McpToolSource(services.mcp, server) for server in servers]
+    return [BuiltinTools(sorted(names), folders, db=services.db, **kw), *mcp]

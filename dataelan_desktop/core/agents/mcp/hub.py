@@ -120,9 +120,11 @@ class McpHub:
         session = self._sessions.get(name)  # settings changes reach running sessions through refresh()
         if session is not None:
             return session
-        config = next((c for c in await self._configs() if c.name == name), None)
+        config = next((c for c in await self._configs() if c.name.casefold() == name.casefold()), None)
         if config is None:
-            raise ToolSourceError(f"There is no MCP server named '{name}' any more.")
+            raise ToolSourceError(f"There is no MCP server named '{name}' (see Settings → MCP).")
+        if config.name in self._sessions:
+            return self._sessions[config.name]
         if not config.enabled:
             raise ToolSourceError(f"The MCP server '{name}' is disabled.")
         return self._session(config)

@@ -241,7 +241,9 @@ class McpSession:
                 or self.status.state is not ServerState.READY
                 or "closed" in err.message.lower()
             ):
-                await asyncio.sleep(0)  # let the runner record why the server went away
+                runner = self._runner
+                if runner is not None and not runner.done():  # let the runner record why it went away
+                    await asyncio.wait({runner}, timeout=3.0)
                 why = self.status.reason if self.status.state is ServerState.FAILED else None
                 return ToolOutcome(
                     f"The MCP server '{self.name}' stopped while running '{tool}'."
