@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "tester",
     "templates",
     "server",
+    "sync",
     "db",
     "mcp",
     "workflow",

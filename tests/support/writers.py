@@ -43,6 +43,9 @@ OWNERS = {
     "workflow_runs": "dataelan_desktop.core.workflows.store",
     "workflow_steps": "dataelan_desktop.core.workflows.store",
     "agents": "dataelan_desktop.core.agents.store",
+    "sync_state": "dataelan_desktop.core.sync.store",  # the capture hook and apply.py write on its connection
+    "sync_outbox": "dataelan_desktop.core.sync.store",
+    "sync_registers": "dataelan_desktop.core.sync.store",
 }
 
 #: (table, module) pairs allowed besides the owner while a write is being moved to its owner: none now.

@@ -60,6 +60,19 @@ class AgentStore:
         self.db = db
         self.bus = bus or ChangeBus()
 
+    def apply_remote(self, changes: Any) -> Changes:
+        """Merge agent profiles pulled from the sync server (core/sync/apply.py decides what to write
+        by the merge rules; this store, their one writer, writes it)."""
+        from ..sync.apply import remote_writes  # sync's edge: loaded once signed in
+
+        def write(s: Session) -> None:
+            for statement, params in remote_writes(s, changes):
+                s.execute(statement, params)
+
+        self.db.call(write)
+        self.bus.publish(Changes(agents=True))
+        return Changes(agents=True)
+
     def agents(self) -> list[AgentView]:
         def read(s: Session) -> list[AgentView]:
             rows = s.scalars(select(Agent).where(Agent.deleted_at.is_(None)).order_by(func.lower(Agent.name)))

@@ -958,3 +958,30 @@ def import_conversations(self: ChatStore, parsed: ParsedImport) -> ImportResult:
 
 
 ChatStore.import_conversations = import_conversations  # type: ignore[attr-defined]  # a method, kept in this section
+
+
+# -- changes pulled from the sync server (core/sync/engine.py calls this) --
+
+
+def apply_remote(self: ChatStore, changes: Sequence[Any]) -> Changes:
+    """Merge pulled changes to projects, conversations and messages (core/sync/apply.py decides what
+    to write, by the merge rules; this store writes it), then publish what changed."""
+    from ..sync.apply import remote_writes, touched  # sync's edge: loaded once signed in
+
+    def write(s: Session) -> None:
+        for statement, params in remote_writes(s, changes):
+            s.execute(statement, params)
+
+    self.db.call(write)
+    seen = touched(changes, {"messages": "conversation_id"})
+    return self._publish(
+        Changes(
+            projects="projects" in seen.tables,
+            conversations=frozenset(seen.rows.get("conversations", ())),
+            conversation_list=bool(seen.tables & {"projects", "conversations"}),
+            messages=frozenset(seen.parents.get("messages", ())),
+        )
+    )
+
+
+ChatStore.apply_remote = apply_remote  # type: ignore[attr-defined]  # a method, kept in this section

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import paths
+from ..sync import capture
 from .backups import backup_database, daily_backup_due, keep_file_as_backup, list_backups
 from .migrations import SCHEMA_HEAD
 from .problems import CorruptDatabaseError, DatabaseProblem, NewerSchemaError, explain
@@ -156,6 +157,7 @@ class Database:
         self.engine = engine
         self.path = path
         self.Session = sessionmaker(engine, expire_on_commit=False)
+        capture.watch(self.Session)  # changes to synced tables become sync operations, in their transaction
         #: things the person should be told about opening (one line each), e.g. an empty file replaced
         self.notices: list[str] = []
         self._thread: int | None = None

@@ -216,4 +216,5 @@ class PromptTemplate(Stamped, Base):
 # feature tables live in their feature's module, on this Base; imported here so the metadata sees them
 from ..agents import tables as _agents_tables  # noqa: E402, F401
 from ..agents.mcp import tables as _mcp_tables  # noqa: E402, F401
+from ..sync import tables as _sync_tables  # noqa: E402, F401 - the sync client's tables join the metadata
 from ..workflows import tables as _workflow_tables  # noqa: E402, F401

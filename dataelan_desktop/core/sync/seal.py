@@ -71,6 +71,11 @@ class Sealer:
     def __init__(self, key: bytes):
         self._key = key
 
+    @property
+    def key(self) -> bytes:
+        """The derived key (the app keeps it in the keyring, so the passphrase is asked once)."""
+        return self._key
+
     @classmethod
     def create(cls, passphrase: str, **cost: int) -> tuple[Sealer, SealParams]:
         """A new key from a new passphrase; the params go to the server for the other devices."""

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -261,6 +262,20 @@ class TemplateStore:
 
     def _changed(self) -> None:
         self.bus.publish(Changes(templates=True))
+
+    def apply_remote(self, changes: Sequence[Any]) -> Changes:
+        """Merge templates pulled from the sync server (core/sync/apply.py decides, this store writes).
+        A built-in template is seeded on each device under its own id: another device's copy of it
+        is left out by the unique built-in key, and edits to built-ins stay on their device."""
+        from ..sync.apply import remote_writes  # sync's edge: loaded once signed in
+
+        def write(s: Session) -> None:
+            for statement, params in remote_writes(s, changes):
+                s.execute(statement, params)
+
+        self.db.call(write)
+        self._changed()
+        return Changes(templates=True)
 
 
 def _haystack(t: TemplateView) -> str:

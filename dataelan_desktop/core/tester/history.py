@@ -84,6 +84,20 @@ def _add_run(db: Database, bus: ChangeBus | None, **fields: Any) -> str:
     return run_id
 
 
+def apply_remote(db: Database, changes: Sequence[Any], *, bus: ChangeBus | None = None) -> Changes:
+    """Merge tester runs and votes pulled from the sync server (core/sync/apply.py decides, this
+    module, their one writer, writes)."""
+    from ..sync.apply import remote_writes  # sync's edge: loaded once signed in
+
+    def write(s) -> None:
+        for statement, params in remote_writes(s, changes):
+            s.execute(statement, params)
+
+    db.call(write)
+    _publish(bus)
+    return Changes(tester=True)
+
+
 def add_batch_cell(db: Database, run_id: str, cell: Mapping[str, Any]) -> None:
     """Append one finished cell. Runs on the database's one thread, so concurrent cells never
     overwrite each other."""

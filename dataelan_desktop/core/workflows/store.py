@@ -73,6 +73,19 @@ class WorkflowStore:
     def _publish(self, changes: Changes) -> None:
         self.bus.publish(changes)
 
+    def apply_remote(self, changes: Any) -> Changes:
+        """Merge workflow definitions pulled from the sync server (core/sync/apply.py decides what to
+        write by the merge rules; this store, their one writer, writes it)."""
+        from ..sync.apply import remote_writes  # sync's edge: loaded once signed in
+
+        def write(s: Session) -> None:
+            for statement, params in remote_writes(s, changes):
+                s.execute(statement, params)
+
+        self.db.call(write)
+        self._publish(Changes(workflows=True))
+        return Changes(workflows=True)
+
     # -- definitions ---------------------------------------------------------------------------
 
     def check(self, text: str) -> Workflow:

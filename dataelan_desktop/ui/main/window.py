@@ -130,6 +130,7 @@ class MainWindow(QMainWindow):
         from ..chat.pane import ConversationPane
         from ..connections.first_run import FirstRun
         from ..sidebar.library import LibraryActions
+        from ..sync.indicator import SyncIndicator
         from ..templates.insert import TemplateInserter
         from ..transfer.actions import TransferActions
 
@@ -156,6 +157,7 @@ class MainWindow(QMainWindow):
         )
         self.library.listed.connect(self.first_run.update)
         self.template_inserter = TemplateInserter(shell, self.chat)
+        self.sync_indicator = SyncIndicator.attach(shell)  # background sync and its status bar label
         self._unsubscribe = services.bus.subscribe(self._on_changes)
         self._set_ready(True)
         self.statusBar().clearMessage()

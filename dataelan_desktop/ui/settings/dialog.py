@@ -13,6 +13,12 @@ from .data_page import DataPage
 from .mcp_page import McpPage
 
 
+def _sync_page(services: Services):
+    from ..sync.page import SyncPage  # sync's edge: loaded when Settings opens
+
+    return SyncPage(services)
+
+
 class SettingsDialog(QDialog):
     def __init__(self, services: Services, settings: QSettings, parent=None):
         super().__init__(parent)
@@ -28,6 +34,7 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(self.chat_page, "Chat")
         self.tabs.addTab(McpPage(services), "MCP")
         self.tabs.addTab(DataPage(services.db.path), "Data")
+        self.tabs.addTab(_sync_page(services), "Sync")
         # the window follows the appearance page's choices at once
         self.theme_changed = self.appearance.theme_changed
         self.enter_sends_changed = self.appearance.enter_sends_changed

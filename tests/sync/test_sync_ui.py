@@ -1,0 +1,59 @@
+"""Settings → Sync and the status bar, driven like a person would, against a real server."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from tests.ui.conftest import wait_until
+
+from .conftest import PASSWORD, Device
+
+
+def _titles(window) -> list[str]:
+    return [item.text(0) for item in window.sidebar.conversation_items()]
+
+
+def test_signing_in_from_settings_syncs_and_a_change_on_another_device_appears(
+    window, qtbot, ui_run, services, live, user, tmp_path
+):
+    services.store.create_conversation(title="Made before signing in")
+    other = Device(tmp_path / "phone")
+    try:
+
+        async def scenario():
+            dialog = window.open_settings()
+            page = dialog.tabs.widget(dialog.tabs.count() - 1)
+            assert dialog.tabs.tabText(dialog.tabs.count() - 1) == "Sync"
+            dialog.tabs.setCurrentWidget(page)
+            await wait_until(lambda: page.state.text() == "Not signed in.", message="signed-out status")
+            assert not page.sync_now_button.isEnabled()
+            qtbot.keyClicks(page.url, live.url)
+            qtbot.keyClicks(page.user, user)
+            qtbot.keyClicks(page.password, "not the password")
+            qtbot.mouseClick(page.sign_in_button, Qt.MouseButton.LeftButton)
+            await wait_until(lambda: page.error.text(), message="the wrong password said")
+            assert "password" in page.error.text().lower() and "Traceback" not in page.error.text()
+            qtbot.keyClicks(page.password, PASSWORD)
+            qtbot.mouseClick(page.sign_in_button, Qt.MouseButton.LeftButton)
+            await wait_until(lambda: page.state.text().startswith("Signed in to"), message="signed in")
+            await wait_until(lambda: page.last_sync.text() != "never" and page.waiting.text() == "0",
+                             message="the first sync")  # fmt: skip
+            assert page.password.text() == ""  # the password is kept nowhere
+            await wait_until(lambda: window.sync_indicator.text().startswith("Synced"), message="status bar")
+
+            other.engine.login(live.url, user, PASSWORD, "phone")
+            other.engine.sync_now()
+            assert "Made before signing in" in [c.title for c in other.store.conversations()]
+            other.store.create_conversation(title="Made on the phone")
+            other.engine.sync_now()  # the server's notice makes the window pull at once
+            await wait_until(
+                lambda: "Made on the phone" in _titles(window), timeout=30, message="the phone's change"
+            )
+
+            qtbot.mouseClick(page.sign_out_button, Qt.MouseButton.LeftButton)
+            await wait_until(lambda: page.state.text() == "Not signed in.", message="signed out")
+            await wait_until(lambda: window.sync_indicator.text() == "", message="indicator off")
+
+        ui_run(scenario())
+    finally:
+        other.close()

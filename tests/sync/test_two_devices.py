@@ -1,0 +1,150 @@
+"""Two app databases sync through a real server process (SQLite and PostgreSQL behind it)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from dataelan_desktop.core.providers.reply import Reply
+from dataelan_desktop.core.sync.client import AuthError, ServerUnavailableError
+from dataelan_desktop.core.sync.engine import NotSignedInError
+from dataelan_desktop.server import accounts
+from dataelan_desktop.server.db import Database as ServerDatabase
+from tests.server.live import free_port
+
+from .conftest import PASSWORD, Device
+
+
+def _sign_in(device: Device, live, user: str, name: str) -> None:
+    device.engine.login(live.url, user, PASSWORD, name)
+
+
+def _talk(device: Device, conv_id: str, question: str, answer: str, parent=...) -> tuple[str, str]:
+    store = device.store
+    q = store.add_user_message(conv_id, question, [], "m:x", parent_id=parent)
+    r = store.begin_reply(conv_id, q, "m:x", "host:1")
+    store.finish_reply(r, Reply("m:x", answer, "complete"), q)
+    return q, r
+
+
+def test_a_conversation_with_branches_made_on_a_appears_on_b_with_every_message(devices, live, user):
+    a, b = devices
+    _sign_in(a, live, user, "A")
+    _sign_in(b, live, user, "B")
+    project = a.store.create_project("Garden", instructions="be brief")
+    conv = a.store.create_conversation(project_id=project.id)
+    q1, _r1 = _talk(a, conv.id, "Which roses?", "Climbing ones.")
+    _talk(a, conv.id, "Why climbing?", "They cover walls.")
+    _talk(
+        a, conv.id, "Which roses, for shade?", "Try 'Albéric Barbier'.", parent=None
+    )  # a second root branch
+    a.store.update_conversation(conv.id, pinned=True)
+    a.engine.sync_now()
+    report = b.engine.sync_now()
+    assert report.pulled > 0
+    on_a = {m.id: (m.parent_id, m.role, m.content, m.status) for m in a.store.messages(conv.id)}
+    on_b = {m.id: (m.parent_id, m.role, m.content, m.status) for m in b.store.messages(conv.id)}
+    assert on_b == on_a and len(on_b) == 6
+    seen = b.store.conversation(conv.id)
+    assert (seen.title, seen.pinned, seen.project_id) == ("Which roses?", True, project.id)
+    assert b.store.project(project.id).instructions == "be brief"
+    assert b.engine.status().pending == 0  # nothing pulled is sent back
+    b.engine.sync_now()
+    assert a.engine.sync_now().pulled == 0
+
+
+def test_concurrent_renames_converge_and_deletions_are_tombstones(devices, live, user):
+    a, b = devices
+    _sign_in(a, live, user, "A")
+    conv = a.store.create_conversation(title="start")
+    other = a.store.create_conversation(title="to delete")
+    a.engine.sync_now()
+    _sign_in(b, live, user, "B")
+    b.engine.sync_now()
+    a.store.update_conversation(conv.id, title="from A")  # offline from each other, both rename
+    b.store.update_conversation(conv.id, title="from B")
+    b.store.delete_conversation(other.id)
+    for _ in range(2):
+        a.engine.sync_now()
+        b.engine.sync_now()
+    assert (
+        a.store.conversation(conv.id).title == b.store.conversation(conv.id).title == "from B"
+    )  # B wrote last
+    assert {c.id for c in a.store.conversations()} == {c.id for c in b.store.conversations()} == {conv.id}
+
+
+def test_changes_made_offline_wait_and_go_when_the_server_is_back(devices, live, user):
+    a, b = devices
+    _sign_in(a, live, user, "A")
+    _sign_in(b, live, user, "B")
+    dead = f"http://127.0.0.1:{free_port()}"
+    online = a.engine._http
+    a.engine._http = lambda _url: httpx.Client(base_url=dead, timeout=2)  # the network is gone
+    conv = a.store.create_conversation(title="on the train")
+    _talk(a, conv.id, "written offline", "answered by a local model")
+    with pytest.raises(ServerUnavailableError, match="your changes are kept"):
+        a.engine.sync_now()
+    status = a.engine.status()
+    assert status.pending > 0 and "your changes are kept" in status.last_error
+    a.engine._http = online
+    a.engine.sync_now()
+    assert a.engine.status().pending == 0 and a.engine.status().last_error is None
+    b.engine.sync_now()
+    assert [m.content for m in b.store.messages(conv.id)] == ["written offline", "answered by a local model"]
+
+
+def test_a_revoked_device_is_told_in_one_sentence_and_keeps_its_changes(devices, live, user):
+    a, _b = devices
+    _sign_in(a, live, user, "A")
+    a.engine.sync_now()
+    db = ServerDatabase(live.database_url)
+    with db.session() as session:
+        accounts.revoke_device(session, None, a.engine.status().device_id)
+    db.close()
+    a.store.create_conversation(title="after the revocation")
+    with pytest.raises(AuthError, match="sign in again"):
+        a.engine.sync_now()
+    assert a.engine.status().pending > 0
+    _sign_in(a, live, user, "A")  # signing in again sends what waited
+    a.engine.sync_now()
+    assert a.engine.status().pending == 0
+
+
+def test_with_a_passphrase_no_words_reach_the_server_and_a_wrong_one_is_refused(devices, live, user):
+    from dataelan_desktop.core.sync.engine import LockedError
+    from dataelan_desktop.core.sync.seal import SealError
+
+    a, b = devices
+    _sign_in(a, live, user, "A")
+    a.engine.set_passphrase("a long and secret passphrase")
+    conv = a.store.create_conversation(title="Tax letter to Mr Okonkwo")
+    _talk(a, conv.id, "Draft my xylophone-tax appeal", "Dear xylophone authority")
+    a.engine.sync_now()
+    db = ServerDatabase(live.database_url)
+    with db.session() as session:
+        dump = " ".join(
+            str(row)
+            for table in ("op_log", "sync_rows", "sync_registers")
+            for row in session.execute(text(f"SELECT * FROM {table}"))  # noqa: S608 - fixed names
+        )
+    db.close()
+    assert "xylophone" not in dump and "Okonkwo" not in dump and "sealed:v1:" in dump
+    _sign_in(b, live, user, "B")
+    with pytest.raises(LockedError, match="passphrase"):
+        b.engine.sync_now()
+    with pytest.raises(SealError, match="cannot be read with this passphrase"):
+        b.engine.set_passphrase("a wrong guess")
+    b.engine.set_passphrase("a long and secret passphrase")
+    b.engine.sync_now()
+    assert [m.content for m in b.store.messages(conv.id)] == [
+        "Draft my xylophone-tax appeal",
+        "Dear xylophone authority",
+    ]
+    assert b.store.conversation(conv.id).title == "Tax letter to Mr Okonkwo"
+
+
+def test_sync_before_signing_in_says_how_to_sign_in(devices):
+    a, _b = devices
+    with pytest.raises(NotSignedInError, match="sync login"):
+        a.engine.sync_now()
