@@ -968,12 +968,25 @@ def apply_remote(self: ChatStore, changes: Sequence[Any]) -> Changes:
     to write, by the merge rules; this store writes it), then publish what changed."""
     from ..sync.apply import remote_writes, touched  # sync's edge: loaded once signed in
 
+    seen = touched(changes, {"messages": "conversation_id"})
+    talked = sorted(seen.parents.get("messages", ()))
+
     def write(s: Session) -> None:
         for statement, params in remote_writes(s, changes):
             s.execute(statement, params)
+        newest = (
+            select(func.max(Message.created_at))
+            .where(Message.conversation_id == Conversation.id)
+            .scalar_subquery()
+        )
+        for i in range(0, len(talked), 400):  # last_message_at is derived here, never synced
+            s.execute(
+                update(Conversation)
+                .where(Conversation.id.in_(talked[i : i + 400]))
+                .values(last_message_at=func.coalesce(newest, Conversation.created_at))
+            )
 
     self.db.call(write)
-    seen = touched(changes, {"messages": "conversation_id"})
     return self._publish(
         Changes(
             projects="projects" in seen.tables,
