@@ -162,7 +162,9 @@ def test_batch_picker_and_readable_cells_in_the_dark_theme(qloop, qtbot, qapp, u
             for column in range(2):
                 item = batch_tab.grid.item(0, column)
                 seen.add(item.text()[:4])
-                foreground = item.foreground().color() if item.foreground().style() else text_colour
+                # the colour the cell's text is painted in: its own, or else the theme's text colour
+                own = item.data(Qt.ItemDataRole.ForegroundRole)
+                foreground = item.foreground().color() if own is not None else text_colour
                 assert _contrast(foreground, item.background().color()) >= 4.5, item.text()
             assert seen == {"PASS", "FAIL"}
 
