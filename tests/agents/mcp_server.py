@@ -52,6 +52,16 @@ def boom() -> str:
 
 
 @server.tool()
+def shout(kilobytes: int) -> str:
+    """Writes that much to stderr (a chatty server's logging)."""
+    line = "log line " + "x" * 90 + "\n"
+    for _ in range(kilobytes * 1024 // len(line)):
+        sys.stderr.write(line)
+    sys.stderr.flush()
+    return "done"
+
+
+@server.tool()
 def crash() -> str:
     """Exits the server process in the middle of the call."""
     print("crash tool: exiting now", file=sys.stderr, flush=True)

@@ -132,6 +132,17 @@ async def test_a_server_that_crashes_mid_call_is_an_error_outcome_then_restarts(
     assert await source.call("add", {"a": 1, "b": 2}, timeout=10) == ToolOutcome("3")
 
 
+async def test_a_chatty_servers_stderr_is_kept_small_and_its_last_words_still_read(hub):
+    hub.store.save(stdio_config())
+    source = await only_source(hub)
+    for _ in range(4):
+        assert (await source.call("shout", {"kilobytes": 600}, timeout=30)).content == "done"
+    stderr = hub._sessions["test"]._stderr  # the temporary file the server writes to
+    assert os.fstat(stderr.fileno()).st_size < 1.2 * 1024 * 1024  # 2.4 MB were written
+    await source.call("crash", {}, timeout=10)
+    assert hub.statuses()["test"].reason == "It stopped unexpectedly. Its last words: crash tool: exiting now"
+
+
 async def test_a_command_that_does_not_exist_fails_with_a_clear_status(hub):
     hub.store.save(McpServerConfig("ghost", "stdio", command="no-such-mcp-server-xyz", args=("--stdio",)))
     source = await only_source(hub)

@@ -6,7 +6,8 @@ the tombstone). *Sealed* fields hold people's words and are encrypted on the dev
 passphrase is set. Adding a table to sync (workflows, agents) is one entry in ``TABLES``.
 
 Never synced: API keys (keyring), local model files and their table, provider settings, and
-per-device view state such as which branch a conversation shows (``conversation_views``).
+per-device view state such as which branch a conversation shows (``conversation_views``), and MCP
+servers (``mcp_servers``: a command and its folders only make sense on the machine that has them).
 """
 
 from __future__ import annotations

@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 MAX_TOOL_PAGES = 100
 #: how long a stop waits for the runner after cancelling it (the SDK's own stdio shutdown is bounded)
 STOP_TIMEOUT = 8.0
+#: a server's stderr goes to a temporary file; its last line explains a failure
+STDERR_TAIL = 4096
+STDERR_KEEP = 1024 * 1024
 
 
 Resolver = Callable[[McpServerConfig], ResolvedServer]
@@ -151,7 +154,7 @@ class McpSession:
                 raise _Failed(
                     f"The command '{config.command}' was not found; install it or give its full path."
                 )
-            self._stderr = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
+            self._stderr = _append_only(tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace"))
             params = StdioServerParameters(
                 command=command,
                 args=list(config.args),
@@ -256,6 +259,7 @@ class McpSession:
         except Exception as err:  # noqa: BLE001 - any failure is an outcome the model can read
             leaf = _leaf(err)
             return ToolOutcome(f"The call to '{tool}' on the MCP server '{self.name}' failed: {leaf}", True)
+        self._trim_stderr()
         text = render_result(list(result.content or []), result.structured_content)
         if result.is_error and not text:
             text = f"The tool '{tool}' reported an error without saying what."
@@ -268,17 +272,31 @@ class McpSession:
         return f" Its last words: {line}" if line else ""
 
     def _stderr_tail(self) -> str | None:
+        """The last line the server wrote to stderr (read with pread: the server shares the offset)."""
         if self._stderr is None:
             return None
         try:
-            self._stderr.flush()
-            self._stderr.seek(0, os.SEEK_END)
-            size = self._stderr.tell()
-            self._stderr.seek(max(0, size - 4096))
-            lines = [line.strip() for line in self._stderr.read().splitlines() if line.strip()]
+            fd = self._stderr.fileno()
+            size = os.fstat(fd).st_size
+            tail = os.pread(fd, STDERR_TAIL, max(0, size - STDERR_TAIL)).decode("utf-8", "replace")
         except (OSError, ValueError):
             return None
+        lines = [line.strip() for line in tail.splitlines() if line.strip()]
         return lines[-1][:300] if lines else None
+
+    def _trim_stderr(self) -> None:
+        """Keep a chatty server's stderr file small over a long session: its tail is all we read."""
+        if self._stderr is None or os.name != "posix":  # O_APPEND is set on POSIX only
+            return
+        try:
+            fd = self._stderr.fileno()
+            size = os.fstat(fd).st_size
+            if size > STDERR_KEEP:
+                tail = os.pread(fd, STDERR_TAIL, size - STDERR_TAIL)
+                os.ftruncate(fd, 0)
+                os.write(fd, tail)  # appended: the file is opened O_APPEND, for the server too
+        except OSError:
+            pass
 
     def _explain(self, err: BaseException) -> str:
         if isinstance(err, _Failed):
@@ -299,6 +317,18 @@ class McpSession:
             return str(err)
         log.warning("MCP server %s failed", self.name, exc_info=err)
         return f"{type(err).__name__}: {err}" + self._stderr_note()
+
+
+def _append_only(file: Any) -> Any:
+    """``file`` with O_APPEND set, so that trimming it leaves no hole where the server writes next."""
+    try:
+        import fcntl
+
+        flags = fcntl.fcntl(file.fileno(), fcntl.F_GETFL)
+        fcntl.fcntl(file.fileno(), fcntl.F_SETFL, flags | os.O_APPEND)
+    except (ImportError, OSError):  # Windows: no trimming, the file is deleted with the session
+        pass
+    return file
 
 
 class _Failed(Exception):
