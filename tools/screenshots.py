@@ -166,7 +166,8 @@ async def shoot_first_hour(out: Path, home: str, only: set[str]) -> None:
         window.grab().save(str(out / "archived.png"))
         window.sidebar.archived_button.click()
     if "context" in only:
-        model = write_tiny_llama(Path(os.environ["DATAELAN_HOME"]) / "tiny-chat.gguf")
+        # a context of 160 tokens: the conversation is just too long for it
+        model = write_tiny_llama(Path(os.environ["DATAELAN_HOME"]) / "tiny-chat.gguf", n_ctx=160)
         conversation_id = services.store.create_filled_conversation(
             [dict(role=role, content=text) for role, text in LONG_TURNS], title="The lighthouse keeper",
             model=f"local:{model}",

@@ -20,8 +20,9 @@ class ContextMeter(QWidget):
         self.bar = QProgressBar()
         self.bar.setObjectName("contextMeter")
         self.bar.setRange(0, 1000)
-        self.bar.setTextVisible(True)
-        self.bar.setMaximumWidth(240)
+        self.bar.setTextVisible(False)  # the line beside it says it in words
+        self.bar.setFixedWidth(160)
+        self.bar.setMaximumHeight(12)
         self.label = QLabel("")
         self.label.setObjectName("messageHeader")
         self.choice = QComboBox()
@@ -38,7 +39,7 @@ class ContextMeter(QWidget):
 
     def clear(self) -> None:
         self.bar.setValue(0)
-        self.bar.setFormat("–")
+        self.bar.setStyleSheet("")
         self.label.setText("")
         self.label.setToolTip("")
 
@@ -46,11 +47,8 @@ class ContextMeter(QWidget):
         """A ContextUsage from core: the bar fills to used/limit; the line says it in words."""
         fraction = usage.fraction
         self.bar.setValue(min(1000, round(1000 * fraction)) if fraction is not None else 0)
-        approx = "~" if usage.estimated else ""
-        self.bar.setFormat(
-            f"{approx}{usage.used:,} / {usage.limit:,}" if usage.limit else f"{approx}{usage.used:,} tokens"
-        )
-        self.bar.setProperty("over", bool(usage.over))
+        # over the context (with room for a reply): the bar turns red
+        self.bar.setStyleSheet("QProgressBar::chunk { background: #c0392b; }" if usage.over else "")
         self.label.setText(usage.describe().removeprefix("Context: "))
         self.label.setToolTip(
             "Estimated from the text's length: this provider's tokenizer is not at hand"

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -82,6 +83,11 @@ class Sidebar(QWidget):
         buttons.addWidget(self.archived_button)
         layout.addLayout(buttons)
 
+        self.archived_heading = QLabel("Archived conversations — right-click one to unarchive it")
+        self.archived_heading.setObjectName("messageHeader")
+        self.archived_heading.setWordWrap(True)
+        self.archived_heading.setVisible(False)
+        layout.addWidget(self.archived_heading)
         self.stack = QStackedWidget()
         self.tree = QTreeWidget()
         self.tree.setHeaderHidden(True)
@@ -239,6 +245,7 @@ class Sidebar(QWidget):
 
     def _archived_toggled(self, shown: bool) -> None:
         self.archived_button.setText("Back to chats" if shown else "Archived")
+        self.archived_heading.setVisible(shown)
         if not self.search.text().strip():
             self.stack.setCurrentWidget(self.archived if shown else self.tree)
         self.archived_view_toggled.emit(shown)
