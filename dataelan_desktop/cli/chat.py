@@ -25,7 +25,10 @@ def register(sub) -> None:
     p.add_argument("-s", "--system", help="system prompt for a new conversation (overrides the template's)")
     p.add_argument("--template", metavar="NAME", help="send this prompt template, filled in with --var")
     add_var_option(p)
-    p.add_argument("--project", help="put a new conversation in this project (created if missing)")
+    p.add_argument(
+        "--project",
+        help="put a new conversation in this project (created if missing); its default model answers",
+    )
     p.add_argument(
         "--continue", dest="continue_id", metavar="CONVERSATION_ID", help="continue a conversation"
     )
@@ -84,11 +87,13 @@ def cmd_chat(args) -> int:
         conversation = s.store.conversation(args.continue_id)
         model = model or conversation.model
     else:
+        project = s.store.project_by_name(args.project) if args.project else None
+        model = model or (project.default_model if project is not None else None)  # the project's default
         if not model:
             fail("choose a model with -m, for example -m openai:gpt-4o-mini or -m local:model.gguf")
         project_id = None
         if args.project:
-            project = s.store.project_by_name(args.project) or s.store.create_project(args.project)
+            project = project or s.store.create_project(args.project)
             project_id = project.id
         conversation = None
     if not model:
@@ -150,6 +155,8 @@ async def _chat(s, conversation, project_id, args, prompt, system, model, params
     if generation.status == MessageStatus.FAILED:
         fail(generation.error or "the reply failed")  # one line; the exchange is saved in history
     print(f"[conversation {conversation.id}]", file=sys.stderr)
+    if generation.context is not None and generation.context.left_out:
+        print(f"[{generation.context.describe()}]", file=sys.stderr)  # what was dropped or summarised
     if generation.status == MessageStatus.STOPPED:
         print("[stopped; the partial reply was saved]", file=sys.stderr)
         return 130
