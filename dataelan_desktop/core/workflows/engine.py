@@ -20,15 +20,16 @@ from typing import Any
 
 from ..db.engine import this_process
 from ..providers.base import Provider
-from ..providers.errors import ConfigurationError
+from ..providers.errors import ConfigurationError, ProviderError
 from ..providers.reply import Reply, ReplyStatus, fold
-from ..providers.retry import RetryPolicy, build_then_stream
+from ..providers.retry import RetryPolicy, stream_with_retries
 from ..providers.types import ChatMessage, ChatRequest, GenerationParams, StreamEvent, TextDelta
 from .definition import Step, Workflow, WorkflowError
 from .expr import ExpressionError, parse
 from .graph import dependencies, downstream
 from .inputs import resolve_inputs
 from .load import load
+from .records import RecordWriter
 from .render import render
 from .store import WorkflowStore
 from .values import Item, Scope, StepValue, parse_json_text, show
@@ -104,6 +105,13 @@ class _Run:
     waiting_records: dict[tuple[str, int | None], str] = field(default_factory=dict)
     settled: dict[str, _Settled] = field(default_factory=dict)
     done: dict[str, asyncio.Event] = field(default_factory=dict)
+    records: RecordWriter | None = None  # the run's step records, written behind it
+    providers: dict[str, Provider] = field(default_factory=dict)  # built once per run
+
+    @property
+    def writer(self) -> RecordWriter:
+        assert self.records is not None
+        return self.records
 
     def values(self) -> dict[str, StepValue]:
         return {sid: s.value for sid, s in self.settled.items() if s.value is not None}
@@ -193,6 +201,7 @@ class WorkflowEngine:
 
     async def _execute(self, run: _Run) -> RunResult:
         self.store.mark_live(run.id, True)
+        run.records = RecordWriter(self.store, run.id)
         deps = dependencies(run.workflow)
         run.done = {s.id: asyncio.Event() for s in run.workflow.steps}
         tasks = [
@@ -200,10 +209,15 @@ class WorkflowEngine:
         ]
         try:
             await asyncio.gather(*tasks)
+            await run.writer.drain()  # a record that could not be written fails the run here
         except asyncio.CancelledError:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            try:
+                await asyncio.shield(run.writer.drain())
+            except Exception:  # the run is still recorded cancelled
+                log.exception("step records of a cancelled run were not all written")
             await asyncio.shield(self._db(self.store.finish_run, run.id, "cancelled", None, "Cancelled."))
             self.store.mark_live(run.id, False)
             self._emit(StepEvent(run.id, "run", status="cancelled", text="Cancelled."))
@@ -281,10 +295,12 @@ class WorkflowEngine:
         if skipped is not None:
             return skipped
         error = ""
-        record = None
+        record: str | None = None
+        where = {"map_step": map_step, "item_index": item}
         for attempt in range(1, step.retry.max + 2):
-            record = await self._db(self.store.begin_step, run.id, step.id, step.kind, attempt=attempt,
-                                    map_step=map_step, item_index=item)  # fmt: skip
+            record = None
+            if step.kind == "llm":  # a row from the start: a run cut off shows which step was running
+                record = run.writer.begin(step.id, step.kind, attempt=attempt, status="running", **where)
             self._emit(StepEvent(run.id, "started", step.id, item, "running"))
             began = time.perf_counter()
             try:
@@ -294,7 +310,9 @@ class WorkflowEngine:
             except StepFailure as failure:
                 error = f"Step '{step.id}': {failure}"
                 fields = {"duration_ms": (time.perf_counter() - began) * 1000, **failure.measures}
-                await self._db(self.store.finish_step, record, status="failed", error=str(failure), **fields)
+                record = self._record(
+                    run, step, record, attempt, where, status="failed", error=str(failure), **fields
+                )
                 self._emit(StepEvent(run.id, "finished", step.id, item, "failed", text=error))
                 if not failure.retryable or attempt > step.retry.max:
                     break
@@ -307,16 +325,27 @@ class WorkflowEngine:
                 await asyncio.sleep(wait)
                 continue
             except asyncio.CancelledError:
-                await asyncio.shield(self._db(self.store.finish_step, record, status="cancelled",
-                                              duration_ms=(time.perf_counter() - began) * 1000))  # fmt: skip
+                if record is not None:
+                    run.writer.finish(
+                        record, status="cancelled", duration_ms=(time.perf_counter() - began) * 1000
+                    )
                 raise
             stats = fields.pop("stats", None)
             fields.setdefault("duration_ms", (time.perf_counter() - began) * 1000)
-            await self._db(self.store.finish_step, record, status="complete", output=value.text,
-                           output_data=value.data, **fields)  # fmt: skip
+            self._record(run, step, record, attempt, where, status="complete", output=value.text,
+                         output_data=value.data, **fields)  # fmt: skip
             self._emit(StepEvent(run.id, "finished", step.id, item, "complete", text=value.text, stats=stats))
             return _Settled(value=value)
         return await self._give_up(run, step, record, error)
+
+    @staticmethod
+    def _record(run: _Run, step: Step, record: str | None, attempt: int, where: dict, **fields: Any) -> str:
+        """An attempt's end: its row finished (an llm step's, begun when it started), or for a step that
+        calls nothing one row written whole."""
+        if record is not None:
+            run.writer.finish(record, **fields)
+            return record
+        return run.writer.begin(step.id, step.kind, attempt=attempt, **where, **fields)
 
     async def _skip_by_when(
         self, run: _Run, step: Step, scope: Scope, map_step: str | None = None, item: int | None = None
@@ -332,8 +361,7 @@ class WorkflowEngine:
             )
         if go:
             return None
-        await self._db(self.store.begin_step, run.id, step.id, step.kind, map_step=map_step, item_index=item,
-                       status="skipped")  # fmt: skip
+        run.writer.begin(step.id, step.kind, map_step=map_step, item_index=item, status="skipped")
         self._emit(StepEvent(run.id, "finished", step.id, item, "skipped"))
         return _Settled(value=StepValue("", "skipped"))
 
@@ -343,7 +371,7 @@ class WorkflowEngine:
             return _Settled(blocking="failed", error=error)
         text = "" if action == "continue" else show(step.on_error.default)
         if record is not None:
-            await self._db(self.store.finish_step, record, status="recovered", output=text, error=error)
+            run.writer.finish(record, status="recovered", output=text, error=error)
         self._emit(StepEvent(run.id, "finished", step.id, None, "recovered", text=text))
         return _Settled(value=StepValue(text, "recovered"))
 
@@ -408,8 +436,17 @@ class WorkflowEngine:
             system = (system + "\n\n" if system else "") + _schema_instruction(step.output_schema)
         request = ChatRequest(model=ref.model, messages=(ChatMessage("user", prompt),), system=system,
                               params=GenerationParams(temperature=step.temperature, max_tokens=step.max_tokens))  # fmt: skip
+        provider = run.providers.get(ref.provider)
+        if (
+            provider is None
+        ):  # built off the loop's thread once per run (the first may start a helper process)
+            try:
+                provider = await asyncio.to_thread(self._provider, ref.provider)
+            except ProviderError as exc:
+                raise StepFailure(self._redact(str(exc)), retryable=False) from None
+            run.providers[ref.provider] = provider
         reply = Reply(str(ref))
-        events = build_then_stream(partial(self._provider, ref.provider), request, RetryPolicy(attempts=1))
+        events = stream_with_retries(provider, request, RetryPolicy(attempts=1))  # the step's retry decides
         await fold(reply, events, on_text, self._redact)
         measures = {
             "input": prompt if system is None else f"[system]\n{system}\n\n[user]\n{prompt}",
@@ -436,13 +473,13 @@ class WorkflowEngine:
             return await self._give_up(run, step, None, f"Step '{step.id}': {exc.args[0]}")
         record = run.waiting_records.get((step.id, None))
         if record is None:
-            record = await self._db(self.store.begin_step, run.id, step.id, "human", input=prompt,
-                                    status="waiting")  # fmt: skip
+            record = run.writer.begin(step.id, "human", input=prompt, status="waiting")
+        await run.writer.drain()  # the question is on disk before it is asked: it survives a restart
         self._emit(StepEvent(run.id, "waiting", step.id, status="waiting", text=prompt))
         answer = await self.ask(HumanRequest(run.id, step.id, prompt, draft)) if self.ask else None
         if answer is None:  # nobody answered: the run waits (and survives a restart)
             return _Settled(blocking="waiting", error=f"Step '{step.id}' waits for an answer.")
-        await self._db(self.store.finish_step, record, status="complete", output=answer)
+        run.writer.finish(record, status="complete", output=answer)
         self._emit(StepEvent(run.id, "finished", step.id, status="complete", text=answer))
         return _Settled(value=StepValue(answer))
 
@@ -451,11 +488,10 @@ class WorkflowEngine:
             over = render(step.over or "", scope)
             items = await asyncio.to_thread(split_items, over, step.split)
         except (LookupError, WorkflowError, OSError) as exc:
-            record = await self._db(self.store.begin_step, run.id, step.id, "map")
             error = f"Step '{step.id}': {exc.args[0] if exc.args else exc}"
-            await self._db(self.store.finish_step, record, status="failed", error=error)
+            record = run.writer.begin(step.id, "map", status="failed", error=error)
             return await self._give_up(run, step, record, error)
-        record = await self._db(self.store.begin_step, run.id, step.id, "map", input=f"{len(items)} items")
+        record = run.writer.begin(step.id, "map", status="running", input=f"{len(items)} items")
         self._emit(StepEvent(run.id, "started", step.id, status="running", text=f"{len(items)} items"))
         began = time.perf_counter()
         gate = asyncio.Semaphore(step.max_parallel)
@@ -482,20 +518,19 @@ class WorkflowEngine:
         duration = (time.perf_counter() - began) * 1000
         if failed:
             error = f"Step '{step.id}': {len(failed)} of {len(items)} items failed; the first: {failed[0][1]}"
-            await self._db(self.store.finish_step, record, status="failed", error=error, duration_ms=duration)
+            run.writer.finish(record, status="failed", error=error, duration_ms=duration)
             self._emit(StepEvent(run.id, "finished", step.id, status="failed", text=error))
             return await self._give_up(run, step, record, error)
         results = [s.value.text for s in settled]  # type: ignore[union-attr]
         text = "\n\n".join(results)
-        await self._db(self.store.finish_step, record, status="complete", output=text, output_data=results,
-                       duration_ms=duration)  # fmt: skip
+        run.writer.finish(record, status="complete", output=text, output_data=results, duration_ms=duration)
         self._emit(StepEvent(run.id, "finished", step.id, status="complete", text=text))
         return _Settled(value=StepValue(text, data=results))
 
     # -- plumbing ----------------------------------------------------------------------------
 
     async def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """A store call on the database's thread: the loop (a window's) never waits on SQLite."""
+        """A store call on the database's thread: the loop (maybe a window's) never waits on SQLite."""
         return await self.store.db.in_thread(fn, *args, **kwargs)
 
     def _emit(self, event: StepEvent) -> None:

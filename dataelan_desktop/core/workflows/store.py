@@ -290,12 +290,17 @@ class WorkflowStore:
         input: str | None = None,
         model: str | None = None,
         status: str = "running",
+        **fields: Any,
     ) -> str:
-        """The attempt's row, written before it starts (status running). Returns its id."""
+        """The attempt's row, written before it starts (status running), or whole when it called nothing
+        (``fields``: its output and measurements). Returns its id."""
+        unknown = set(fields) - STEP_FIELDS
+        if unknown:
+            raise ValueError(f"unknown step fields: {', '.join(sorted(unknown))}")
 
         def write(s: Session) -> str:
             row = WorkflowStepRecord(run_id=run_id, step_id=step_id, kind=kind, attempt=attempt, map_step=map_step,
-                                     item_index=item_index, input=input, model=model, status=status)  # fmt: skip
+                                     item_index=item_index, input=input, model=model, status=status, **fields)  # fmt: skip
             s.add(row)
             s.flush()
             return row.id
@@ -317,6 +322,35 @@ class WorkflowStore:
 
         run_id = self.db.call(write)
         self._publish(Changes(workflow_runs=frozenset({run_id})))
+
+    def write_records(self, ops: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """Step records in one transaction, in order: ("begin", id, columns) adds a row with that id,
+        ("finish", id, fields) changes one (see records.py, which queues them behind a run)."""
+        runs: set[str] = set()
+
+        def write(s: Session) -> None:
+            added: dict[str, WorkflowStepRecord] = {}
+            for op, record_id, fields in ops:
+                columns = {k: v for k, v in fields.items() if k not in ("run_id", "step_id", "kind", "attempt",
+                                                                         "map_step", "item_index")}  # fmt: skip
+                unknown = set(columns) - STEP_FIELDS
+                if unknown:
+                    raise ValueError(f"unknown step fields: {', '.join(sorted(unknown))}")
+                if op == "begin":
+                    row = WorkflowStepRecord(id=record_id, **fields)
+                    s.add(row)
+                    added[record_id] = row
+                    runs.add(fields["run_id"])
+                else:
+                    row = added.get(record_id) or s.get(WorkflowStepRecord, record_id)
+                    if row is None:
+                        raise LookupError(f"No step record {record_id}.")
+                    for key, value in fields.items():
+                        setattr(row, key, value)
+                    runs.add(row.run_id)
+
+        self.db.call(write)
+        self._publish(Changes(workflow_runs=frozenset(runs)))
 
     def copy_steps(self, from_run: str, to_run: str, keys: set[tuple[str, int | None]]) -> int:
         """The finished attempts of ``keys`` in ``from_run`` as reused rows of ``to_run`` (a re-run from a step)."""
