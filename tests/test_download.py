@@ -131,3 +131,34 @@ def test_cli_download_adds_a_verified_model(hub, data_home: Path):
     server.corrupt = True
     bad = run_cli("models", "download", "--repo", REPO, "--file", FILE, "--name", "again", env=env)
     assert bad.returncode == 1 and "did not match its SHA-256" in bad.stderr
+
+
+def test_cli_download_without_network_says_so_and_keeps_the_partial_file(hub, data_home: Path):
+    """No network is not a missing file: the CLI says the hub cannot be reached, keeps what was
+    already fetched, and the same command continues from it once the hub answers."""
+    import socket
+
+    from tests.support.cli import cli_env, run_cli
+
+    server, content = hub
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]  # nothing listens there once the socket closes
+    partial = data_home / "models" / (FILE + ".partial")
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    partial.write_bytes(content[: len(content) // 3])
+    env = cli_env(data_home, HF_ENDPOINT=f"http://127.0.0.1:{closed}")
+    env.pop("HF_HUB_OFFLINE", None)
+    offline = run_cli("models", "download", "--repo", REPO, "--file", FILE, env=env)
+    assert offline.returncode == 1 and "Traceback" not in offline.stderr
+    assert (
+        "Can't reach Hugging Face" in offline.stderr and "offline, a proxy, or HF_ENDPOINT" in offline.stderr
+    )
+    assert "Could not find" not in offline.stderr and "downloaded so far is kept" in offline.stderr
+    assert partial.read_bytes() == content[: len(content) // 3]
+    env["HF_ENDPOINT"] = server.base_url
+    again = run_cli("models", "download", "--repo", REPO, "--file", FILE, env=env)
+    assert again.returncode == 0, again.stderr
+    ranges = [r for method, _p, r in server.requests if method == "GET" and r]
+    assert ranges == [f"bytes={len(content) // 3}-"]  # went on from the kept third
+    assert (data_home / "models" / FILE).read_bytes() == content
