@@ -96,3 +96,35 @@ def test_a_zipped_export_keeps_its_image(services, tmp_path):
     assert (result.images_kept, result.images_missing) == (1, 1)
     first = services.store.visible_messages(result.conversation_ids[0])[0]
     assert first.attachments[0]["kind"] == "image" and first.attachments[0]["file"].startswith("attachments/")
+
+
+def test_editing_an_imported_message_keeps_its_picture(window, qtbot, ui_run, services, server, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog
+
+    from dataelan_desktop.core.connections.store import save_provider
+    from tests.support.fake_openai import openai_stream
+
+    save_provider(services.db, "fake", base_url=server.base_url + "/v1")
+    result = import_file(services.store, CHATGPT)
+    server.push(openai_stream(["A ", "reply"]))
+    monkeypatch.setattr(
+        QInputDialog, "getMultiLineText", staticmethod(lambda *a, **k: ("Is it alive?", True))
+    )
+
+    async def scenario():
+        window.chat.open(result.conversation_ids[0])
+        await wait_until(lambda: len(_widgets(window)) == 5, message="opened")
+        window.composer.set_model("fake:gpt-4o-mini")
+        qtbot.mouseClick(_widgets(window)[0].edit_button, Qt.MouseButton.LeftButton)
+        await wait_until(
+            lambda: _widgets(window)[0].view.content == "Is it alive?", message="the edited branch"
+        )
+        await wait_until(lambda: _widgets(window)[-1].view.content == "A reply", message="its reply")
+        edited = _widgets(window)[0]
+        assert edited.branch_label.text() == "2/2" and len(edited.images) == 1  # the picture came along
+        assert edited.images[0].pixmap().width() == 24
+        assert (
+            "StarterJar01" not in server.posts()[-1].body["messages"][0]["content"]
+        )  # shown, not sent as text
+
+    ui_run(scenario())

@@ -48,6 +48,11 @@ SAVE_RETRY_DELAYS = (0.5, 2.0, 5.0)  # seconds between the tries of a reply's la
 class Attachment:
     name: str
     text: str
+    #: an entry kept as it was (an imported image: its stored file), carried into an edited copy
+    entry: dict | None = None
+
+    def record(self) -> dict:
+        return dict(self.entry) if self.entry is not None else {"name": self.name, "text": self.text}
 
 
 def render_user_content(text: str, attachments: Sequence[dict]) -> str:
@@ -233,7 +238,7 @@ class ChatService:
         if not text.strip() and not attachments:
             raise ValueError("The message is empty.")
         model_ref = await self._resolve_model(conversation_id, model)
-        attached = [{"name": a.name, "text": a.text} for a in attachments]
+        attached = [a.record() for a in attachments]
 
         user_id = await self.db.in_thread(
             self.store.add_user_message, conversation_id, text, attached, model_ref, parent_id
@@ -267,7 +272,12 @@ class ChatService:
             new_text,
             model=model,
             params=params,
-            attachments=[Attachment(a["name"], a["text"]) for a in old.attachments or [] if "text" in a],
+            attachments=[  # text files and pictures alike: an edit keeps what was attached
+                Attachment(a["name"], a["text"])
+                if "text" in a
+                else Attachment(a.get("name", ""), "", entry=a)
+                for a in old.attachments or []
+            ],
             parent_id=old.parent_id,
         )
 
