@@ -128,3 +128,17 @@ def test_editing_an_imported_message_keeps_its_picture(window, qtbot, ui_run, se
         )  # shown, not sent as text
 
     ui_run(scenario())
+
+
+def test_a_picture_whose_file_is_gone_is_said_not_dropped(window, ui_run, services, data_home):
+    result = import_file(services.store, CHATGPT)
+    for stored in (data_home / "attachments").iterdir():
+        stored.unlink()  # e.g. a message that came by sync from a device that has the file
+
+    async def scenario():
+        window.chat.open(result.conversation_ids[0])
+        await wait_until(lambda: len(_widgets(window)) == 5, message="opened")
+        (label,) = _widgets(window)[0].images
+        assert label.text() == f"(the image {IMAGE.name} could not be shown)"
+
+    ui_run(scenario())

@@ -31,14 +31,15 @@ PAINT_INTERVAL_MS = 33  # ~30 Hz: streaming text is coalesced and painted at dis
 
 
 def _images(attachments: list[dict]) -> tuple[tuple[str, str], ...]:
-    """Each image's name and file, found in the data folder (a file that is gone is left out)."""
+    """Each image's name and file in the data folder ("" when the file is not on this device: the
+    message then says the picture could not be shown, rather than dropping it unseen)."""
     from ...core.chat.attachments import stored_path
 
     found = []
     for a in attachments:
-        path = stored_path(a.get("file") or "") if a.get("kind") == "image" else None
-        if path is not None:
-            found.append((a.get("name") or "image", str(path)))
+        if a.get("kind") == "image":
+            path = stored_path(a.get("file") or "")
+            found.append((a.get("name") or "image", str(path) if path is not None else ""))
     return tuple(found)
 
 
