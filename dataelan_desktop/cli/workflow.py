@@ -188,10 +188,16 @@ async def _ask_on_terminal(request) -> str | None:
 
 def _engine(progress: _Progress):
     from ..core.workflows.engine import WorkflowEngine
+    from ..core.workflows.tools import tool_caller
 
     s = services()
     return WorkflowEngine(
-        _store(), s.registry, templates=s.templates, ask=_ask_on_terminal, on_event=progress
+        _store(),
+        s.registry,
+        templates=s.templates,
+        ask=_ask_on_terminal,
+        on_event=progress,
+        tools=tool_caller(s),
     )
 
 

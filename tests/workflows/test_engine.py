@@ -4,6 +4,7 @@ on_error, schema retries, cancel and resume, a person's answer across a restart,
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
@@ -342,3 +343,59 @@ async def test_a_run_whose_process_died_is_found_interrupted(services, store):
     assert runs[run_id] == "running"  # another machine's run: not ours to judge
     assert runs[run_id2] == "interrupted"
     assert [s.status for s in store.detail(run_id2).steps] == ["interrupted"]
+
+
+TOOLS = """\
+name: Tools
+inputs:
+  a: {type: number}
+  folder: {type: folder}
+steps:
+  - id: sum
+    kind: tool
+    tool: calculator
+    arguments: {expression: "{{inputs.a}} * 6"}
+  - id: listing
+    kind: tool
+    tool: read_file
+    tools: ["files:{{inputs.folder}}"]
+    arguments: {path: "{{inputs.folder}}/note.txt"}
+  - id: broken
+    kind: tool
+    tool: calculator
+    arguments: {expression: "1 / 0"}
+    on_error: {default: "n/a"}
+  - id: out
+    kind: output
+    value: "{{sum}}|{{listing}}|{{broken}}"
+"""
+
+
+async def test_tool_steps_call_the_agents_tools(services, store, tmp_path):
+    from dataelan_desktop.core.workflows.tools import tool_caller
+
+    (tmp_path / "note.txt").write_text("hello from a file")
+    engine = WorkflowEngine(store, services.registry, tools=tool_caller(services))
+    result = await engine.start(TOOLS, {"a": "7", "folder": str(tmp_path)})
+    assert result.status == "complete", result.error
+    assert result.outputs == {"out": "42|hello from a file|n/a"}
+    latest = store.detail(result.run_id).latest()
+    assert json.loads(latest[("sum", None)].input) == {
+        "tool": "calculator",
+        "arguments": {"expression": "7 * 6"},
+    }
+    assert latest[("broken", None)].status == "recovered" and latest[("broken", None)].error
+
+
+async def test_a_tool_that_is_not_granted_is_said(services, store, tmp_path):
+    from dataelan_desktop.core.workflows.tools import tool_caller
+
+    text = """\
+name: Ungranted
+steps:
+  - {id: read, kind: tool, tool: read_file, arguments: {path: /etc/hostname}}
+  - {id: out, kind: output, value: "{{read}}"}
+"""
+    result = await WorkflowEngine(store, services.registry, tools=tool_caller(services)).start(text, {})
+    assert result.status == "failed"
+    assert result.error.startswith("Step 'read': no tool 'read_file' is available")

@@ -63,9 +63,14 @@ def test_an_unknown_kind_lists_the_kinds():
     assert "step 'draft'" in str(error) and "llm, template, condition" in str(error)
 
 
-def test_tool_steps_are_refused_until_agents_land():
+def test_a_tool_step_needs_its_tool():
     error = refused(GOOD.replace("kind: llm", "kind: tool"))
-    assert "step 'draft'" in str(error) and "agents" in str(error)
+    assert str(error).startswith("Line 6, step 'draft': ")  # prompt is not a tool step's field
+    text = GOOD.replace(
+        '    kind: llm\n    prompt: "Write about {{inputs.topic}}"\n',
+        "    kind: tool\n    arguments: {x: 1}\n",
+    )
+    assert "'tool' is a required property" in str(refused(text))
 
 
 def test_a_cycle_is_one_message():

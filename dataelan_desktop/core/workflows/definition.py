@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-#: the kinds a step may be (``tool`` is refused until the agents' tools land: see schema.py)
-STEP_KINDS = ("llm", "template", "condition", "map", "human", "output")
+#: the kinds a step may be
+STEP_KINDS = ("llm", "template", "condition", "map", "human", "tool", "output")
 #: the kinds allowed inside a map's sub-steps (one item at a time, no person to ask)
-MAP_KINDS = ("llm", "template", "condition")
+MAP_KINDS = ("llm", "template", "condition", "tool")
 INPUT_TYPES = ("string", "text", "number", "integer", "boolean", "list", "json", "file", "folder", "model")
 #: names a step cannot take: they already mean something in a {{reference}}
 RESERVED = frozenset({"inputs", "item", "true", "false", "null", "and", "or", "not", "contains", "len"})
@@ -86,6 +86,11 @@ class Step:
     steps: tuple[Step, ...] = ()
     # human
     draft: str | None = None  # a draft the person approves or edits; without it they type a value
+    # tool: a built-in agent tool's name or mcp:SERVER:TOOL, its arguments, the tool sets it may use
+    tool: str | None = None
+    arguments: dict[str, Any] = field(default_factory=dict)
+    grants: tuple[str, ...] = ()
+    timeout: float = 60.0
 
     @property
     def texts(self) -> list[str]:
@@ -99,12 +104,24 @@ class Step:
             self.draft,
             *self.values.values(),
         ]
-        texts += [b.then for b in self.branches] + [self.otherwise]
+        texts += [b.then for b in self.branches] + [self.otherwise, self.tool]
+        texts += [*_strings(self.arguments), *self.grants]
         return [t for t in texts if t]
 
     @property
     def expressions(self) -> list[str]:
         return [e for e in [self.when, *(b.expr for b in self.branches)] if e]
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string inside a JSON-like value (a tool step's arguments may nest)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _strings(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _strings(v)]
+    return []
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,9 @@ from .graph import dependencies, downstream
 from .inputs import resolve_inputs
 from .load import load
 from .records import RecordWriter
-from .render import render
+from .render import REFERENCE, render, split_path
 from .store import WorkflowStore
+from .tools import ToolCaller
 from .values import Item, Scope, StepValue, parse_json_text, show
 from .views import RunDetail, StepRecordView
 
@@ -127,6 +128,7 @@ class WorkflowEngine:
         ask: Ask | None = None,
         on_event: Callable[[StepEvent], None] | None = None,
         provider_for: ProviderFor | None = None,
+        tools: ToolCaller | None = None,
     ):
         self.store = store
         self.registry = registry  # a ProviderRegistry (provider_for replaces it in benchmarks)
@@ -134,6 +136,7 @@ class WorkflowEngine:
         self.ask = ask
         self.on_event = on_event
         self._provider_for = provider_for
+        self.tools = tools  # calls an agent tool for tool steps (see tools.py: tool_caller)
         self._redact = registry.secrets.redact if registry is not None else str
 
     # -- starting, resuming, re-running ------------------------------------------------------
@@ -393,6 +396,8 @@ class WorkflowEngine:
                 return StepValue(_choose(step, scope)), {}
             if step.kind == "output":
                 return StepValue(render(step.text or "", scope)), {}
+            if step.kind == "tool":
+                return await self._tool(step, scope)
         except (LookupError, ExpressionError) as exc:  # the same inputs would fail again
             raise StepFailure(str(exc.args[0] if exc.args else exc), retryable=False) from None
         raise StepFailure(f"the step kind '{step.kind}' cannot run here", retryable=False)
@@ -464,6 +469,22 @@ class WorkflowEngine:
         if step.output_schema is not None:
             data = _check_output(text, step.output_schema, measures)
         return StepValue(text, data=data), {**measures, "stats": reply.stats()}
+
+    async def _tool(self, step: Step, scope: Scope) -> tuple[StepValue, dict[str, Any]]:
+        if self.tools is None:
+            raise StepFailure(
+                "tool steps cannot run here: no tools were given to the engine", retryable=False
+            )
+        name = render(step.tool or "", scope).strip()
+        arguments = _arguments(step.arguments, scope)
+        began = time.perf_counter()
+        grants = [render(g, scope) for g in step.grants]  # files:{{inputs.folder}} grants the chosen folder
+        outcome = await self.tools(name, arguments, grants, step.timeout)
+        shown = json.dumps({"tool": name, "arguments": arguments}, ensure_ascii=False)
+        measures = {"input": shown, "duration_ms": (time.perf_counter() - began) * 1000}
+        if outcome.is_error:
+            raise StepFailure(outcome.content, measures={**measures, "output": outcome.content})
+        return StepValue(outcome.content), measures
 
     async def _human(self, run: _Run, step: Step, scope: Scope) -> _Settled:
         try:
@@ -545,6 +566,21 @@ def _with_version(workflow: Workflow, version: int) -> Workflow:
     from dataclasses import replace
 
     return replace(workflow, version=version)
+
+
+def _arguments(value: Any, scope: Scope) -> Any:
+    """A tool step's arguments with references filled in; a string that is one reference alone
+    ("{{extract.json.people}}") passes its value as it is (a list stays a list)."""
+    if isinstance(value, dict):
+        return {k: _arguments(v, scope) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_arguments(v, scope) for v in value]
+    if isinstance(value, str):
+        whole = REFERENCE.fullmatch(value.strip())
+        if whole is not None and whole.group(2) is None:
+            return scope.resolve(split_path(whole.group(1)))
+        return render(value, scope)
+    return value
 
 
 def _choose(step: Step, scope: Scope) -> str:

@@ -21,10 +21,6 @@ from .definition import (
 )
 
 Lines = dict[tuple, int]
-TOOL_REFUSED = (
-    "the 'tool' step kind needs the agents' tools, which this version does not have yet; "
-    "use an llm or template step instead"
-)
 
 
 def _line_map(text: str) -> Lines:
@@ -109,7 +105,7 @@ def _schema_message(error: Any) -> str:
             "Additional properties are not allowed", f"'{field}' has unknown field(s)"
         )
     if error.validator == "enum" and field == "kind":
-        return f"{error.message} (the kinds are llm, template, condition, map, human, output)"
+        return f"{error.message} (the kinds are llm, template, condition, map, human, tool, output)"
     if error.validator == "oneOf" and field == "on_error":
         return "on_error is fail, continue, or {default: VALUE}"
     if error.validator == "oneOf" and "template" in (error.instance or {}):
@@ -137,9 +133,6 @@ def check_schema(data: dict[str, Any], lines: Lines) -> None:
         for path, entry in [(("steps", index), step)] + [
             (("steps", index, "steps", j), s) for j, s in enumerate(subs if isinstance(subs, list) else [])
         ]:
-            if isinstance(entry, dict) and entry.get("kind") == "tool":
-                prefix, step_id, line = _where(data, lines, (*path, "kind"))
-                raise WorkflowError(prefix + TOOL_REFUSED, step=step_id, line=line)
             if len(path) == 4 and isinstance(entry, dict) and entry.get("kind") not in (None, *MAP_KINDS):
                 prefix, step_id, line = _where(data, lines, (*path, "kind"))
                 raise WorkflowError(
@@ -214,6 +207,10 @@ def _step(raw: dict[str, Any], path: tuple, lines: Lines) -> Step:
         max_parallel=int(raw.get("max_parallel", 4)),
         steps=subs,
         draft=raw.get("draft"),
+        tool=raw.get("tool"),
+        arguments=dict(raw.get("arguments") or {}),
+        grants=tuple(raw.get("tools") or ()),
+        timeout=float(raw.get("timeout", 60)),
     )
 
 

@@ -72,6 +72,12 @@ _KIND_FIELDS: dict[str, dict[str, Any]] = {
         "steps": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/substep"}},
     },
     "human": {"prompt": TEXT, "draft": TEXT},
+    "tool": {
+        "tool": {"type": "string", "minLength": 1},
+        "arguments": {"type": "object"},
+        "tools": {"type": "array", "items": {"type": "string"}},
+        "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
+    },
     "output": {"value": TEXT},
 }
 
@@ -81,6 +87,7 @@ _REQUIRED = {
     "condition": ["if", "then"],
     "map": ["over", "steps"],
     "human": ["prompt"],
+    "tool": ["tool"],
     "output": ["value"],
 }
 

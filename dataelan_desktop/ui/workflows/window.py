@@ -31,6 +31,7 @@ from ...core.workflows.definition import Workflow, WorkflowError
 from ...core.workflows.engine import RunResult, StepEvent, WorkflowEngine
 from ...core.workflows.export import open_as_conversation, run_json, run_markdown
 from ...core.workflows.graph import dependencies
+from ...core.workflows.tools import tool_caller
 from ...core.workflows.views import RunDetail, WorkflowView
 from .. import ops
 from .graph_view import WorkflowGraph
@@ -140,6 +141,7 @@ class WorkflowsWindow(QWidget):
         QVBoxLayout(self).addWidget(outer)
 
         self.engine = WorkflowEngine(self.store, services.registry, templates=services.templates,
+                                     tools=tool_caller(services),
                                      ask=self.run_panel.answer.ask, on_event=self._on_event)  # fmt: skip
         self._check_timer = QTimer(self)
         self._check_timer.setSingleShot(True)
