@@ -326,3 +326,20 @@ def test_continue_in_chat_switches_the_main_window_to_the_conversation(
 
     ui_run(scenario())
     ui_run(services.registry.aclose())
+
+
+def test_a_model_file_opened_in_a_project_answers_there_not_the_projects_default(
+    window, ui_run, services, tiny_gguf
+):
+    project = services.store.create_project("Research", default_model="fakeai:project-model")
+
+    async def scenario():
+        await wait_until(lambda: window.sidebar.tree.topLevelItemCount() == 2, message="the project listed")
+        window.sidebar.tree.setCurrentItem(window.sidebar.tree.topLevelItem(1))
+        window.use_local_model(tiny_gguf)
+        await wait_until(lambda: window.conversation_id is not None, message="a new conversation")
+        await wait_until(lambda: window.composer.model() == f"local:{tiny_gguf}", message="the file picked")
+        conversation = services.store.conversation(window.conversation_id)
+        assert conversation.project_id == project.id and conversation.model == f"local:{tiny_gguf}"
+
+    ui_run(scenario())

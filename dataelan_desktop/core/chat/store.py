@@ -362,14 +362,16 @@ class ChatStore:
         self._publish(Changes(conversation_list=True))
         return conversation
 
-    def fresh_conversation(self, project_id: str | None = None, model: str | None = None) -> ConversationView:
+    def fresh_conversation(
+        self, project_id: str | None = None, model: str | None = None, *, chosen_model: str | None = None
+    ) -> ConversationView:
         """A conversation to start writing in: the project's (or the list's) empty one if there is one
-        (pressing New twice must not leave two empty rows), else a new one. Its model is the project's
-        default model when the project has one, else ``model`` (what the picker shows)."""
+        (pressing New twice must not leave two empty rows), else a new one. Its model: ``chosen_model``
+        (a model file just opened), else the project's default model, else ``model`` (the picker's)."""
 
         def find_or_create(s: Session) -> tuple[ConversationView, bool]:
             project = _get(s, Project, project_id) if project_id else None
-            chosen = (project.default_model if project else None) or model
+            chosen = chosen_model or (project.default_model if project else None) or model
             has_message = select(Message.id).where(
                 Message.conversation_id == Conversation.id, _alive(Message)
             )

@@ -344,7 +344,7 @@ class MainWindow(QMainWindow):
                 8000,
             )
             self.center.setCurrentIndex(0)
-            self.library.new_conversation(self.sidebar.current_project_id())
+            self.library.new_conversation(self.sidebar.current_project_id(), model=ref)
 
         check_model_file(self, path, usable)
 

@@ -93,16 +93,18 @@ class LibraryActions(QObject):
 
     # -- conversations -----------------------------------------------------------------------
 
-    def new_conversation(self, project_id: str = "") -> None:
+    def new_conversation(self, project_id: str = "", model: str | None = None) -> None:
         """A conversation to write in (the project's empty one if it has one), selected in the sidebar,
-        its model the project's default model or else the one in the picker."""
+        its model ``model`` if given (a model file just opened), else the project's default model, else
+        the one in the picker."""
 
         def done(conversation: ConversationView) -> None:
             self.pane.open(conversation.id)
             self.pane.composer.editor.setFocus()
 
-        store, model = self.services.store, self.pane.composer.model() or None
-        ops.change(self, partial(store.fresh_conversation, project_id or None, model), on_done=done)
+        store, picked = self.services.store, self.pane.composer.model() or None
+        start = partial(store.fresh_conversation, project_id or None, picked, chosen_model=model)
+        ops.change(self, start, on_done=done)
 
     def rename(self, conversation_id: str) -> None:
         def ask(current: ConversationView) -> None:
