@@ -404,6 +404,8 @@ class ChatService:
         async def summarise(asked: ChatRequest) -> str:
             summary = Reply(g.model)
             await fold(summary, stream_with_retries(provider, asked, self.retry))
+            if summary.status == "stopped":  # the person stopped the reply while its summary was written
+                raise asyncio.CancelledError
             if summary.error:
                 raise UnavailableError(f"The earlier part could not be summarised to fit: {summary.error}")
             return summary.text

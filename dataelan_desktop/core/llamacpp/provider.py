@@ -198,8 +198,8 @@ class LocalProvider(Provider):
         if load:
             await self.load(request.model)
         resolved, client = await self._loaded(request.model)
-        if client is None:
-            return None
+        if client is None or (client.busy and not load):
+            return None  # (a meter does not wait behind a reply being generated: it estimates meanwhile)
         return await client.count(self._messages(request, resolved.settings))
 
     async def context_length(self, model: str) -> int | None:
