@@ -131,12 +131,17 @@ def prepare_agent_chat(s, args, agent) -> None:
     from ..core.agents.loop import ToolBox, would_ask
     from ..core.agents.service import sources_for
 
-    args.sources = sources_for(s, agent, _split(args.tools))
+    async def gather():
+        sources = await sources_for(s, agent, _split(args.tools))
+        return sources, await ToolBox.gather(sources)
+
+    args.sources, toolbox = asyncio.run(gather())  # (an MCP server named here is started now)
     args.agent_view = agent
+    for problem in toolbox.problems:  # a server that cannot start: said, the others still serve
+        print(f"note: {problem}", file=sys.stderr)
     if args.yes or sys.stdin.isatty():
         return
     policies = agent.policies if agent else {}
-    toolbox = asyncio.run(ToolBox.gather(args.sources))
     asking = [name for name, (_, tool) in toolbox.tools.items() if would_ask(tool, policies)]
     if asking:
         fail(

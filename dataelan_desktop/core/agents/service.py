@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .builtin import BuiltinTools, parse_tool_sets
+from .builtin import BuiltinTools, ToolSetError, parse_tool_sets
 from .chat import AgentChat
 from .store import AgentStore, AgentView
-from .tools import ToolSource
+from .tools import AvailableTool, ToolOutcome, ToolSource
 
 if TYPE_CHECKING:
     from ..services import Services
@@ -22,20 +22,42 @@ def agent_chat(services: Services) -> AgentChat:
     return AgentChat(services.chat, agent_store(services))
 
 
-def sources_for(
+class OnlySome:
+    """A source narrowed to some of its tools (``mcp:github:search`` names one tool of a server)."""
+
+    def __init__(self, source: ToolSource, names: set[str]):
+        self.source, self.names, self.name = source, names, source.name
+
+    async def list_tools(self) -> list[AvailableTool]:
+        return [t for t in await self.source.list_tools() if t.spec.name in self.names]
+
+    async def call(self, tool: str, arguments: dict[str, Any], *, timeout: float) -> ToolOutcome:
+        return await self.source.call(tool, arguments, timeout=timeout)
+
+
+async def sources_for(
     services: Services, agent: AgentView | None, tool_sets: Sequence[str] = (), **kw: Any
 ) -> list[ToolSource]:
     """The tool sources a run uses: the built-ins its agent and ``tool_sets`` name (folders granted
-    by ``files:DIR``), and one source per MCP server named (``mcp:<server>:*`` / ``mcp:<server>:<tool>``;
-    the server starts when its tools are first listed)."""
+    by ``files:DIR``), and the MCP servers they name (``mcp:SERVER`` for all of a server's tools,
+    ``mcp:SERVER:TOOL`` for one). An unknown tool, folder or server is refused with one sentence."""
     entries = [*(agent.tools if agent else ()), *tool_sets]
     folders, names, others = parse_tool_sets(entries)
-    if not entries:
-        return []
-    servers = sorted({entry.split(":")[1] for entry in others if entry.startswith("mcp:")})
-    mcp: list[ToolSource] = []
-    if servers:
-        from .mcp.hub import McpToolSource  # (lazy: feature edge)
-
-        mcp = [McpToolSource(services.mcp, server) for server in servers]
-    return [BuiltinTools(sorted(names), folders, db=services.db, **kw), *mcp]
+    sources: list[ToolSource] = [BuiltinTools(sorted(names), folders, db=services.db, **kw)] if names else []
+    wanted: dict[str, set[str] | None] = {}  # server → its tools named (None: all)
+    for entry in others:
+        _, server, tool = entry.split(":", 2)
+        if tool == "*":
+            wanted[server] = None
+        elif wanted.get(server, set()) is not None:
+            wanted.setdefault(server, set()).add(tool)
+    if wanted:
+        found = {s.server.casefold(): s for s in await services.mcp.sources()}
+        for server, tools in wanted.items():
+            source = found.get(server.casefold())
+            if source is None:
+                raise ToolSetError(
+                    f"No enabled MCP server named '{server}'. `dataelan mcp list` shows them; add one with `dataelan mcp add`."
+                )
+            sources.append(source if tools is None else OnlySome(source, tools))
+    return sources

@@ -326,7 +326,7 @@ class ConversationPane(QObject):
             await services.db.in_thread(
                 services.store.update_conversation, self.conversation_id, agent_id=agent.id
             )
-            sources = sources_for(services, agent)
+            sources = await sources_for(services, agent)
             run = await agent_chat(services).send(
                 self.conversation_id, text, sources, agent=agent, approve=approve,
                 model=agent.model or model, params=params,

@@ -1,0 +1,56 @@
+"""An agent calling a real MCP server (the SDK's server API, over stdio) end to end: the model's
+call is approved (MCP hints shown, not trusted), run by the server and saved as a tool message."""
+
+from __future__ import annotations
+
+import pytest
+
+from dataelan_desktop.core.agents.builtin import ToolSetError
+from dataelan_desktop.core.agents.loop import AgentStatus, Approval, PendingCall
+from dataelan_desktop.core.agents.service import agent_chat, sources_for
+from dataelan_desktop.core.providers.retry import RetryPolicy
+from tests.agents.mcp_support import stdio_config
+from tests.support.fake_openai import openai_stream
+from tests.support.fake_tools import checked_openai, openai_tool_calls
+
+pytestmark = pytest.mark.timeout(120)
+MODEL = "openai:gpt-4o-mini"
+
+
+@pytest.fixture
+async def app(services, server, monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url + "/v1")
+    services.secrets.set("openai", "sk-agent-mcp-1")
+    services.chat.retry = RetryPolicy(attempts=1)
+    yield services
+    await services.mcp.aclose()
+
+
+async def test_an_agent_calls_an_mcp_tool_after_approval(app, server):
+    app.mcp.store.save(stdio_config("calc"))
+    sources = await sources_for(app, None, ["mcp:calc:add", "calc"])
+    asked: list[PendingCall] = []
+
+    async def allow(pending: PendingCall) -> Approval:
+        asked.append(pending)
+        return Approval.ALLOW_ONCE
+
+    server.push(
+        openai_tool_calls([("m1", "add", '{"a": 2, "b": 3}')]),
+        checked_openai(openai_stream(["Five."])),
+    )
+    conversation = await app.chat.start_conversation(model=MODEL)
+    run = await agent_chat(app).send(conversation.id, "2+3?", sources, model=MODEL, approve=allow)
+    result = await run.wait()
+    assert result.status == AgentStatus.COMPLETE and result.text == "Five."
+    offered = [t["function"]["name"] for t in server.posts()[0].body["tools"]]
+    assert offered == ["calculator", "add"]  # only the MCP tool named, beside the built-in
+    (pending,) = asked  # the server says read-only; it is asked all the same
+    assert pending.tool.source == "mcp:calc" and pending.tool.annotations["readOnlyHint"] is True
+    tool = app.store.visible_messages(conversation.id)[2]
+    assert tool.content == "5" and tool.tool["source"] == "mcp:calc" and tool.tool["approved_by"] == "person"
+
+
+async def test_an_unknown_server_is_one_sentence(app):
+    with pytest.raises(ToolSetError, match="No enabled MCP server named 'nowhere'"):
+        await sources_for(app, None, ["mcp:nowhere"])
