@@ -112,6 +112,11 @@ def test_chat_with_a_saved_agent_uses_its_model_and_instructions(env, server):
     body = server.posts()[0].body
     assert body["model"] == "gpt-4o" and body["messages"][0] == {"role": "system", "content": "Show work."}
     assert [t["function"]["name"] for t in body["tools"]] == ["calculator"]
+    conversation_id = result.stderr.split("[conversation ")[1].split("]")[0]
+    server.push(openai_stream(["Eight."]))
+    again = run_cli("chat", "--continue", conversation_id, "Doubled?", env=env, input="")
+    assert again.returncode == 0 and again.stdout == "Eight.\n", again.stderr
+    assert [t["function"]["name"] for t in server.posts()[1].body["tools"]] == ["calculator"]  # its agent again
     assert "No agent named 'Nobody'" in one_line_error(
         run_cli("chat", "--agent", "Nobody", "hi", env=env, input="")
     )

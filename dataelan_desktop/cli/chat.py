@@ -85,7 +85,12 @@ def cmd_chat(args) -> int:
 
     if args.continue_id:
         conversation = s.store.conversation(args.continue_id)
-        model = model or conversation.model
+        if agent is None and not args.tools:  # the agent answering there (its own, or its project's)
+            from ..core.agents.service import agent_store
+
+            agent = agent_store(s).agent_for_conversation(conversation.id)
+            args.agent = agent.name if agent is not None else None
+        model = model or (agent.model if agent is not None else None) or conversation.model
     else:
         project = s.store.project_by_name(args.project) if args.project else None
         model = model or (project.default_model if project is not None else None)  # the project's default

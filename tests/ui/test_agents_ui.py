@@ -108,3 +108,38 @@ def test_always_allow_and_deny_from_the_dialog(window, qtbot, ui_run, services, 
         assert agents.agent(agent.id).policies["calculator"] == "always"  # remembered for next time
 
     ui_run(scenario())
+
+
+def test_stop_while_asking_ends_the_run_and_keeps_everything(
+    window, qtbot, ui_run, services, server, tmp_path
+):
+    save_provider(services.db, "fakeai", base_url=server.base_url + "/v1")
+    agent = agent_store(services).add("Careful", model="fakeai:gpt-4o-mini", tools=[f"files:{tmp_path}"])
+
+    async def scenario():
+        window.chat.refresh_agents()
+        await wait_until(lambda: window.composer.agent_picker.findText("Careful") > 0, message="agent listed")
+        window.composer.agent_picker.setCurrentIndex(window.composer.agent_picker.findText("Careful"))
+        window.composer.set_model("fakeai:gpt-4o-mini")
+        server.push(openai_tool_calls([("w", "write_file", '{"path": "a.txt", "content": "x"}')]))
+        send_text(qtbot, window, "Write a.txt")
+        await wait_until(open_dialog, message="the approval dialog")
+        qtbot.mouseClick(window.composer.stop_button, Qt.MouseButton.LeftButton)
+        await wait_until(lambda: open_dialog() is None and not window.chat.busy(), message="stopped")
+        await wait_until(lambda: len(blocks(window)) == 1, message="the call's block")
+        (block,) = blocks(window)
+        assert "not run" in block.title.text() and block.title.text().endswith("error")
+        assert window.composer.send_button.isVisible() and not (tmp_path / "a.txt").exists()
+        assert len(server.posts()) == 1  # no turn after the stop
+        conversation_id = window.chat.conversation_id
+
+        # another conversation shows no agent; coming back shows this one's
+        window.composer.set_agent(None)
+        other = services.store.create_conversation(title="Other", model="fakeai:gpt-4o-mini")
+        window.chat.open(other.id)
+        await wait_until(lambda: window.chat.conversation_id == other.id, message="other opened")
+        assert window.composer.agent_id() is None
+        window.chat.open(conversation_id)
+        await wait_until(lambda: window.composer.agent_id() == agent.id, message="its agent shown again")
+
+    ui_run(scenario())

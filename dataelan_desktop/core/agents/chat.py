@@ -156,6 +156,13 @@ class AgentChat:
         if not text.strip():
             raise ValueError("The message is empty.")
         model_ref = await self.chat._resolve_model(conversation_id, model or (agent.model if agent else None))
+        store = self.chat.store
+        if (
+            agent is not None
+            and (await self.chat.db.in_thread(store.conversation, conversation_id)).agent_id != agent.id
+        ):
+            # the conversation remembers its agent: the window's picker and `chat --continue` use it
+            await self.chat.db.in_thread(store.update_conversation, conversation_id, agent_id=agent.id)
         user_id = await self.chat.db.in_thread(
             self.chat.store.add_user_message, conversation_id, text, [], model_ref, parent_id
         )

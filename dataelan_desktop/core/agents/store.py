@@ -99,6 +99,23 @@ class AgentStore:
 
         return self.db.call(read)
 
+    def agent_for_conversation(self, conversation_id: str) -> AgentView | None:
+        """The agent answering in a conversation: its own, else its project's (None: no agent)."""
+        from ..db.tables import Conversation, Project
+
+        def read(s: Session) -> AgentView | None:
+            conversation = s.get(Conversation, conversation_id)
+            if conversation is None:
+                return None
+            agent_id = conversation.agent_id
+            if agent_id is None and conversation.project_id:
+                project = s.get(Project, conversation.project_id)
+                agent_id = project.agent_id if project is not None else None
+            row = _find(s, agent_id) if agent_id else None
+            return AgentView.of(row) if row is not None else None
+
+        return self.db.call(read)
+
     def add(
         self,
         name: str,

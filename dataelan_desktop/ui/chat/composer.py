@@ -65,6 +65,10 @@ class Composer(QWidget):
         self.agent_picker = QComboBox()
         self.agent_picker.setToolTip("Answer with an agent: its instructions, tools, approvals and limits")
         self.agent_picker.addItem("No agent", None)
+        self._wanted_agent: str | None = None  # shown once the list of agents has arrived
+        self.agent_picker.currentIndexChanged.connect(
+            lambda _i: setattr(self, "_wanted_agent", self.agent_picker.currentData())
+        )
         options.addWidget(QLabel("Agent"))
         options.addWidget(self.agent_picker)
         layout.addLayout(options)
@@ -129,18 +133,20 @@ class Composer(QWidget):
 
     def set_agents(self, agents: list[tuple[str, str]]) -> None:
         """The picker's agents as (id, name); the one chosen stays chosen while it exists."""
-        current = self.agent_id()
+        wanted = self._wanted_agent
         self.agent_picker.blockSignals(True)
         self.agent_picker.clear()
         self.agent_picker.addItem("No agent", None)
         for agent_id, name in agents:
             self.agent_picker.addItem(name, agent_id)
         self.agent_picker.blockSignals(False)
-        self.set_agent(current)
+        self.set_agent(wanted)
 
     def set_agent(self, agent_id: str | None) -> None:
+        """Show ``agent_id`` (None: no agent); one not listed yet is shown when the list arrives."""
         index = self.agent_picker.findData(agent_id) if agent_id else 0
         self.agent_picker.setCurrentIndex(max(index, 0))
+        self._wanted_agent = agent_id
 
     def temperature_value(self) -> float | None:
         return None if self.temperature.value() < 0 else round(self.temperature.value(), 2)

@@ -126,7 +126,7 @@ class ConversationPane(QObject):
                 self.composer.set_model(model)
                 self._shown_model = model
             if changed:
-                self.composer.set_agent(conversation.agent_id)
+                self._show_agent(conversation)
             self.chat_view.set_messages(views)
             self.meter.set_choice(
                 conversation.settings.get(OVERFLOW_SETTING) or overflow_default(self.shell.settings)
@@ -203,6 +203,16 @@ class ConversationPane(QObject):
 
         ops.query(self, "recent models", recent, on_done=show_recent, on_error=quiet)
         self.refresh_agents()
+
+    def _show_agent(self, conversation) -> None:
+        """The picker shows the conversation's agent, else its project's (asked off the GUI thread)."""
+        self.composer.set_agent(conversation.agent_id)
+        if conversation.agent_id is None and conversation.project_id:
+            from ...core.agents.service import agent_store  # (lazy: the agents feature loads when used)
+
+            find = partial(agent_store(self.services).agent_for_conversation, conversation.id)
+            ops.query(self, "conversation agent", find,
+                      on_done=lambda agent: agent is not None and self.composer.set_agent(agent.id))  # fmt: skip
 
     def refresh_agents(self) -> None:
         from ...core.agents.service import agent_store  # (lazy: the agents feature loads when used)
@@ -323,9 +333,6 @@ class ConversationPane(QObject):
             if self.conversation_id is None:
                 conversation = await services.chat.start_conversation(project_id=project, model=model)
                 self.conversation_id = conversation.id
-            await services.db.in_thread(
-                services.store.update_conversation, self.conversation_id, agent_id=agent.id
-            )
             sources = await sources_for(services, agent)
             run = await agent_chat(services).send(
                 self.conversation_id, text, sources, agent=agent, approve=approve,
