@@ -116,7 +116,9 @@ def test_chat_with_a_saved_agent_uses_its_model_and_instructions(env, server):
     server.push(openai_stream(["Eight."]))
     again = run_cli("chat", "--continue", conversation_id, "Doubled?", env=env, input="")
     assert again.returncode == 0 and again.stdout == "Eight.\n", again.stderr
-    assert [t["function"]["name"] for t in server.posts()[1].body["tools"]] == ["calculator"]  # its agent again
+    assert [t["function"]["name"] for t in server.posts()[1].body["tools"]] == [
+        "calculator"
+    ]  # its agent again
     assert "No agent named 'Nobody'" in one_line_error(
         run_cli("chat", "--agent", "Nobody", "hi", env=env, input="")
     )
