@@ -191,6 +191,21 @@ async def test_a_streamable_http_server_with_a_secret_header(hub):
         assert hung.is_error and "did not answer within 0.5 s" in hung.content
 
 
+async def test_an_http_server_that_goes_away_is_an_error_outcome_and_a_failed_status(hub):
+    with http_server() as url:
+        hub.store.save(McpServerConfig("remote", HTTP, url=url))
+        source = await only_source(hub)
+        assert await source.call("add", {"a": 1, "b": 2}, timeout=10) == ToolOutcome("3")
+    started = time.monotonic()
+    outcome = await source.call("add", {"a": 1, "b": 2}, timeout=10)
+    assert time.monotonic() - started < 5
+    assert outcome.is_error and outcome.content.startswith(
+        "The MCP server 'remote' stopped while running 'add'."
+    )
+    assert f"Could not reach {url}" in outcome.content
+    assert hub.statuses()["remote"].state == "failed"
+
+
 async def test_an_http_server_that_is_not_there(hub):
     from tests.agents.mcp_support import free_port
 
