@@ -39,6 +39,12 @@ def env(name: str) -> str:
     return os.environ.get(name, "<unset>")
 
 
+@server.tool(name="notes.search")
+def notes_search(query: str) -> str:
+    """A tool whose name has a dot (MCP allows it; model APIs do not)."""
+    return f"notes about {query}"
+
+
 @server.tool()
 def pid() -> int:
     """This server's process id."""

@@ -55,6 +55,22 @@ async def test_a_stdio_server_lists_its_tools_and_answers_calls(hub):
     assert status.describe() == f"ready ({len(tools)} tools)"
 
 
+async def test_a_tool_name_models_refuse_is_shown_in_a_form_they_accept(hub):
+    hub.store.save(stdio_config())
+    source = await only_source(hub)
+    names = [t.spec.name for t in await source.list_tools()]
+    assert "notes_search" in names and "notes.search" not in names
+    assert await source.call("notes_search", {"query": "tea"}, timeout=10) == ToolOutcome("notes about tea")
+
+
+def test_model_names_stay_apart_and_short():
+    from dataelan_desktop.core.agents.mcp.session import model_names
+
+    names = model_names(["a.b", "a_b", "a/b", "x" * 80, "ok-name"])
+    assert list(names) == ["a_b", "a_b_2", "a_b_3", "x" * 64, "ok-name"]
+    assert names["a_b_2"] == "a_b" and names["x" * 64] == "x" * 80
+
+
 async def test_results_are_rendered_to_text(hub):
     hub.store.save(stdio_config())
     source = await only_source(hub)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -59,6 +60,7 @@ class McpSession:
         self._client: Client | None = None
         self._stderr: Any = None
         self._stale_tools = False
+        self._names: dict[str, str] = {}  # the name a model sees → the server's own tool name
 
     @property
     def name(self) -> str:
@@ -180,17 +182,19 @@ class McpSession:
             self._stale_tools = True
 
     async def _list_tools(self, client: Client) -> tuple[AvailableTool, ...]:
-        tools: list[AvailableTool] = []
+        listed: list[Any] = []
         cursor: str | None = None
         for _ in range(MAX_TOOL_PAGES):
             page = await client.list_tools(cursor=cursor, cache_mode="refresh")
-            tools.extend(self._available(t) for t in page.tools)
+            listed.extend(page.tools)
             cursor = page.next_cursor
             if not cursor:
                 break
-        return tuple(tools)
+        self._names = model_names([t.name for t in listed])
+        shown = {original: name for name, original in self._names.items()}
+        return tuple(self._available(t, shown[t.name]) for t in listed)
 
-    def _available(self, tool: Any) -> AvailableTool:
+    def _available(self, tool: Any, name: str) -> AvailableTool:
         annotations = (
             tool.annotations.model_dump(by_alias=True, exclude_none=True) if tool.annotations else {}
         )
@@ -199,7 +203,7 @@ class McpSession:
         )
         schema = dict(tool.input_schema or {}) or {"type": "object", "properties": {}}
         return AvailableTool(
-            spec=ToolSpec(tool.name, description, schema),
+            spec=ToolSpec(name, description, schema),
             source=self.config.source,
             read_only=False,  # annotations are shown to the person, never trusted to skip a question
             annotations=annotations,
@@ -231,7 +235,7 @@ class McpSession:
             return ToolOutcome(str(err), is_error=True)
         try:
             async with asyncio.timeout(timeout):
-                result = await client.call_tool(tool, arguments or {})
+                result = await client.call_tool(self._names.get(tool, tool), arguments or {})
         except TimeoutError:
             return ToolOutcome(
                 f"The tool '{tool}' of the MCP server '{self.name}' did not answer within {timeout:g} s; "
@@ -317,6 +321,20 @@ class McpSession:
             return str(err)
         log.warning("MCP server %s failed", self.name, exc_info=err)
         return f"{type(err).__name__}: {err}" + self._stderr_note()
+
+
+def model_names(names: list[str]) -> dict[str, str]:
+    """A name each provider accepts (``^[A-Za-z0-9_-]{1,64}$``) for each of a server's tool names
+    (MCP allows dots, slashes and longer names), kept apart when two would become one."""
+    chosen: dict[str, str] = {}
+    for original in names:
+        base = (re.sub(r"[^A-Za-z0-9_-]", "_", original) or "tool")[:64]
+        name, n = base, 2
+        while name in chosen:
+            suffix = f"_{n}"
+            name, n = base[: 64 - len(suffix)] + suffix, n + 1
+        chosen[name] = original
+    return chosen
 
 
 def _append_only(file: Any) -> Any:
