@@ -113,7 +113,8 @@ async def test_a_hanging_call_times_out_while_the_callers_loop_keeps_running(hub
         "The tool 'hang' of the MCP server 'test' did not answer within 1 s; the call was cancelled."
     )
     assert 0.9 < time.monotonic() - started < 5
-    assert ticks.count >= 30 and ticks.longest < 0.5  # the loop ran all along (10 ms ticks)
+    # the loop ran all along: a loop held by the call would show one gap as long as the call (1 s)
+    assert ticks.count >= 20 and ticks.longest < 0.75
     # the server itself is fine: the next call is answered
     assert await source.call("echo", {"text": "still here"}, timeout=10) == ToolOutcome("still here")
 
@@ -122,7 +123,7 @@ async def test_calls_run_side_by_side(hub):
     hub.store.save(stdio_config())
     source = await only_source(hub)
     await source.list_tools()
-    hung = asyncio.create_task(source.call("hang", {}, timeout=3))
+    hung = asyncio.create_task(source.call("hang", {}, timeout=5))
     answers = await asyncio.gather(*(source.call("add", {"a": i, "b": i}, timeout=10) for i in range(5)))
     assert [a.content for a in answers] == ["0", "2", "4", "6", "8"]
     assert not hung.done()  # the hanging call did not hold the others up
@@ -187,7 +188,7 @@ async def test_a_server_that_hangs_at_start_fails_after_its_timeout_without_hold
     status, ticks = await while_ticking(hub.start("test"))
     assert status.state == "failed"
     assert status.reason.startswith("It did not answer within 1 s of starting")
-    assert ticks.longest < 0.5
+    assert ticks.longest < 0.75  # held by the start, the loop would show a gap of 1 s or more
     assert wait_gone(server_processes(), 10) == []  # the hung process was stopped, not left behind
     assert hub.statuses()["test"].state == "failed"
 

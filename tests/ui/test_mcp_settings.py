@@ -101,7 +101,8 @@ def test_a_server_that_hangs_leaves_the_window_running(window, qtbot, ui_run, se
             await wait_until(lambda: "failed" in page.status.text(), 30, "the hang reported")
 
         _, ticks = await while_ticking(meanwhile())
-        assert ticks.count >= 100 and ticks.longest < 0.5  # the window's loop ran all along
+        # the window's loop ran all along: held by the start, it would show a gap of 2 s
+        assert ticks.count >= 40 and ticks.longest < 1.0
         assert page.status.text() == (
             "Status: failed: It did not answer within 2 s of starting (raise its timeout if it is slow to start)."
         )
@@ -111,7 +112,7 @@ def test_a_server_that_hangs_leaves_the_window_running(window, qtbot, ui_run, se
         calc = next(s for s in await services.mcp.sources() if s.server == "calc")
         outcome, ticks = await while_ticking(calc.call("hang", {}, timeout=1.5))
         assert outcome.is_error and "did not answer within 1.5 s" in outcome.content
-        assert ticks.longest < 0.5
+        assert ticks.longest < 1.0  # held by the call, the loop would show a gap of 1.5 s
 
     ui_run(scenario())
 
