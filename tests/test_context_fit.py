@@ -97,3 +97,9 @@ async def test_a_provider_without_a_tokenizer_is_estimated_and_says_so(services,
     generation = await services.chat.send(conversation_id, "Still there?")
     await generation.wait()
     assert generation.status == "complete" and generation.context.left_out == 0
+
+
+async def test_a_provider_without_its_key_yet_is_estimated_not_an_error(services):
+    conversation_id = long_conversation(services, "openai:gpt-4o-mini")
+    usage = await services.chat.context_usage(conversation_id)
+    assert usage.estimated and usage.limit is None and usage.used > 0

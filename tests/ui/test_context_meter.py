@@ -61,3 +61,23 @@ def test_the_meter_shows_how_full_the_context_is_and_a_long_conversation_still_g
         assert "left out when you send" in meter.label.text()
 
     ui_run(scenario(), timeout=180)
+
+
+def test_the_default_choice_is_set_in_settings(window, ui_run, services, tiny_gguf):
+    conversation_id = long_conversation(services, f"local:{tiny_gguf}")
+    meter = window.composer.context_meter
+
+    async def scenario():
+        window.open_conversation(conversation_id)
+        await wait_until(lambda: "of 512 tokens" in meter.label.text(), message="the meter")
+        assert meter.current_choice() == "drop"
+        dialog = window.open_settings()
+        page = dialog.chat_page
+        page.overflow.setCurrentIndex(page.overflow.findData("summarise"))
+        # the conversation has no choice of its own: it follows the new default, and so does sending
+        await wait_until(lambda: meter.current_choice() == "summarise", message="the meter follows")
+        assert services.chat.default_overflow == "summarise"
+        assert window.settings.value("chat/context_overflow") == "summarise"
+        dialog.close()
+
+    ui_run(scenario())

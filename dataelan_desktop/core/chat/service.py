@@ -22,7 +22,7 @@ from ..agents.history import answer_every_call, calls_of, tool_message
 from ..connections.registry import ProviderRegistry, parse_model_ref
 from ..db.engine import this_process
 from ..db.tables import Conversation, Message, Project
-from ..providers.errors import UnavailableError
+from ..providers.errors import ProviderError, UnavailableError
 from ..providers.reply import Reply, fold
 from ..providers.retry import RetryPolicy, build_then_stream, stream_with_retries
 from ..providers.types import (
@@ -452,9 +452,12 @@ class ChatService:
             return self._build_request(s, conversation_id, parent, ref.model, params)
 
         request, _ids, settings = await self.db.run(read)
-        provider = await asyncio.to_thread(self.registry.get, ref.provider)
-        limit = await provider.context_length(ref.model)
-        used, estimated = await self._count(provider, request, load=False)
+        try:
+            provider = await asyncio.to_thread(self.registry.get, ref.provider)
+            limit = await provider.context_length(ref.model)
+            used, estimated = await self._count(provider, request, load=False)
+        except ProviderError:  # no key yet, a model file gone: sending will say so; the meter estimates
+            limit, used, estimated = None, context.estimate_tokens(request), True
         return context.ContextUsage(used, limit, estimated, overflow=self._overflow(settings))
 
     async def _save_final(self, g: Generation, saves: _PartialSaves) -> None:

@@ -230,7 +230,7 @@ class ConversationPane(QObject):
     def refresh_context(self) -> None:
         """Count how full the model's context is with the branch on show (core counts, off this thread)."""
         conversation_id, model = self.conversation_id, self.composer.model() or None
-        if conversation_id is None or model is None:
+        if conversation_id is None or model is None or ":" not in model:  # (a name half typed: nothing yet)
             self.meter.clear()
             return
         chat, params = self.services.chat, self.params()
