@@ -153,6 +153,16 @@ async def test_bad_files_fail_before_any_model_process_starts(provider, tmp_path
     assert provider.loaded_models() == []
 
 
+async def test_a_model_file_damaged_after_a_reply_is_refused_on_the_next(provider, tmp_path: Path, tiny_gguf):
+    """The header is read again when the file changed (it is not read before every reply)."""
+    model = tmp_path / "model.gguf"
+    model.write_bytes(tiny_gguf.read_bytes())
+    assert [e async for e in provider.stream(request(model, max_tokens=2))]
+    writers.write_truncated(tmp_path / "half.gguf", tiny_gguf).replace(model)
+    with pytest.raises(ModelFileError, match="model.gguf"):
+        [e async for e in provider.stream(request(model, max_tokens=2))]
+
+
 def test_cli_chat_with_a_local_model_streams_and_saves(data_home: Path, tiny_gguf):
     env = cli_env(data_home)
     result = run_cli("chat", "-m", f"local:{tiny_gguf}", "--max-tokens", "8", "Hi there", env=env)

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ class ResolvedModel:
     name: str  # what the user wrote after "local:"
     path: Path
     settings: dict[str, Any]
+    info: Any = None  # the file's GGUFInfo, once its header was checked
 
 
 def _same_file_key(path: str) -> str:
@@ -46,31 +47,37 @@ class LocalProvider(Provider):
         self._clients: dict[tuple[str, tuple], Any] = {}  # (path, process settings) → ModelClient
         self._idle_timers: dict[tuple[str, tuple], asyncio.TimerHandle] = {}
         self._starting: dict[tuple[str, tuple], asyncio.Lock] = {}
+        #: files whose header was checked: path → ((size, modified), GGUFInfo)
+        self._checked_files: dict[str, tuple[tuple[int, int] | None, Any]] = {}
 
     # -- resolving names and settings ------------------------------------------------
 
-    def resolve(self, model: str) -> ResolvedModel:
-        row = None
-        profile: dict[str, Any] = {}
-        if self.db is not None:
+    @staticmethod
+    def _finder(model: str) -> Callable[[Any], tuple[str | None, dict[str, Any]]]:
+        """The database lookup of ``model``: its file's path (if it is in the library) and its profile."""
 
-            def find(s):
-                found = s.scalars(
-                    select(LocalModel).where(LocalModel.name == model, LocalModel.deleted_at.is_(None))
-                ).first()
-                prof = s.scalars(
-                    select(ModelProfile).where(ModelProfile.model_ref == f"local:{model}")
-                ).first()
-                return found, dict(prof.settings or {}) if prof else {}
+        def find(s) -> tuple[str | None, dict[str, Any]]:
+            found = s.scalars(
+                select(LocalModel).where(LocalModel.name == model, LocalModel.deleted_at.is_(None))
+            ).first()
+            prof = s.scalars(select(ModelProfile).where(ModelProfile.model_ref == f"local:{model}")).first()
+            return (found.path if found is not None else None), dict(prof.settings or {}) if prof else {}
 
-            row, profile = self.db.call(find)
-        path = Path(row.path) if row is not None else Path(model).expanduser()
-        if row is None and not path.exists():
+        return find
+
+    @staticmethod
+    def _resolved(model: str, found: str | None, profile: dict[str, Any]) -> ResolvedModel:
+        path = Path(found) if found is not None else Path(model).expanduser()
+        if found is None and not path.exists():
             raise ModelFileError(
                 f"No local model named '{model}' and no file at {path}. Add one with `dataelan models add PATH`, "
                 "or give the path of a .gguf file."
             )
         return ResolvedModel(name=model, path=path, settings=profile)
+
+    def resolve(self, model: str) -> ResolvedModel:
+        found, profile = self.db.call(self._finder(model)) if self.db is not None else (None, {})
+        return self._resolved(model, found, profile)
 
     def canonical_refs(self, refs: list[str]) -> list[str]:
         """``refs`` with each ``local:/path/to/file.gguf`` that is a library model's file written as
@@ -104,18 +111,45 @@ class LocalProvider(Provider):
 
     # -- loading ---------------------------------------------------------------------
 
+    async def _prepare(self, model: str) -> ResolvedModel:
+        """The model's file and settings, its header checked, before a load or a reply.
+
+        This is on the way to every reply's first token, so it waits on nothing it need not: one
+        trip to the database's thread for the settings (none without a database), and the file's
+        header (tens of milliseconds with a large vocabulary) read only when the file is new or
+        changed; a stat tells."""
+        from ..gguf.info import validate_gguf
+
+        found, profile = await self.db.run(self._finder(model)) if self.db is not None else (None, {})
+        resolved = self._resolved(model, found, profile)
+        try:
+            stat = resolved.path.stat()
+            signature: tuple[int, int] | None = (stat.st_size, stat.st_mtime_ns)
+        except OSError:  # gone: the check below says so
+            signature = None
+        key = str(resolved.path)
+        known = self._checked_files.get(key)
+        if signature is None or known is None or known[0] != signature:
+            known = (signature, await asyncio.to_thread(validate_gguf, resolved.path))
+            self._checked_files[key] = known
+        return replace(resolved, info=known[1])
+
     async def load(self, model: str, progress: Callable[[str], None] | None = None):
         """Load (or reuse) the model's process; validates the file from its header first."""
-        from ..gguf.info import validate_gguf
+        if progress:
+            progress(f"Checking {Path(model).name}…")
+        return await self._load(await self._prepare(model), progress)
+
+    async def _load(self, resolved: ResolvedModel, progress: Callable[[str], None] | None = None):
+        """Reuse or start the process for a prepared model (its header checked)."""
         from .client import ModelClient
 
-        resolved = await asyncio.to_thread(self.resolve, model)
-        if progress:
-            progress(f"Checking {resolved.path.name}…")
-        info = await asyncio.to_thread(validate_gguf, resolved.path)
         if not resolved.settings.get("context_length"):
             # the model's own context, capped: a 128k KV cache would not fit most machines
-            resolved.settings["context_length"] = min(info.context_length or DEFAULT_CONTEXT, DEFAULT_CONTEXT)
+            context = resolved.info.context_length or DEFAULT_CONTEXT
+            resolved = replace(
+                resolved, settings={**resolved.settings, "context_length": min(context, DEFAULT_CONTEXT)}
+            )
         key = self._client_key(resolved)
         lock = self._starting.setdefault(key, asyncio.Lock())
         async with lock:
@@ -216,9 +250,9 @@ class LocalProvider(Provider):
         return min(info.context_length or DEFAULT_CONTEXT, DEFAULT_CONTEXT)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        client = await self.load(request.model)
-        resolved = await asyncio.to_thread(self.resolve, request.model)
+        resolved = await self._prepare(request.model)
         settings = resolved.settings
+        client = await self._load(resolved)
         messages = self._messages(request, settings)
         tools = [
             {"name": t.name, "description": t.description, "parameters": t.parameters} for t in request.tools
