@@ -12,6 +12,7 @@ from . import (
     history,
     local_overhead,
     mcp_call,
+    memory,
     open_conversation,
     startup,
     stream_window,
@@ -19,13 +20,14 @@ from . import (
     sync,
     workflows,
 )
-from .harness import report
+from .harness import record_history, report
 
 BENCHMARKS = {
     "streaming": streaming,  # SDK → provider → chat service → SQLite, vs the plain SDK loop
     "stream_window": stream_window,  # … → the window painting offscreen; longest loop stall
     "local_overhead": local_overhead,  # the model process vs plain llama-cpp-python
     "startup": startup,  # to the window shown and idle, vs an empty PySide6 window
+    "memory": memory,  # all the app's processes together: idle, after a reply from each cloud SDK
     "history": history,  # full-text search over 1,000,000 messages
     "open_conversation": open_conversation,  # a 2,000-message conversation to first paint
     "fanout": fanout,  # four models at once in the tester vs the slowest alone
@@ -50,6 +52,8 @@ def main(names: list[str]) -> int:
         except Exception:  # one broken benchmark must not hide the others
             traceback.print_exc()
     report(figures)
+    if not names:  # a full run joins the history, with the machine's plain-SDK speed beside it
+        record_history(figures)
     return 0
 
 

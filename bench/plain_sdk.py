@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,10 +23,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class PlainLoop:
-    """The baseline process; :meth:`run` streams once there and returns its tokens per second."""
+    """The baseline process; :meth:`run` streams once there and returns its tokens per second.
+
+    After each run ``cpu_seconds`` is the CPU time the process spent on that stream, and
+    ``latencies_ms`` (for a paced stream whose tokens carry the time they left the server) how
+    long each token took from the server to the SDK's parsed chunk.
+    """
 
     def __init__(self, process: subprocess.Popen):
         self._process = process
+        self.cpu_seconds = 0.0
+        self.latencies_ms: list[float] = []
 
     def run(self) -> float:
         assert self._process.stdin is not None and self._process.stdout is not None
@@ -33,9 +41,11 @@ class PlainLoop:
         self._process.stdin.flush()
         line = self._process.stdout.readline().strip()
         try:
-            return float(line)
+            rate, cpu, *latencies = (float(x) for x in line.split())
         except ValueError:
             raise RuntimeError(f"the plain SDK loop failed: {line!r}") from None
+        self.cpu_seconds, self.latencies_ms = cpu, latencies
+        return rate
 
 
 @contextmanager
@@ -61,9 +71,13 @@ def main() -> None:
 
     base_url = sys.argv[1]
     loop = asyncio.new_event_loop()
-    loop.run_until_complete(_plain(base_url))  # warm-up: imports, the first connection
+    loop.run_until_complete(_plain(base_url, []))  # warm-up: imports, the first connection
     for _line in sys.stdin:
-        print(loop.run_until_complete(_plain(base_url)), flush=True)
+        latencies: list[float] = []
+        began = time.process_time()  # this process's CPU, all threads
+        rate = loop.run_until_complete(_plain(base_url, latencies))
+        cpu = time.process_time() - began
+        print(rate, cpu, *(f"{ms:.3f}" for ms in latencies), flush=True)
 
 
 if __name__ == "__main__":

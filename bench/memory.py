@@ -1,0 +1,61 @@
+"""Memory of the whole app: the resident memory of all its processes together (``memory_app.py``).
+
+Idle (window up, conversations and both cloud providers' models listed) and after one reply
+from each cloud SDK (openai, anthropic), each against a loopback server speaking its wire
+format. A person's other AI chat app is the comparison the targets come from (pyGPT used about
+900 MB on this kind of machine); the figures here are absolute, measured in fresh processes.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+
+from .harness import Figure
+from .loopback_server import loopback_server
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = 3
+
+
+def _once(env: dict[str, str]) -> tuple[float, float]:
+    env = {**env, "DATAELAN_HOME": tempfile.mkdtemp(prefix="dataelan-bench-memory-")}
+    process = subprocess.run(
+        [sys.executable, "-m", "bench.memory_app"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    found = dict(line.split() for line in process.stdout.splitlines() if line.startswith(("idle ", "after ")))
+    if process.returncode != 0 or len(found) != 2:
+        raise RuntimeError(f"the memory benchmark's app failed: {process.stderr[-2000:]}")
+    return float(found["idle"]), float(found["after"])
+
+
+def run() -> list[Figure]:
+    with ExitStack() as servers:
+        openai_url = servers.enter_context(loopback_server("openai"))
+        anthropic_url = servers.enter_context(loopback_server("anthropic"))
+        env = {
+            **os.environ,
+            "QT_QPA_PLATFORM": "offscreen",
+            "OPENAI_BASE_URL": openai_url + "/v1",
+            "OPENAI_API_KEY": "sk-bench-memory",
+            "ANTHROPIC_BASE_URL": anthropic_url,
+            "ANTHROPIC_API_KEY": "sk-ant-bench-memory",
+        }
+        runs = [_once(env) for _ in range(RUNS)]
+    idle, after = [r[0] for r in runs], [r[1] for r in runs]
+    idle_mb, after_mb = statistics.median(idle), statistics.median(after)
+    return [
+        Figure("memory: whole app idle, models listed", idle_mb, "MB", None, "<= 150 MB", idle_mb <= 150, idle),
+        Figure("memory: whole app after a reply from each cloud SDK", after_mb, "MB", None, "<= 220 MB",
+               after_mb <= 220, after),
+    ]  # fmt: skip
