@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 RATE = 200  # tokens per second: a fast cloud model as a person sees it
 TOKENS = 2_000  # ten seconds of reply: enough tokens for a 99th percentile
+PARAGRAPH = 40  # tokens per paragraph, as in streaming.py
 STAMP = re.compile(r"@(\d+\.\d+)")
 
 
@@ -29,7 +30,8 @@ def paced_chunks(rate: float = RATE, count: int = TOKENS) -> Iterator[bytes]:
         delay = began + i / rate - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        _role, chunk, _finish = openai_chunks([f"@{time.monotonic():.6f} "], usage=False, done=False)
+        end = "\n\n" if (i + 1) % PARAGRAPH == 0 else " "  # paragraphs, as a reply has them
+        _role, chunk, _finish = openai_chunks([f"@{time.monotonic():.6f}{end}"], usage=False, done=False)
         yield chunk
     yield from openai_chunks([], prompt_tokens=7, done=True)[1:]
 
