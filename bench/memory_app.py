@@ -26,7 +26,7 @@ def whole_app_mb() -> float:
     return procs.rss_mb() + sum(procs.rss_mb(pid) for pid in procs.children())
 
 
-async def _until(predicate, timeout: float = 60.0) -> None:
+async def _until(predicate, timeout: float = 300.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:

@@ -24,6 +24,10 @@ LONG_TEXT = 16_000  # characters above which a message is shown as plain text
 #: while a reply streams its view grows this many lines at a time: each growth lays out the whole
 #: conversation again, which at thousands of tokens per second cost a sixth of the throughput
 STREAM_GROWTH_LINES = 6
+#: while a reply streams, a paragraph longer than this (characters) is shown as blocks split where
+#: Qt wrapped its lines, which looks the same: Qt lays a paragraph out whole on every append, so a
+#: reply written as one long paragraph cost more per frame the longer it grew (70-180 ms stalls)
+SPLIT_PARAGRAPH = 1_500
 
 STATUS_TEXT = {
     "stopped": "Stopped — the text so far is kept",
@@ -127,6 +131,8 @@ class MessageWidget(QFrame):
         self.stream_view.document().documentLayout().documentSizeChanged.connect(self._fit_stream_view)
         self.stream_view.setVisible(False)
         self._streamed = 0
+        self._stream_text = ""  # the text shown in stream_view (its document may hold split points)
+        self._split_width: int | None = None  # the width at which paragraphs were split, if they were
         layout.addWidget(self.stream_view)
 
         self.stats = QLabel()
@@ -205,15 +211,18 @@ class MessageWidget(QFrame):
         if not self.stream_view.isVisible():
             self.body.setVisible(False)
             self.stream_view.setVisible(True)
-            self.stream_view.setPlainText(text)
-            self._streamed = len(text)
+            self._show_plain(text)
         elif len(text) < self._streamed:
-            self.stream_view.setPlainText(text)
-            self._streamed = len(text)
+            self._show_plain(text)
         elif len(text) > self._streamed:
             self._insert_tail(text)
         if self.status.property("state") != "streaming":
             self._set_status("streaming", self.view)
+
+    def _show_plain(self, text: str) -> None:
+        """Show ``text`` in stream_view from scratch (laid out whole)."""
+        self.stream_view.setPlainText(text)
+        self._stream_text, self._streamed, self._split_width = text, len(text), None
 
     def _insert_tail(self, text: str) -> None:
         """Add what ``text`` has beyond the ``_streamed`` characters already shown."""
@@ -221,16 +230,43 @@ class MessageWidget(QFrame):
         cursor.movePosition(QTextCursor.MoveOperation.End)
         block = cursor.block()
         cursor.insertText(text[self._streamed :])
-        self._streamed = len(text)
+        self._stream_text, self._streamed = text, len(text)
         # lay the new lines out now: done lazily inside the next paint, their height would
         # arrive mid-paint and cost a second repaint of the window
         layout = self.stream_view.document().documentLayout()
         while block.isValid():
             layout.ensureBlockLayout(block)
             block = block.next()
+        self._split_long_paragraph()
+
+    def _split_long_paragraph(self) -> None:
+        """End the last block where Qt began its last line, so later appends lay out that line only."""
+        block = self.stream_view.document().lastBlock()
+        if block.length() <= SPLIT_PARAGRAPH:
+            return
+        lines = block.layout()
+        if lines is None or lines.lineCount() < 2:
+            return
+        cursor = QTextCursor(block)
+        cursor.setPosition(block.position() + lines.lineAt(lines.lineCount() - 1).textStart())
+        cursor.insertBlock()
+        self._split_width = self.stream_view.viewport().width()
+        layout = self.stream_view.document().documentLayout()
+        layout.ensureBlockLayout(block)
+        layout.ensureBlockLayout(block.next())
+
+    def _rejoin(self) -> None:
+        """At another width the split points would show as early line ends: show the text anew."""
+        self._split_width = None
+        self.stream_view.setPlainText(self._stream_text)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        if self._split_width is not None and self.stream_view.viewport().width() != self._split_width:
+            self._rejoin()
 
     def streamed_text(self) -> str:
-        return self.stream_view.toPlainText()
+        return self._stream_text if self.stream_view.isVisible() else self.stream_view.toPlainText()
 
     def update_view(self, view: MessageView, streaming_text: str | None = None) -> None:
         self.view = view
@@ -241,7 +277,7 @@ class MessageWidget(QFrame):
         if len(text) > LONG_TEXT:
             # a very long message stays plain text: rich-text layout of it would stall the window
             self.body.setVisible(False)
-            shown = self.stream_view.toPlainText() if self.stream_view.isVisible() else ""
+            shown = self._stream_text if self.stream_view.isVisible() else ""
             self.stream_view.setVisible(True)
             if shown and len(shown) == self._streamed and text.startswith(shown):
                 # the reply just finished: add its last words rather than lay 16,000+ characters
@@ -249,8 +285,7 @@ class MessageWidget(QFrame):
                 if len(text) > len(shown):
                     self._insert_tail(text)
             elif shown != text:
-                self.stream_view.setPlainText(text)
-            self._streamed = len(text)
+                self._show_plain(text)
             self._code_blocks = []
             self._set_status(view.status, view)
             self._fit_stream_view()  # exact height now that it no longer grows
