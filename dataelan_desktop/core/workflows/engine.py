@@ -107,7 +107,7 @@ class _Run:
     settled: dict[str, _Settled] = field(default_factory=dict)
     done: dict[str, asyncio.Event] = field(default_factory=dict)
     records: RecordWriter | None = None  # the run's step records, written behind it
-    providers: dict[str, Provider] = field(default_factory=dict)  # built once per run
+    providers: dict[str, asyncio.Future[Provider]] = field(default_factory=dict)  # built once per run
 
     @property
     def writer(self) -> RecordWriter:
@@ -441,15 +441,16 @@ class WorkflowEngine:
             system = (system + "\n\n" if system else "") + _schema_instruction(step.output_schema)
         request = ChatRequest(model=ref.model, messages=(ChatMessage("user", prompt),), system=system,
                               params=GenerationParams(temperature=step.temperature, max_tokens=step.max_tokens))  # fmt: skip
-        provider = run.providers.get(ref.provider)
-        if (
-            provider is None
-        ):  # built off the loop's thread once per run (the first may start a helper process)
-            try:
-                provider = await asyncio.to_thread(self._provider, ref.provider)
-            except ProviderError as exc:
-                raise StepFailure(self._redact(str(exc)), retryable=False) from None
-            run.providers[ref.provider] = provider
+        # built off the loop's thread once per run (the first may start a helper process); steps that
+        # start together wait for the same build
+        building = run.providers.get(ref.provider)
+        if building is None:
+            building = asyncio.ensure_future(asyncio.to_thread(self._provider, ref.provider))
+            run.providers[ref.provider] = building
+        try:
+            provider = await asyncio.shield(building)
+        except ProviderError as exc:
+            raise StepFailure(self._redact(str(exc)), retryable=False) from None
         reply = Reply(str(ref))
         events = stream_with_retries(provider, request, RetryPolicy(attempts=1))  # the step's retry decides
         await fold(reply, events, on_text, self._redact)

@@ -23,6 +23,7 @@ def tool_caller(services: Services) -> ToolCaller:
     async def call(
         tool: str, arguments: dict[str, Any], grants: Sequence[str], timeout: float
     ) -> ToolOutcome:
+        from ..agents.builtin import ToolSetError
         from ..agents.loop import ToolBox, check_arguments
         from ..agents.service import sources_for
 
@@ -32,7 +33,11 @@ def tool_caller(services: Services) -> ToolCaller:
             if not server or not name:
                 raise ToolUnavailable(f"'{tool}' is not a tool: write mcp:SERVER:TOOL.")
             entry = f"mcp:{server}:{name}"
-        box = await ToolBox.gather(sources_for(services, None, [*grants, entry]))
+        try:
+            sources = await sources_for(services, None, [*grants, entry])
+        except ToolSetError as exc:  # an unknown tool set, a folder or a server that is not there
+            raise ToolUnavailable(str(exc)) from None
+        box = await ToolBox.gather(sources)
         if name not in box.tools:
             known = ", ".join(sorted(box.tools)) or "none"
             problems = f" ({'; '.join(box.problems)})" if box.problems else ""
