@@ -117,7 +117,7 @@ def test_a_download_without_network_says_so_keeps_the_partial_file_and_retries(
             monkeypatch.setenv("HF_ENDPOINT", hub.base_url)  # the network is back
             manager.tabs.setCurrentIndex(1)
             manager.catalog.clearSelection()
-            await asyncio_gather(manager.start_download(REPO, FILE, sha256=sha))  # what Retry does
+            manager.download_button.click()  # Retry: the same download, from where it stopped
             await wait_until(lambda: "Downloaded and verified" in manager.status.text(), message="downloaded")
             ranges = [r for method, _p, r in hub.requests if method == "GET" and r]
             assert ranges == [f"bytes={half}-"]  # went on from the kept half, did not start over

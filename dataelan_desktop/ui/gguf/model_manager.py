@@ -373,6 +373,12 @@ class ModelManagerWindow(QWidget):
 
     def download_selected(self) -> ops.Op | None:
         rows = self.catalog.selectionModel().selectedRows()
+        job = self.download
+        if not rows and job is not None and job.state not in ("done", "cancelled"):
+            # Retry / Resume: the download that stopped, from where it stopped
+            return self.start_download(
+                job.repo_id, job.filename, sha256=job.expected_sha256, size=job.expected_size
+            )
         if not rows:
             self.status.setText("Select a model in the list to download it.")
             return None
