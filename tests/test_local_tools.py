@@ -134,3 +134,37 @@ def test_a_template_without_tools_gets_them_in_the_system_prompt():
     assert messages[0]["role"] == "system" and "<tools>" in messages[0]["content"]
     assert messages[2]["content"] == '<tool_call>{"name": "weather", "arguments": {}}</tool_call>'
     assert messages[3] == {"role": "user", "content": "<tool_response>\nerror: denied\n</tool_response>"}
+
+
+# -- llama-cpp-python's own OpenAI-compatible server, with its function-calling chat format ----------
+
+
+@pytest.fixture(scope="module")
+def function_server(roomy_gguf):
+    from tests.support.llama_server import LlamaServer
+
+    server = LlamaServer(roomy_gguf, n_ctx=4096, extra=("--chat_format", "chatml-function-calling")).start()
+    yield server
+    server.stop()
+
+
+async def test_a_compatible_server_streams_a_required_call_and_reads_the_result(function_server):
+    """A real peer: the call arrives as streamed tool_calls fragments, and a transcript with its
+    result (role tool) is accepted for the next turn."""
+    from dataelan_desktop.core.providers.openai_compatible import OpenAICompatibleProvider
+
+    provider = OpenAICompatibleProvider(name="llamacpp", base_url=function_server.base_url)
+    try:
+        ask_weather = ask(Path("tiny"), choice="weather", max_tokens=200)
+        events = [e async for e in provider.stream(ask_weather)]
+        (call,) = [e for e in events if isinstance(e, ToolCall)]
+        assert call.name == "weather" and json.loads(call.arguments)["city"] in ("Paris", "Oslo")
+        follow = (
+            ChatMessage("user", "Weather in Oslo?"),
+            ChatMessage("assistant", "", tool_calls=(call,)),
+            ChatMessage("tool", "sunny", name="weather", tool_call_id=call.id),
+        )
+        events = [e async for e in provider.stream(ask(Path("tiny"), *follow, choice="none", max_tokens=5))]
+        assert isinstance(events[-1], Finished) and [e for e in events if isinstance(e, TextDelta)]
+    finally:
+        await provider.aclose()

@@ -18,7 +18,7 @@ def free_port() -> int:
 
 
 class LlamaServer:
-    def __init__(self, model: Path, model_alias: str = "tiny", n_ctx: int = 512):
+    def __init__(self, model: Path, model_alias: str = "tiny", n_ctx: int = 512, extra: tuple[str, ...] = ()):
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         self.model_alias = model_alias
@@ -26,7 +26,7 @@ class LlamaServer:
         self._args = [
             sys.executable, "-m", "llama_cpp.server",
             "--model", str(model), "--model_alias", model_alias,
-            "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(n_ctx),
+            "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(n_ctx), *extra,
         ]  # fmt: skip
         self.process: subprocess.Popen | None = None
 

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 from .errors import InvalidRequestError, ProviderError
 from .openai_provider import OpenAIProvider
 from .types import ChatRequest
 
+#: how servers word "this server or model cannot call tools" (Ollama, llama.cpp without --jinja, vLLM
+#: without --enable-auto-tool-choice, LM Studio...); other refusals that mention tools are left as they are
+CANNOT_CALL_TOOLS = re.compile(
+    r"(not|n't) support(s|ed)? (for )?(tools|tool|function)|tools? (param|parameter)s? requires?|"
+    r"tool.?choice|tool call(ing|s)? (is|are) not|function.?calling (is )?not",
+    re.IGNORECASE,
+)
 NO_KEY = "not-needed"  # local servers ignore the key, but the SDK insists on one
 
 
@@ -24,9 +33,8 @@ class OpenAICompatibleProvider(OpenAIProvider):
         """A server or model that cannot call tools refuses the request with a 400 whose wording
         differs per server (llama.cpp without ``--jinja``, Ollama's "does not support tools", vLLM
         without ``--enable-auto-tool-choice``): say that plainly, never drop the tools and go on."""
-        said = error.message.lower()
         refusal = isinstance(error, InvalidRequestError) or error.status == 500  # (some say it with a 500)
-        if not request.tools or not refusal or ("tool" not in said and "function" not in said):
+        if not request.tools or not refusal or not CANNOT_CALL_TOOLS.search(error.message):
             return error
         return InvalidRequestError(
             f"{self.name} cannot call tools with the model '{request.model}': {error.message} "

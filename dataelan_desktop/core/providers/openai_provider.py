@@ -174,7 +174,11 @@ class OpenAIProvider(Provider):
                             if call.id:
                                 part["id"] = call.id
                             if call.function is not None:
-                                part["name"] += call.function.name or ""
+                                name = call.function.name or ""
+                                # OpenAI names a call in its first fragment; llama-cpp-python's server
+                                # repeats the name in every fragment: a repeat is not more name
+                                if name != part["name"]:
+                                    part["name"] += name
                                 part["arguments"] += call.function.arguments or ""
                     if choice.finish_reason:
                         finish = FINISH_REASONS.get(choice.finish_reason, StopReason.OTHER)
@@ -222,7 +226,8 @@ def openai_message(m: ChatMessage) -> dict[str, Any]:
         return {"role": "tool", "tool_call_id": m.tool_call_id or "", "content": content}
     entry: dict[str, Any] = {"role": m.role, "content": m.content}
     if m.role == "assistant" and m.tool_calls:
-        entry["content"] = m.content or None
+        # (content stays a string, "" when the turn only called tools: OpenAI takes it, and
+        # llama-cpp-python's server refuses the null OpenAI also allows)
         entry["tool_calls"] = [
             {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments or "{}"}}
             for c in m.tool_calls
