@@ -148,3 +148,58 @@ def test_sync_before_signing_in_says_how_to_sign_in(devices):
     a, _b = devices
     with pytest.raises(NotSignedInError, match="sync login"):
         a.engine.sync_now()
+
+
+def test_an_agent_profile_added_to_the_synced_tables_by_its_brief_syncs_through_its_store(
+    devices, live, user
+):
+    from dataelan_desktop.core.agents.store import AgentStore
+
+    a, b = devices
+    _sign_in(a, live, user, "A")
+    _sign_in(b, live, user, "B")
+    made = AgentStore(a.services.db, a.services.bus).add(
+        "Researcher", model="openai:gpt-4o-mini", instructions="cite sources", tools=["web_fetch"]
+    )
+    a.engine.sync_now()
+    b.engine.sync_now()
+    on_b = AgentStore(b.services.db, b.services.bus).agent(made.id)
+    assert (on_b.name, on_b.model, on_b.instructions, list(on_b.tools)) == (
+        "Researcher", "openai:gpt-4o-mini", "cite sources", ["web_fetch"]
+    )  # fmt: skip
+
+
+def test_a_clock_far_ahead_is_refused_with_a_sentence_and_its_changes_go_once_it_is_right(
+    devices, live, user, monkeypatch
+):
+    import time
+
+    from dataelan_desktop.core.sync.client import RejectedError
+
+    a, b = devices
+    _sign_in(a, live, user, "A")
+    real = time.time_ns
+    monkeypatch.setattr(time, "time_ns", lambda: real() + 3600 * 10**9)  # this device's clock: an hour ahead
+    conv = a.store.create_conversation(title="written with a wrong clock")
+    with pytest.raises(RejectedError, match="ahead of the server's; set the clock right"):
+        a.engine.sync_now()
+    assert a.engine.status().pending > 0
+    monkeypatch.setattr(time, "time_ns", real)  # the clock is put right
+    a.engine.sync_now()
+    assert a.engine.status().pending == 0
+    _sign_in(b, live, user, "B")
+    b.engine.sync_now()
+    assert b.store.conversation(conv.id).title == "written with a wrong clock"
+
+
+def test_a_server_of_another_protocol_version_says_which_side_to_update(devices, live, user, monkeypatch):
+    from dataelan_desktop.core.sync import client
+    from dataelan_desktop.core.sync.client import ProtocolMismatchError
+
+    a, _b = devices
+    _sign_in(a, live, user, "A")
+    a.store.create_conversation(title="kept for later")
+    monkeypatch.setattr(client, "PROTOCOL_VERSION", 2)  # an app newer than the server
+    with pytest.raises(ProtocolMismatchError, match="update"):
+        a.engine.sync_now()
+    assert a.engine.status().pending > 0 and "protocol" in a.engine.status().last_error
