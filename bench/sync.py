@@ -187,6 +187,7 @@ def app_first_sync(server: Server, user: str, label: str, memory_s: float) -> Fi
             took = time.perf_counter() - began
             got = services.store.message_count()
         finally:
+            engine.close()
             services.close()
     assert got == MESSAGES, f"{got} of {MESSAGES} messages reached the app database"
     return Figure(f"sync {label}: app client, first sync of {MESSAGES:,} messages", took, "s", memory_s,
@@ -227,6 +228,8 @@ def app_change_latency(server: Server, memory_ms: float, rounds: int = 40) -> Fi
         finally:
             for runner in runners:
                 runner.stop()
+            a_engine.close()
+            b_engine.close()
             a.close()
             b.close()
     median = statistics.median(times) * 1000

@@ -64,6 +64,7 @@ class Device:
         return self.services.store
 
     def close(self) -> None:
+        self.engine.close()
         self.services.close()
 
 

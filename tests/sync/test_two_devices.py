@@ -80,6 +80,7 @@ def test_changes_made_offline_wait_and_go_when_the_server_is_back(devices, live,
     _sign_in(b, live, user, "B")
     dead = f"http://127.0.0.1:{free_port()}"
     online = a.engine._http
+    a.engine.close()
     a.engine._http = lambda _url: httpx.Client(base_url=dead, timeout=2)  # the network is gone
     conv = a.store.create_conversation(title="on the train")
     _talk(a, conv.id, "written offline", "answered by a local model")
@@ -87,6 +88,7 @@ def test_changes_made_offline_wait_and_go_when_the_server_is_back(devices, live,
         a.engine.sync_now()
     status = a.engine.status()
     assert status.pending > 0 and "your changes are kept" in status.last_error
+    a.engine.close()
     a.engine._http = online
     a.engine.sync_now()
     assert a.engine.status().pending == 0 and a.engine.status().last_error is None

@@ -91,11 +91,12 @@ def remote_writes(session: Session, changes: Sequence[Change]) -> Iterator[tuple
     for name in sorted(inserts, key=order.get):
         table, spec = app_table(name), TABLES[name]
         known = _registers_of_rows(conn, name, list(inserts[name]))
+        required = _required(table)
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for row_id, c in inserts[name].items():
             values = {k: v for k, v in c.value.items() if k in spec.immutable}
             values.update({f: v for f, (_hlc, v) in known.get(row_id, {}).items() if f in spec.mutable})
-            values = _fill_required(table, _decoded(table, values))
+            values = _fill_required(table, _decoded(table, values), required)
             groups.setdefault(tuple(sorted(values)), []).append({"id": row_id, **values})
         for rows in groups.values():
             yield sqlite_insert(table).on_conflict_do_nothing(), rows
@@ -113,15 +114,27 @@ def remote_writes(session: Session, changes: Sequence[Change]) -> Iterator[tuple
         yield update(table).where(table.c.id == bindparam("_row")).values({f: bindparam("_value")}), params
 
 
-def _fill_required(table, values: dict[str, Any]) -> dict[str, Any]:
+def _fill_required(table, values: dict[str, Any], required: dict[str, Any]) -> dict[str, Any]:
     """A row's required columns that nothing has filled yet (a name whose register has not arrived)
     get an empty value of their type, so the row can be written; the register fills it when it comes."""
-    for column in table.columns:
-        if column.name in values or column.nullable or column.default is not None or column.primary_key:
-            continue
-        python = getattr(column.type, "python_type", str)
-        values[column.name] = python() if python in (str, int, float, bool) else ""
+    for name, empty in required.items():
+        if name not in values:
+            values[name] = empty
     return values
+
+
+def _required(table) -> dict[str, Any]:
+    """The columns a row cannot be written without (not null, no default), each with its empty value."""
+    out = {}
+    for column in table.columns:
+        if column.nullable or column.default is not None or column.primary_key:
+            continue
+        try:
+            python = column.type.python_type
+        except NotImplementedError:
+            python = str
+        out[column.name] = python() if python in (str, int, float, bool) else ""
+    return out
 
 
 def _decoded(table, values: dict[str, Any]) -> dict[str, Any]:

@@ -100,14 +100,9 @@ class SyncRunner:
                 self._stop.wait(self.debounce_s)  # a burst of changes goes in one round
                 self._wake.clear()
             try:
-                status = self.engine.status()
-                if not status.signed_in:
-                    backoff = None
-                    continue
-                if not (self._pull_wanted.is_set() or status.pending or backoff):
-                    continue
+                pull = self._pull_wanted.is_set() or backoff is not None
                 self._pull_wanted.clear()
-                self.engine.sync_now(self.progress)
+                self.engine.sync_now(self.progress, pull=pull)
                 backoff = None
             except (ServerUnavailableError, ThrottledError) as err:
                 wait = err.retry_after if isinstance(err, ThrottledError) else (backoff or 0.5) * 2

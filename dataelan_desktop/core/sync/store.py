@@ -52,6 +52,22 @@ class Account:
     encrypted: bool
 
 
+@dataclass(frozen=True)
+class RoundState:
+    """What a sync round needs to begin, read in one call."""
+
+    account: Account | None
+    cursor: int
+    pending: int
+    clock_ms: int  # the wall part of the device clock's last stamp
+
+
+def _account_of(row: SyncStateRow | None) -> Account | None:
+    if row is None or not row.signed_in:
+        return None
+    return Account(row.server_url, row.user, row.device_id, row.device_name or "", bool(row.encrypted))
+
+
 def _state(s: Session) -> SyncStateRow:
     row = s.get(SyncStateRow, 1)
     if row is None:
@@ -83,13 +99,14 @@ class SyncStore:
         return self.db.call(read)
 
     def account(self) -> Account | None:
-        def read(s: Session) -> Account | None:
+        return self.db.call(lambda s: _account_of(s.get(SyncStateRow, 1)))
+
+    def round_state(self) -> RoundState:
+        def read(s: Session) -> RoundState:
             row = s.get(SyncStateRow, 1)
-            if row is None or not row.signed_in:
-                return None
-            return Account(
-                row.server_url, row.user, row.device_id, row.device_name or "", bool(row.encrypted)
-            )
+            pending = s.scalar(select(func.count()).select_from(SyncOutboxRow)) or 0
+            clock = Stamp.parse(row.clock).wall_ms if row is not None and row.clock else 0
+            return RoundState(_account_of(row), row.cursor if row is not None else 0, pending, clock)
 
         return self.db.call(read)
 
@@ -169,8 +186,9 @@ class SyncStore:
         self.db.call(lambda s: s.execute(delete(SyncOutboxRow).where(SyncOutboxRow.op_id.in_(op_ids))))
         self._publish()
 
-    def pulled(self, cursor: int, newest_hlc: str | None) -> None:
-        """A page was applied: move the cursor past it and take in its newest stamp."""
+    def pulled(self, cursor: int, newest_hlc: str | None, *, done: bool = False) -> None:
+        """A page was applied: move the cursor past it and take in its newest stamp; ``done``: it was
+        the last page, the round ended well (when, and no error)."""
 
         def write(s: Session) -> None:
             row = _state(s)
@@ -179,8 +197,12 @@ class SyncStore:
                 clock.observe(newest_hlc)
                 row.clock = str(clock.last)
             row.cursor = cursor
+            if done:
+                row.last_sync_at, row.last_error = utcnow(), None
 
         self.db.call(write)
+        if done:
+            self._publish()
 
     def finished(self, error: str | None) -> None:
         """A sync ended: when, and the one sentence that says what went wrong (None: nothing)."""
@@ -247,4 +269,4 @@ def _snapshot(s: Session, progress: Callable[[str], None] | None) -> int:
     return total
 
 
-__all__ = ["HELD", "Account", "SyncStatus", "SyncStore"]
+__all__ = ["HELD", "Account", "RoundState", "SyncStatus", "SyncStore"]

@@ -49,6 +49,7 @@ class SyncController(QObject):
         if self._started:
             self._started = False
             self.runner.stop()
+        self.engine.close()
 
     # -- actions, each a change op (off the GUI thread; failures said in one place) ----------------
 
