@@ -160,6 +160,21 @@ async def test_a_chatty_servers_stderr_is_kept_small_and_its_last_words_still_re
     assert hub.statuses()["test"].reason == "It stopped unexpectedly. Its last words: crash tool: exiting now"
 
 
+async def test_without_the_sdk_the_hub_says_so_in_one_sentence(hub, monkeypatch):
+    import sys
+
+    monkeypatch.delitem(sys.modules, "dataelan_desktop.core.agents.mcp.session", raising=False)
+    monkeypatch.setitem(sys.modules, "mcp", None)  # as in a bundle built without it
+    hub.store.save(stdio_config())
+    source = await only_source(hub)
+    with pytest.raises(ToolSourceError, match=r"^MCP support is missing from this installation \("):
+        await source.list_tools()
+    outcome = await source.call("add", {"a": 1, "b": 2}, timeout=5)
+    assert outcome.is_error and outcome.content.startswith("MCP support is missing")
+    with pytest.raises(OSError, match="pip install 'mcp>=2.3,<3'"):  # the CLI and Settings say it as is
+        await hub.start("test")
+
+
 async def test_a_command_that_does_not_exist_fails_with_a_clear_status(hub):
     hub.store.save(McpServerConfig("ghost", "stdio", command="no-such-mcp-server-xyz", args=("--stdio",)))
     source = await only_source(hub)

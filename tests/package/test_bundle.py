@@ -193,3 +193,15 @@ def test_helper_processes_are_the_bundle_itself(bundle: Bundle):
         assert (chat.returncode, out) == (0, "slow reply\n"), err
     finally:
         server.stop()
+
+
+def test_an_mcp_server_is_started_and_called_by_the_bundle(bundle: Bundle):
+    """The MCP SDK is in the bundle (its client imports starlette, sse_starlette and uvicorn)."""
+    server = REPO / "tests" / "agents" / "mcp_server.py"
+    added = bundle.run("mcp", "add", "calc", "--", sys.executable, str(server))
+    assert added.returncode == 0, added.stderr
+    tools = bundle.run("mcp", "tools", "calc")
+    assert tools.returncode == 0, tools.stderr
+    assert tools.stdout.startswith("calc: ready (") and "readOnlyHint=True" in tools.stdout
+    called = bundle.run("mcp", "call", "calc", "add", '{"a": 2, "b": 40}')
+    assert (called.returncode, called.stdout) == (0, "42\n"), called.stderr

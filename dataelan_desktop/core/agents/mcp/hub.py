@@ -27,6 +27,10 @@ if TYPE_CHECKING:  # the SDK is imported when the first server starts, not with 
     from .session import McpSession
 
 
+class McpUnavailableError(ToolSourceError, OSError):
+    """The MCP SDK cannot be imported here: said as the installation's problem, in one sentence."""
+
+
 class McpToolSource:
     """One configured MCP server as a :class:`~dataelan_desktop.core.agents.tools.ToolSource`."""
 
@@ -108,7 +112,13 @@ class McpHub:
         return [name for name, config in configs.items() if config.enabled]
 
     def _session(self, config: McpServerConfig) -> McpSession:
-        from .session import McpSession  # the SDK loads here, when a server is first used
+        try:
+            from .session import McpSession  # the SDK loads here, when a server is first used
+        except ImportError as err:  # an installation (or a bundle) without the SDK or what it imports
+            raise McpUnavailableError(
+                f"MCP support is missing from this installation ({err}); reinstall Dataelan Desktop "
+                "or install the SDK: pip install 'mcp>=2.3,<3'."
+            ) from None
 
         session = self._sessions.get(config.name)
         if session is None:
