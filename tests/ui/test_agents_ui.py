@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication
 
 from dataelan_desktop.core.agents.service import agent_store
@@ -141,5 +142,49 @@ def test_stop_while_asking_ends_the_run_and_keeps_everything(
         assert window.composer.agent_id() is None
         window.chat.open(conversation_id)
         await wait_until(lambda: window.composer.agent_id() == agent.id, message="its agent shown again")
+
+    ui_run(scenario())
+
+
+def test_agents_are_made_edited_and_removed_in_their_window(window, qtbot, ui_run, services, tmp_path):
+    async def scenario():
+        window.findChild(QAction, "agentsAction").trigger()
+        editor = window.agents_window
+        await wait_until(editor.isVisible, message="the agents window")
+        qtbot.keyClicks(editor.name, "Researcher")
+        editor.model.setText("openai:gpt-4o-mini")
+        editor.tools.setText("calc, nosuchtool")
+        qtbot.mouseClick(editor.save_button, Qt.MouseButton.LeftButton)
+        assert "Unknown tool 'nosuchtool'" in editor.error.text()  # said; nothing saved
+        editor.tools.setText(f"calc, files:{tmp_path}")
+        editor.rules.setText("calculator=sometimes")
+        qtbot.mouseClick(editor.save_button, Qt.MouseButton.LeftButton)
+        assert "is not a rule" in editor.error.text()
+        editor.rules.setText("read_file=ask")
+        editor.max_steps.setValue(9)
+        qtbot.mouseClick(editor.save_button, Qt.MouseButton.LeftButton)
+        await wait_until(lambda: editor.list.count() == 1, message="saved and listed")
+        saved = agent_store(services).agent("Researcher")
+        assert saved.tools == ("calc", f"files:{tmp_path}") and saved.policies == {"read_file": "ask"}
+        assert saved.loop_limits.max_steps == 9 and saved.model == "openai:gpt-4o-mini"
+        # the composer's picker follows (Changes.agents)
+        await wait_until(
+            lambda: window.composer.agent_picker.findText("Researcher") > 0, message="in the picker"
+        )
+
+        qtbot.mouseClick(editor.new_button, Qt.MouseButton.LeftButton)
+        qtbot.keyClicks(editor.name, "researcher")
+        qtbot.mouseClick(editor.save_button, Qt.MouseButton.LeftButton)
+        await wait_until(lambda: "already exists" in editor.error.text(), message="a duplicate name is said")
+
+        editor.list.setCurrentRow(0)
+        assert editor.name.text() == "Researcher" and editor.max_steps.value() == 9
+        editor.instructions.setPlainText("Cite your notes.")
+        qtbot.mouseClick(editor.save_button, Qt.MouseButton.LeftButton)
+        await wait_until(lambda: agent_store(services).agent("Researcher").instructions == "Cite your notes.",
+                         message="edited")  # fmt: skip
+        qtbot.mouseClick(editor.delete_button, Qt.MouseButton.LeftButton)
+        await wait_until(lambda: editor.list.count() == 0, message="removed")
+        assert agent_store(services).agents() == []
 
     ui_run(scenario())

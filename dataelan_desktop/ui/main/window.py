@@ -262,6 +262,7 @@ class MainWindow(QMainWindow):
         action(self.tools_menu, "Model tester…", "Ctrl+T", self.open_tester)
         action(self.tools_menu, "Prompt templates…", "Ctrl+Shift+T", self.open_templates, "templatesAction")
         action(self.tools_menu, "Workflows…", "Ctrl+Shift+W", self.open_workflows, "workflowsAction")
+        action(self.tools_menu, "Agents…", None, self.open_agents, "agentsAction")
         action(
             self.tools_menu, "Insert template…", "Ctrl+/", lambda: self.template_inserter.choose(),
             "insertTemplateAction",
@@ -396,6 +397,15 @@ class MainWindow(QMainWindow):
         self.workflows_window.show()
         self.workflows_window.raise_()
         self.workflows_window.activateWindow()
+
+    def open_agents(self) -> None:
+        from ..agents.agents_window import AgentsWindow  # feature edge: loaded when first opened
+
+        if getattr(self, "agents_window", None) is None:
+            self.agents_window = AgentsWindow(self.services)
+        self.agents_window.show()
+        self.agents_window.raise_()
+        self.agents_window.activateWindow()
 
     def about(self) -> None:
         from ... import __version__
