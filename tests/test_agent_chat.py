@@ -196,3 +196,47 @@ def test_chatgpt_tool_nodes_become_tool_messages(services, tmp_path):
         and shown[2].tool["call_id"] == "call"
         and shown[2].tool["name"] == "python"
     )
+
+
+SIX_TIMES = """\
+name: Six times
+inputs:
+  a: {type: number}
+steps:
+  - id: sum
+    kind: tool
+    tool: calculator
+    arguments: {expression: "{{inputs.a}} * 6"}
+  - id: out
+    kind: output
+    value: "{{sum}}"
+"""
+
+
+async def test_an_agent_runs_a_saved_workflow_after_asking(app, server):
+    from dataelan_desktop.core.agents.service import sources_for
+    from dataelan_desktop.core.workflows import open_store
+
+    open_store(app).save(SIX_TIMES)
+    sources = await sources_for(app, None, ["workflows"])
+    server.push(
+        openai_tool_calls([("w1", "run_workflow", '{"name": "six times", "inputs": {"a": 7}}'),
+                           ("w2", "run_workflow", '{"name": "Sixx times"}')]),
+        checked_openai(openai_stream(["42."])),
+    )  # fmt: skip
+    asked = []
+
+    async def allow(pending):
+        asked.append(pending.call.id)
+        return Approval.ALLOW_ONCE
+
+    conversation = await app.chat.start_conversation(model=MODEL)
+    run = await agent_chat(app).send(
+        conversation.id, "7 times 6 by the workflow", sources, model=MODEL, approve=allow
+    )
+    result = await run.wait()
+    assert result.status == AgentStatus.COMPLETE and asked == ["w1", "w2"]  # it asks each time
+    ran, missing = result.runs
+    assert ran.outcome.content == "42" and not ran.outcome.is_error
+    assert missing.outcome.is_error and "Did you mean 'Six times'?" in missing.outcome.content
+    assert [r.status for r in open_store(app).runs()] == ["complete"]  # recorded like any run

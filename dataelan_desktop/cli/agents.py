@@ -26,7 +26,7 @@ def register(sub) -> None:
     add.add_argument("-m", "--model", help="its model (PROVIDER:ID); without, the conversation's")
     add.add_argument("-i", "--instructions", help="its instructions (added to the system prompt)")
     add.add_argument(
-        "--tools", default="", help="calc,time,search,fetch,files:DIR,mcp:SERVER (comma-separated)"
+        "--tools", default="", help="calc,time,search,fetch,workflows,files:DIR,mcp:SERVER (comma-separated)"
     )
     add.add_argument("--allow", action="append", default=[], metavar="TOOL", help="never ask for this tool")
     add.add_argument("--ask", action="append", default=[], metavar="TOOL", help="always ask for this tool")
@@ -47,7 +47,9 @@ def add_chat_options(p) -> None:
     """`dataelan chat`'s agent options (registered by cli/chat.py)."""
     p.add_argument("--agent", metavar="NAME", help="answer with this saved agent (its model, tools, limits)")
     p.add_argument(
-        "--tools", metavar="LIST", help="let the model use tools: calc,time,search,fetch,files:DIR"
+        "--tools",
+        metavar="LIST",
+        help="let the model use tools: calc,time,search,fetch,workflows,files:DIR,mcp:SERVER",
     )
     p.add_argument("--yes", action="store_true", help="allow every tool call without asking")
 

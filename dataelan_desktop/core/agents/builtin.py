@@ -1,11 +1,12 @@
 """The built-in tools, one :class:`ToolSource` named "builtin".
 
 calculator, current_time, list_files / read_file / write_file (inside the folders the person
-granted, nowhere else), search_history (this app's conversations), fetch_url (never offline).
+granted, nowhere else), search_history (this app's conversations), fetch_url (never offline),
+run_workflow (a saved workflow; asks).
 Each has a JSON Schema for its arguments; the loop checks them before a call gets here.
 
 Tool sets as a person names them (``--tools calc,files:~/notes`` and an agent's tool list):
-``calc``, ``time``, ``files:<folder>``, ``search``, ``fetch``.
+``calc``, ``time``, ``files:<folder>``, ``search``, ``fetch``, ``workflows``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ TOOL_SETS = {
     "files": ("list_files", "read_file", "write_file"),
     "search": ("search_history",),
     "fetch": ("fetch_url",),
+    "workflows": ("run_workflow",),
 }
 READ_LIMIT = 200_000  # bytes of a file read at once
 FETCH_LIMIT = 1_000_000  # bytes of a page fetched; the loop's own limit cuts what the model is sent
@@ -153,6 +155,8 @@ SPECS = {
                                _schema({"query": {"type": "string"}, "limit": {"type": "integer", "minimum": 1, "maximum": 50}}, ["query"])),
     "fetch_url": ToolSpec("fetch_url", "Fetch a web page or file over HTTP(S) and return its text. The person is asked first.",
                           _schema({"url": {"type": "string", "pattern": "^https?://"}}, ["url"])),
+    "run_workflow": ToolSpec("run_workflow", "Run one of the person's saved workflows with its inputs and return its outputs. The person is asked first.",
+                             _schema({"name": {"type": "string"}, "inputs": {"type": "object"}}, ["name"])),
 }  # fmt: skip
 READ_ONLY = {"calculator", "current_time", "list_files", "read_file", "search_history"}
 ALWAYS_ASK = {"write_file"}
@@ -174,6 +178,8 @@ class BuiltinTools:
         *,
         db: Any = None,  # the app's Database, for search_history
         offline: bool | None = None,
+        #: runs a saved workflow: (name, inputs, timeout) → what the model is told (see core/agents/service.py)
+        workflows: Callable[[str, dict[str, Any], float], Any] | None = None,
     ):
         self.folders = [Path(f).expanduser().resolve() for f in folders]
         self.db = db
@@ -185,6 +191,9 @@ class BuiltinTools:
             wanted.discard("search_history")
         if self.offline:
             wanted.discard("fetch_url")
+        self.workflows = workflows
+        if workflows is None:
+            wanted.discard("run_workflow")
         self.names = [n for n in SPECS if n in wanted]
 
     @classmethod
@@ -205,6 +214,9 @@ class BuiltinTools:
         try:
             if tool == "fetch_url":
                 return await asyncio.wait_for(self._fetch(arguments["url"], timeout), timeout)
+            if tool == "run_workflow":
+                run = self.workflows(arguments["name"], dict(arguments.get("inputs") or {}), timeout)
+                return await asyncio.wait_for(run, timeout)
             work = getattr(self, f"_{tool}")
             return await asyncio.wait_for(asyncio.to_thread(work, **arguments), timeout)
         except TimeoutError:

@@ -43,6 +43,8 @@ async def sources_for(
     ``mcp:SERVER:TOOL`` for one). An unknown tool, folder or server is refused with one sentence."""
     entries = [*(agent.tools if agent else ()), *tool_sets]
     folders, names, others = parse_tool_sets(entries)
+    if "run_workflow" in names:
+        kw.setdefault("workflows", workflow_runner(services))
     sources: list[ToolSource] = [BuiltinTools(sorted(names), folders, db=services.db, **kw)] if names else []
     wanted: dict[str, set[str] | None] = {}  # server → its tools named (None: all)
     for entry in others:
@@ -61,3 +63,43 @@ async def sources_for(
                 )
             sources.append(source if tools is None else OnlySome(source, tools))
     return sources
+
+
+def workflow_runner(services: Services):
+    """The ``run_workflow`` tool's work: a saved workflow run by the workflow engine (recorded like any
+    run, its tool steps through these same sources), its outputs as the model's result."""
+
+    async def run(name: str, inputs: dict[str, Any], timeout: float) -> ToolOutcome:
+        import asyncio
+        import json
+
+        from ..workflows import open_store  # (lazy: only a run that uses workflows loads them)
+        from ..workflows.engine import WorkflowEngine
+        from ..workflows.tools import tool_caller
+
+        store = open_store(services)
+        try:
+            saved = await asyncio.to_thread(store.get, name)
+        except LookupError as error:
+            return ToolOutcome(str(error), is_error=True)
+        engine = WorkflowEngine(
+            store, services.registry, templates=services.templates, tools=tool_caller(services)
+        )
+        try:
+            result = await engine.start(saved.yaml, inputs, workflow_id=saved.id, version=saved.version)
+        except ValueError as error:  # bad inputs: said to the model, which may call again
+            return ToolOutcome(f"The workflow '{saved.name}' did not start: {error}", is_error=True)
+        if result.status != "complete":
+            said = result.error or f"it ended {result.status}"
+            return ToolOutcome(
+                f"The workflow '{saved.name}' did not complete: {said} (run {result.run_id}).", True
+            )
+        outputs = dict(result.outputs)
+        text = (
+            next(iter(outputs.values()))
+            if len(outputs) == 1
+            else json.dumps(outputs, ensure_ascii=False, indent=2)
+        )
+        return ToolOutcome(str(text))
+
+    return run
