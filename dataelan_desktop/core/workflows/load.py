@@ -6,6 +6,7 @@ Malformed YAML, a schema violation (naming the step and the line), then the grap
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +24,7 @@ from .definition import (
 Lines = dict[tuple, int]
 
 
-def _line_map(text: str) -> Lines:
+def _line_map(root: Any) -> Lines:
     """Every key and item's 1-based line, by its path in the document (("steps", 2, "prompt"))."""
     import yaml  # lazily: only workflow work needs the YAML parser
 
@@ -40,10 +41,18 @@ def _line_map(text: str) -> Lines:
             for index, value in enumerate(node.value):
                 walk(value, (*path, index))
 
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
     if root is not None:
         walk(root, ())
     return lines
+
+
+def _compose(text: str) -> Any:
+    """The document's node tree, parsed once (with libyaml where it is installed): the data and every
+    field's line both come from it."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.compose(text, Loader=loader)
 
 
 def parse_yaml(text: str) -> tuple[dict[str, Any], Lines]:
@@ -52,8 +61,9 @@ def parse_yaml(text: str) -> tuple[dict[str, Any], Lines]:
     if not text.strip():
         raise WorkflowError("The workflow is empty: it needs a name and steps.")
     try:
-        data = yaml.safe_load(text)
-        lines = _line_map(text)
+        root = _compose(text)
+        data = yaml.SafeLoader("").construct_document(root) if root is not None else None
+        lines = _line_map(root)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -123,10 +133,28 @@ def _schema_message(error: Any) -> str:
     return error.message
 
 
-def check_schema(data: dict[str, Any], lines: Lines) -> None:
+@functools.cache
+def _validator(kind: str | None = None) -> Any:
+    """The outline's validator (``kind`` None), or one kind of step's; made once per process."""
     import jsonschema
 
-    from .schema import WORKFLOW_SCHEMA
+    from .schema import KIND_SCHEMAS, OUTLINE_SCHEMA
+
+    return jsonschema.Draft202012Validator(OUTLINE_SCHEMA if kind is None else KIND_SCHEMAS[kind])
+
+
+def _refuse(error: Any, data: dict[str, Any], lines: Lines, within: tuple = ()) -> None:
+    import jsonschema
+
+    while error.context:  # the deepest cause of an if/then or oneOf says the most
+        error = jsonschema.exceptions.best_match(error.context)
+    path = (*within, *error.absolute_path)
+    prefix, step_id, line = _where(data, lines, path)
+    raise WorkflowError(prefix + _schema_message(error), step=step_id, line=line)
+
+
+def check_schema(data: dict[str, Any], lines: Lines) -> None:
+    import jsonschema
 
     for index, step in enumerate(data.get("steps") or []):  # said plainly, not as an enum failure
         subs = step.get("steps") if isinstance(step, dict) else None
@@ -140,15 +168,13 @@ def check_schema(data: dict[str, Any], lines: Lines) -> None:
                     step=step_id,
                     line=line,
                 )
-    validator = jsonschema.Draft202012Validator(WORKFLOW_SCHEMA)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
-    if error is None:
-        return
-    while error.context:  # the deepest cause of an if/then or oneOf says the most
-        error = jsonschema.exceptions.best_match(error.context)
-    path = tuple(error.absolute_path)
-    prefix, step_id, line = _where(data, lines, path)
-    raise WorkflowError(prefix + _schema_message(error), step=step_id, line=line)
+    error = jsonschema.exceptions.best_match(_validator().iter_errors(data))
+    if error is not None:
+        _refuse(error, data, lines)
+    for index, step in enumerate(data["steps"]):
+        error = jsonschema.exceptions.best_match(_validator(step["kind"]).iter_errors(step))
+        if error is not None:
+            _refuse(error, data, lines, ("steps", index))
 
 
 # -- building the dataclasses ----------------------------------------------------------------

@@ -18,7 +18,7 @@ from .store import WorkflowStore
 
 #: seconds a record may wait to share a transaction with the next ones (chat saves a streaming reply
 #: every 250 ms; a step's record is on disk within this much of the step's end)
-GATHER_SECONDS = 0.02
+GATHER_SECONDS = 0.1
 
 
 class RecordWriter:
@@ -27,6 +27,7 @@ class RecordWriter:
         self.run_id = run_id
         self._queue: list[tuple[str, str, dict[str, Any]]] = []
         self._flushing: asyncio.Task | None = None
+        self._hurry = asyncio.Event()  # set by drain: write what is queued now, without gathering more
         self.failure: BaseException | None = None
 
     def begin(self, step_id: str, kind: str, **fields: Any) -> str:
@@ -45,7 +46,11 @@ class RecordWriter:
 
     async def _flush(self) -> None:
         while self._queue:
-            await asyncio.sleep(GATHER_SECONDS)  # steps that end meanwhile share one transaction
+            if not self._hurry.is_set():  # steps that end meanwhile share one transaction
+                try:
+                    await asyncio.wait_for(self._hurry.wait(), GATHER_SECONDS)
+                except TimeoutError:
+                    pass
             batch, self._queue = self._queue, []
             try:
                 await self.store.db.in_thread(self.store.write_records, batch)
@@ -55,6 +60,13 @@ class RecordWriter:
 
     async def drain(self) -> None:
         """Until every queued record is on disk; raises the first write that failed."""
+        self._hurry.set()
+        try:
+            await self._drain()
+        finally:
+            self._hurry.clear()
+
+    async def _drain(self) -> None:
         while self._flushing is not None and not self._flushing.done():
             await asyncio.shield(self._flushing)
             if self._queue and (self._flushing is None or self._flushing.done()):

@@ -92,17 +92,21 @@ _REQUIRED = {
 }
 
 
+def _kind_rules(kind: str) -> dict[str, Any]:
+    """What a step of ``kind`` may and must have."""
+    then: dict[str, Any] = {"properties": {**_COMMON, **_KIND_FIELDS[kind]}, "additionalProperties": False}
+    if _REQUIRED[kind]:
+        then["required"] = _REQUIRED[kind]
+    if kind == "template":
+        then["oneOf"] = [{"required": ["text"]}, {"required": ["template"]}]
+    return then
+
+
 def _step_schema(kinds: tuple[str, ...]) -> dict[str, Any]:
     """One step: the common fields, and per kind (if/then) its own fields and what it requires."""
-    branches = []
-    for kind in kinds:
-        props = {**_COMMON, **_KIND_FIELDS[kind]}
-        then: dict[str, Any] = {"properties": props, "additionalProperties": False}
-        if _REQUIRED[kind]:
-            then["required"] = _REQUIRED[kind]
-        if kind == "template":
-            then["oneOf"] = [{"required": ["text"]}, {"required": ["template"]}]
-        branches.append({"if": {"properties": {"kind": {"const": kind}}}, "then": then})
+    branches = [
+        {"if": {"properties": {"kind": {"const": kind}}}, "then": _kind_rules(kind)} for kind in kinds
+    ]
     return {
         "type": "object",
         "required": ["id", "kind"],
@@ -141,4 +145,26 @@ WORKFLOW_SCHEMA: dict[str, Any] = {
     },
     "additionalProperties": False,
     "$defs": {"substep": _step_schema(MAP_KINDS)},
+}
+
+
+#: checked in two passes, as fast as the whole: the document with each step's id and kind only, then
+#: each step against its own kind's rules (one set per step, not an if/then per kind)
+OUTLINE_SCHEMA: dict[str, Any] = {
+    **WORKFLOW_SCHEMA,
+    "properties": {
+        **WORKFLOW_SCHEMA["properties"],
+        "steps": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["id", "kind"],
+                "properties": {"id": ID, "kind": {"enum": list(STEP_KINDS)}},
+            },
+        },
+    },
+}
+KIND_SCHEMAS: dict[str, dict[str, Any]] = {
+    kind: {"type": "object", **_kind_rules(kind), "$defs": WORKFLOW_SCHEMA["$defs"]} for kind in STEP_KINDS
 }

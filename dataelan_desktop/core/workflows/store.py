@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,13 @@ from .tables import WorkflowDefinition, WorkflowRun, WorkflowStepRecord
 from .views import RunDetail, RunView, StepRecordView, WorkflowView
 
 log = logging.getLogger(__name__)
+
+#: every column a bulk insert of step records must give (all rows of one insert have the same keys)
+_STEP_DEFAULTS: dict[str, Any] = {
+    "map_step": None, "item_index": None, "attempt": 1, "status": "running", "input": None, "output": None,
+    "output_data": None, "error": None, "model": None, "input_tokens": None, "output_tokens": None,
+    "cost": None, "ttft_ms": None, "duration_ms": None, "reused": False, "deleted_at": None,
+}  # fmt: skip
 
 #: runs this process is executing now: a run owned by this process but not here was cut off
 _LIVE: set[str] = set()
@@ -325,29 +332,38 @@ class WorkflowStore:
 
     def write_records(self, ops: list[tuple[str, str, dict[str, Any]]]) -> None:
         """Step records in one transaction, in order: ("begin", id, columns) adds a row with that id,
-        ("finish", id, fields) changes one (see records.py, which queues them behind a run)."""
-        runs: set[str] = set()
+        ("finish", id, fields) changes one (see records.py, which queues them behind a run). A row
+        begun and finished in the same batch is inserted once, finished; new rows go in as one
+        multi-row insert (a 100-step run writes a handful of statements, not 200 flushes)."""
+        keys = {"run_id", "step_id", "kind", "attempt", "map_step", "item_index"}
+        new: dict[str, dict[str, Any]] = {}  # id → the columns of a row begun in this batch
+        changes: dict[str, dict[str, Any]] = {}  # id → fields of a row written before this batch
+        for op, record_id, fields in ops:
+            unknown = set(fields) - keys - STEP_FIELDS
+            if unknown:
+                raise ValueError(f"unknown step fields: {', '.join(sorted(unknown))}")
+            if op == "begin":
+                new[record_id] = {"id": record_id, **_STEP_DEFAULTS, **fields}
+            elif record_id in new:
+                new[record_id].update(fields)
+            else:
+                changes.setdefault(record_id, {}).update(fields)
+        runs = {row["run_id"] for row in new.values()}
 
         def write(s: Session) -> None:
-            added: dict[str, WorkflowStepRecord] = {}
-            for op, record_id, fields in ops:
-                columns = {k: v for k, v in fields.items() if k not in ("run_id", "step_id", "kind", "attempt",
-                                                                         "map_step", "item_index")}  # fmt: skip
-                unknown = set(columns) - STEP_FIELDS
-                if unknown:
-                    raise ValueError(f"unknown step fields: {', '.join(sorted(unknown))}")
-                if op == "begin":
-                    row = WorkflowStepRecord(id=record_id, **fields)
-                    s.add(row)
-                    added[record_id] = row
-                    runs.add(fields["run_id"])
-                else:
-                    row = added.get(record_id) or s.get(WorkflowStepRecord, record_id)
-                    if row is None:
-                        raise LookupError(f"No step record {record_id}.")
-                    for key, value in fields.items():
-                        setattr(row, key, value)
-                    runs.add(row.run_id)
+            if new:
+                now = _now()
+                s.execute(
+                    insert(WorkflowStepRecord),
+                    [{"created_at": now, "updated_at": now, **row} for row in new.values()],
+                )
+            for record_id, fields in changes.items():
+                row = s.get(WorkflowStepRecord, record_id)
+                if row is None:
+                    raise LookupError(f"No step record {record_id}.")
+                for key, value in fields.items():
+                    setattr(row, key, value)
+                runs.add(row.run_id)
 
         self.db.call(write)
         self._publish(Changes(workflow_runs=frozenset(runs)))
