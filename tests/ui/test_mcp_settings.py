@@ -152,3 +152,39 @@ def test_import_switch_off_and_remove(window, qtbot, ui_run, services, tmp_path:
         assert services.mcp.store.list() == []
 
     ui_run(scenario())
+
+
+def test_editing_a_server_keeps_its_secret_unshown_and_unchanged(window, qtbot, ui_run, services):
+    store = services.mcp.store
+    store.save(
+        stdio_config("calc", secret_env=frozenset({"TEST_API_TOKEN"})), {"TEST_API_TOKEN": "tok-kept-987654"}
+    )
+
+    async def scenario():
+        page = open_mcp_page(window)
+        await wait_until(lambda: page.list.count() == 1, message="listed")
+        page.list.setCurrentRow(0)
+        (row,) = page.variables.rows
+        assert (row.name.text(), row.value.text(), row.value.placeholderText()) == (
+            "TEST_API_TOKEN",
+            "",
+            KEPT,
+        )
+        assert row.secret.isChecked() and page.name.isReadOnly()
+        qtbot.mouseClick(page.variables.add_button, LEFT)
+        plain = page.variables.rows[-1]
+        qtbot.keyClicks(plain.name, "PLAIN_SETTING")
+        qtbot.keyClick(plain.name, Qt.Key.Key_Return)
+        assert not plain.secret.isChecked()
+        qtbot.keyClicks(plain.value, "two")
+        qtbot.mouseClick(page.save_button, LEFT)
+        await wait_until(
+            lambda: page.status.text().startswith("Status: ready ("), 60, "restarted with the edit"
+        )
+        config = store.get("calc")
+        assert dict(config.env) == {"PLAIN_SETTING": "two"} and config.secret_env == {"TEST_API_TOKEN"}
+        source = (await services.mcp.sources())[0]
+        assert (await source.call("env", {"name": "TEST_API_TOKEN"}, timeout=10)).content == "tok-kept-987654"
+        assert (await source.call("env", {"name": "PLAIN_SETTING"}, timeout=10)).content == "two"
+
+    ui_run(scenario())
