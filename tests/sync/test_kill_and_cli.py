@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -75,8 +76,11 @@ def test_cli_login_status_now_and_logout(tmp_path, live, user, devices, backend)
     status = run_cli("sync", "status", env=env)
     assert "Changes waiting: 0" in status.stdout and "Last sync:       never" not in status.stdout
     assert PASSWORD not in status.stdout + login.stdout + login.stderr
-    token_free = (tmp_path / "cli-home" / "dataelan.sqlite3").read_bytes()
-    assert b"Bearer" not in token_free
+    stored = json.loads((tmp_path / "keyring.json").read_text())
+    token = next(v for k, v in stored.items() if "/sync-token-" in k)  # the token is in the keyring...
+    home = tmp_path / "cli-home"
+    for path in [*home.glob("dataelan.sqlite3*"), *home.rglob("*.log*")]:  # ...and nowhere else
+        assert token.encode() not in path.read_bytes() and PASSWORD.encode() not in path.read_bytes(), path
 
     a, _b = devices
     a.engine.login(live.url, user, PASSWORD, "A")

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, select, tuple_, update
+from sqlalchemy import bindparam, delete, select, tuple_, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -86,21 +86,23 @@ def remote_writes(session: Session, changes: Sequence[Change]) -> Iterator[tuple
             [{"table_name": t, "row_id": r, "field": f, "hlc": c.hlc, "value": c.value}
              for (t, r, f), c in winners.items()],
         )  # fmt: skip
+        _keep_waiting(conn, winners)
 
-    # inserts: the first version of a row stays; it is written with every register known for it
+    # inserts: the first version of a row stays; it is written with the registers that waited for it
     for name in sorted(inserts, key=order.get):
         table, spec = app_table(name), TABLES[name]
-        known = _registers_of_rows(conn, name, list(inserts[name]))
+        waiting = _waiting(conn, name)
         required = _required(table)
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for row_id, c in inserts[name].items():
             values = {k: v for k, v in c.value.items() if k in spec.immutable}
-            values.update({f: v for f, (_hlc, v) in known.get(row_id, {}).items() if f in spec.mutable})
+            values.update({f: v for f, v in waiting.get(row_id, {}).items() if f in spec.mutable})
             values = _fill_required(table, _decoded(table, values), required)
             groups.setdefault(tuple(sorted(values)), []).append({"id": row_id, **values})
         for rows in groups.values():
             yield sqlite_insert(table).on_conflict_do_nothing(), rows
         _mark_inserted(conn, name, inserts[name].values())
+        _done_waiting(conn, name, [r for r in waiting if r in inserts[name]])
 
     # rows that were here already take the fields that won
     by_field: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -149,13 +151,61 @@ def _decoded(table, values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _mark_inserted(conn: Connection, table: str, changes: Iterable[Change]) -> None:
-    conn.execute(
-        sqlite_insert(_REGISTERS).on_conflict_do_nothing(),
-        [
-            {"table_name": table, "row_id": c.row_id, "field": INSERTED, "hlc": c.hlc, "value": None}
-            for c in changes
-        ],
+    # plain executemany: a first sync marks 100,000 rows here, and this is sync's own table
+    conn.exec_driver_sql(
+        "INSERT OR IGNORE INTO sync_registers (table_name, row_id, field, hlc, value) VALUES (?, ?, ?, ?, NULL)",
+        [(table, c.row_id, INSERTED, c.hlc) for c in changes],
     )
+
+
+#: registers of rows not here yet are also kept under this prefix, so that a row's insert finds the
+#: few that wait for it without reading the registers of every row of its table
+WAITING = "waiting:"
+
+
+def _keep_waiting(conn: Connection, winners: dict[tuple[str, str, str], Change]) -> None:
+    by_table: dict[str, set[str]] = {}
+    for t, r, _f in winners:
+        by_table.setdefault(t, set()).add(r)
+    missing: set[tuple[str, str]] = set()
+    for t, rows in by_table.items():
+        table, ids = app_table(t), sorted(rows)
+        present: set[str] = set()
+        for i in range(0, len(ids), _CHUNK):
+            present.update(
+                conn.execute(select(table.c.id).where(table.c.id.in_(ids[i : i + _CHUNK]))).scalars()
+            )
+        missing.update((t, r) for r in rows - present)
+    if missing:
+        upsert = sqlite_insert(_REGISTERS)
+        conn.execute(
+            upsert.on_conflict_do_update(
+                index_elements=["table_name", "row_id", "field"],
+                set_={"hlc": upsert.excluded.hlc, "value": upsert.excluded.value},
+            ),
+            [{"table_name": WAITING + t, "row_id": r, "field": f, "hlc": c.hlc, "value": c.value}
+             for (t, r, f), c in winners.items() if (t, r) in missing],
+        )  # fmt: skip
+
+
+def _waiting(conn: Connection, table: str) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for row in conn.execute(
+        select(_REGISTERS.c.row_id, _REGISTERS.c.field, _REGISTERS.c.value).where(
+            _REGISTERS.c.table_name == WAITING + table
+        )
+    ):
+        out.setdefault(row.row_id, {})[row.field] = row.value
+    return out
+
+
+def _done_waiting(conn: Connection, table: str, row_ids: list[str]) -> None:
+    for i in range(0, len(row_ids), _CHUNK):
+        conn.execute(
+            delete(_REGISTERS).where(
+                _REGISTERS.c.table_name == WAITING + table, _REGISTERS.c.row_id.in_(row_ids[i : i + _CHUNK])
+            )
+        )
 
 
 def _registers(
@@ -170,21 +220,4 @@ def _registers(
             select(*cols, _REGISTERS.c.hlc, _REGISTERS.c.value).where(tuple_(*cols).in_(chunk))
         ):
             out[(row.table_name, row.row_id, row.field)] = (row.hlc, row.value)
-    return out
-
-
-def _registers_of_rows(
-    conn: Connection, table: str, row_ids: list[str]
-) -> dict[str, dict[str, tuple[str, Any]]]:
-    """The field registers (not insert markers) held for these rows of ``table``, by row then field."""
-    out: dict[str, dict[str, tuple[str, Any]]] = {}
-    for i in range(0, len(row_ids), _CHUNK):
-        for row in conn.execute(
-            select(_REGISTERS.c.row_id, _REGISTERS.c.field, _REGISTERS.c.hlc, _REGISTERS.c.value).where(
-                _REGISTERS.c.table_name == table,
-                _REGISTERS.c.row_id.in_(row_ids[i : i + _CHUNK]),
-                _REGISTERS.c.field != INSERTED,
-            )
-        ):
-            out.setdefault(row.row_id, {})[row.field] = (row.hlc, row.value)
     return out

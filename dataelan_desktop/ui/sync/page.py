@@ -95,7 +95,9 @@ class SyncPage(QWidget):
         self.sync.failed.connect(self._show_error)
         self._unsubscribe = services.bus.subscribe(self._on_changes)
         self.destroyed.connect(lambda *_: self._unsubscribe())
-        self._set_busy(True)
+        self._acting = False  # an action (sign in, sync, sign out, passphrase) is running
+        self._signed_in = False
+        self._set_busy(True)  # until the status is read
         self.refresh()
 
     # -- showing ---------------------------------------------------------------------------------
@@ -108,11 +110,11 @@ class SyncPage(QWidget):
             self.refresh()
 
     def _show(self, status) -> None:
-        self._set_busy(False)
         self.account_box.setVisible(not status.signed_in)
-        self.sync_now_button.setEnabled(status.signed_in)
-        self.sign_out_button.setEnabled(status.signed_in)
         self.seal_box.setEnabled(status.signed_in)
+        self._signed_in = status.signed_in
+        if not self._acting:
+            self._set_busy(False)
         if status.signed_in:
             lock = ", encrypted" if status.encrypted else ""
             self.state.setText(
@@ -138,23 +140,27 @@ class SyncPage(QWidget):
 
     def _failed(self, failure: Failure) -> None:
         self.progress.hide()
+        self._acting = False
         self._set_busy(False)
         self._show_error(str(failure.error))
         self.refresh()
 
     def _done(self, _result=None) -> None:
         self.progress.hide()
+        self._acting = False
         self._set_busy(False)
         self.refresh()
 
+    def _act(self) -> None:
+        self._acting = True
+        self._set_busy(True)
+        self.error.setText("")
+
     def _set_busy(self, busy: bool) -> None:
-        for button in (
-            self.sign_in_button,
-            self.sync_now_button,
-            self.sign_out_button,
-            self.passphrase_button,
-        ):
-            button.setDisabled(busy)
+        self.sign_in_button.setDisabled(busy)
+        self.passphrase_button.setDisabled(busy)
+        for button in (self.sync_now_button, self.sign_out_button):  # these need a sign-in as well
+            button.setEnabled(not busy and self._signed_in)
 
     # -- actions --------------------------------------------------------------------------------
 
@@ -163,8 +169,7 @@ class SyncPage(QWidget):
         if not url or not user or not password:
             self._show_error("Enter the server's address, your user name and your password.")
             return
-        self._set_busy(True)
-        self.error.setText("")
+        self._act()
         self.password.clear()  # kept nowhere: the server gives this device a token of its own
 
         def signed_in(_status) -> None:
@@ -174,12 +179,11 @@ class SyncPage(QWidget):
         self.sync.sign_in(self, url, user, password, self.device.text().strip(), signed_in, self._failed)
 
     def _sync_now(self) -> None:
-        self._set_busy(True)
-        self.error.setText("")
+        self._act()
         self.sync.sync_now(self, self._done, self._failed)
 
     def _sign_out(self) -> None:
-        self._set_busy(True)
+        self._act()
         self.sync.sign_out(self, self._done, self._failed)
 
     def _set_passphrase(self) -> None:
@@ -187,6 +191,6 @@ class SyncPage(QWidget):
         if not passphrase:
             self._show_error("Enter the passphrase.")
             return
-        self._set_busy(True)
+        self._act()
         self.passphrase.clear()
         self.sync.set_passphrase(self, passphrase, self._done, self._failed)
