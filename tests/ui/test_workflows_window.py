@@ -96,6 +96,10 @@ def test_edit_validate_run_answer_and_open_as_conversation(
                 for i in range(win.run_panel.steps.topLevelItemCount())
             ]
             assert steps == ["draft", "check", "out"]
+            draft_row = win.run_panel.steps.topLevelItem(0)
+            assert draft_row.text(1) == "complete" and draft_row.text(2) == "fake:m"
+            assert draft_row.text(3) == "7 → 2" and draft_row.text(4).endswith(" s")  # live measurements
+            assert "first token" in draft_row.text(5)  # the same stats line as chat and the tester
 
             win.tabs.setCurrentWidget(win.history)
             await wait_until(

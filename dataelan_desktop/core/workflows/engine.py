@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 #: a step's record is finished (its output reused by a resume) in one of these
 FINISHED = ("complete", "skipped", "recovered")
 MAX_ITEMS = 10_000
+MEASURES = ("model", "input_tokens", "output_tokens", "cost", "ttft_ms", "duration_ms")
 MAX_FILE_BYTES = 2_000_000
 
 
@@ -56,7 +57,9 @@ class StepEvent:
     status: str | None = None
     text: str = ""  # a text delta (kind text), the error, or the output when finished
     record: StepRecordView | None = None
-    stats: str | None = None
+    stats: str | None = None  # the one stats line of an llm step's reply (as chat and the tester show it)
+    #: what was measured (model, input_tokens, output_tokens, cost, ttft_ms, duration_ms), when finished
+    measures: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -337,7 +340,9 @@ class WorkflowEngine:
             fields.setdefault("duration_ms", (time.perf_counter() - began) * 1000)
             self._record(run, step, record, attempt, where, status="complete", output=value.text,
                          output_data=value.data, **fields)  # fmt: skip
-            self._emit(StepEvent(run.id, "finished", step.id, item, "complete", text=value.text, stats=stats))
+            measured = {k: v for k, v in fields.items() if k in MEASURES}
+            self._emit(StepEvent(run.id, "finished", step.id, item, "complete", text=value.text, stats=stats,
+                                 measures=measured))  # fmt: skip
             return _Settled(value=value)
         return await self._give_up(run, step, record, error)
 

@@ -174,6 +174,7 @@ class RunPanel(QWidget):
         if event.kind in ("retry", "waiting"):
             item.setText(5, event.text[:120])
         if event.kind == "finished":
+            _measures(item, event.measures or {})
             if event.stats:
                 item.setText(5, event.stats)
             elif event.status in ("failed", "recovered") and event.text:
@@ -208,6 +209,16 @@ class RunPanel(QWidget):
         self.status.setText(f"Run {run.id[:8]} · {run.status}" + (f": {run.error}" if run.error else ""))
         self.outputs.setPlainText(_outputs_text(dict(run.outputs)))
         self._paint(force=True)
+
+
+def _measures(item: QTreeWidgetItem, m: dict) -> None:
+    """Model, tokens and time of a step that just finished (live: the same columns as a reopened run)."""
+    if m.get("model"):
+        item.setText(2, m["model"])
+    if m.get("input_tokens") is not None or m.get("output_tokens") is not None:
+        item.setText(3, f"{m.get('input_tokens') or '?'} → {m.get('output_tokens') or '?'}")
+    if m.get("duration_ms") is not None:
+        item.setText(4, f"{m['duration_ms'] / 1000:.2f} s")
 
 
 def _fill(item: QTreeWidgetItem, record: StepRecordView) -> None:

@@ -156,9 +156,18 @@ class WorkflowsWindow(QWidget):
         unsubscribe = services.bus.subscribe(self._on_changes)
         self.destroyed.connect(lambda *_: unsubscribe())
         self.refresh()
-        ops.query(
-            self, "models", lambda: services.store.recent_models(), on_done=self.run_panel.inputs.set_models
-        )
+        self._offer_models()
+
+    def _offer_models(self) -> None:
+        """Model fields offer every provider's models (asked concurrently), the recently used first."""
+        services = self.services
+
+        async def load() -> list[str]:
+            recent = await services.db.in_thread(services.store.recent_models)
+            models, _errors = await services.registry.list_all_models()
+            return list(dict.fromkeys([*recent, *(m.ref for m in models)]))
+
+        ops.query(self, "models", load, on_done=self.run_panel.inputs.set_models, on_error=lambda _f: None)
 
     # -- the list --------------------------------------------------------------------------
 
