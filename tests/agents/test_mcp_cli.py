@@ -12,7 +12,7 @@ import pytest
 from tests.agents.mcp_support import SERVER
 from tests.support.cli import cli_env, run_cli, with_file_keyring
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = pytest.mark.timeout(300)  # a dozen CLI processes each; a busy machine slows every start
 
 
 @pytest.fixture
