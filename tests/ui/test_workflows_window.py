@@ -213,3 +213,30 @@ def test_cancel_then_resume_and_rerun_from_a_step(window, qtbot, ui_run, service
         assert len(threads.sql_threads) > 20
     finally:
         server.stop()
+
+
+def test_closing_with_unsaved_yaml_asks_first(window, qtbot, ui_run, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    window.findChild(QAction, "workflowsAction").trigger()
+    win = window.workflows_window
+    asked: list[str] = []
+    answer = {"value": QMessageBox.StandardButton.No}
+
+    def question(_parent, _title, text, *args, **kwargs):
+        asked.append(text)
+        return answer["value"]
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+
+    async def scenario():
+        _click(qtbot, win.new_button)
+        _type_yaml(qtbot, win.editor, CHAIN)
+        win.close()
+        assert win.isVisible() and asked == ["Discard the changes to this workflow?"]  # kept open, text kept
+        assert win.editor.toPlainText() == CHAIN
+        answer["value"] = QMessageBox.StandardButton.Yes
+        win.close()
+        assert not win.isVisible()
+
+    ui_run(scenario())

@@ -319,6 +319,7 @@ async def test_rerun_from_a_step_with_edited_inputs(fake, store, make_engine):
     assert second.run_id != first.run_id and second.status == "complete"
     assert second.outputs == {"out": "<three <two <one cats>>>"}  # "one" reused: the edit lands below it
     assert [prompt_of(r) for r in fake.posts()[before:]] == ["two <one cats>", "three <two <one cats>>"]
+    assert [r.id for r in store.runs("chain")] == [second.run_id, first.run_id]  # by name, as typed
     run = store.run(second.run_id)
     assert run.parent_run_id == first.run_id and run.from_step == "two" and run.inputs == {"topic": "dogs"}
     reused = {s.step_id: s.reused for s in store.detail(second.run_id).steps}

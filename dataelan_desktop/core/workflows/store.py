@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -434,9 +434,8 @@ class WorkflowStore:
         def read(s: Session) -> list[RunView]:
             query = select(WorkflowRun).where(WorkflowRun.deleted_at.is_(None))
             if workflow:
-                query = query.where(
-                    (WorkflowRun.workflow_name == workflow) | (WorkflowRun.workflow_id == workflow)
-                )
+                named = func.lower(WorkflowRun.workflow_name) == " ".join(workflow.split()).lower()
+                query = query.where(named | (WorkflowRun.workflow_id == workflow))  # as typed on the CLI
             rows = s.scalars(query.order_by(WorkflowRun.created_at.desc()).limit(limit)).all()
             return [RunView.of(r) for r in rows]
 

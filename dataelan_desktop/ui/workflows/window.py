@@ -207,6 +207,13 @@ class WorkflowsWindow(QWidget):
             return
         self._load(item.data(ID_ROLE))
 
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        """Closing with unsaved YAML asks first: what a person typed is not dropped silently."""
+        if self.dirty and self.editor.toPlainText().strip() and not self._may_discard():
+            event.ignore()
+            return
+        super().closeEvent(event)
+
     def _may_discard(self) -> bool:
         answer = QMessageBox.question(self, "Workflows", "Discard the changes to this workflow?")
         return answer == QMessageBox.StandardButton.Yes
