@@ -86,8 +86,10 @@ def test_run_a_file_prints_outputs_and_progress(env, tmp_path, fake):
     shown = json.loads(result.stdout)
     assert shown["status"] == "complete" and shown["outputs"] == {"out": "<three <two <one owls>>>"}
     assert "✓ one" in result.stderr and "✓ three" in result.stderr  # progress on stderr
-    plain = run_cli("workflow", "run", str(file), "--var", "topic=owls", env=env)
-    assert plain.stdout.strip() == "<three <two <one owls>>>"
+    values = tmp_path / "inputs.json"
+    values.write_text(json.dumps({"topic": "cats"}))
+    plain = run_cli("workflow", "run", str(file), "--var-file", str(values), env=env)
+    assert plain.stdout.strip() == "<three <two <one cats>>>"
     missing = run_cli("workflow", "run", str(file), env=env)
     assert missing.returncode == 1 and "Missing a value for the input topic" in missing.stderr
     runs = run_cli("workflow", "runs", env=env)
