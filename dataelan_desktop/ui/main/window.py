@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -147,6 +147,7 @@ class MainWindow(QMainWindow):
         self.chat = ConversationPane(shell, self.title, self.chat_view, self.composer)
         self.chat.opened.connect(lambda _id: self.center.setCurrentIndex(0))
         self.library = LibraryActions(shell, self.sidebar, self.chat)
+        self.library.refresh()  # first: the database lists while the rest of the window is built
         self.chat.started.connect(self.library.refresh)
         self.chat.shown.connect(self.archived_bar.show_for)
         self.chat.forgotten.connect(self.archived_bar.clear)
@@ -161,14 +162,27 @@ class MainWindow(QMainWindow):
         self._unsubscribe = services.bus.subscribe(self._on_changes)
         self._set_ready(True)
         self.statusBar().clearMessage()
-        # the first message would otherwise import markdown-it and Pygments on this thread
-        ops.query(self, "preload", preload, on_error=lambda f: log.warning("preload failed: %s", f))
-        self.library.refresh()
-        self.chat.refresh_models()
+        self._after_first_listing(preload)
         last = self.settings.value("session/last_conversation")
         if last:
             self.chat.open(str(last), quiet=True)
         self.first_run.update()
+
+    def _after_first_listing(self, preload: Callable[[], None]) -> None:
+        """Begin what the list need not wait for once the sidebar lists the conversations (or after
+        2 s if it cannot): importing markdown-it and Pygments (else the first message would, on this
+        thread) takes the GIL, and the network process's start (for the model lists) a core."""
+        begun = False
+
+        def begin() -> None:
+            nonlocal begun
+            if not begun:
+                begun = True
+                ops.query(self, "preload", preload, on_error=lambda f: log.warning("preload failed: %s", f))
+                self.chat.refresh_models()
+
+        self.library.listed.connect(begin, Qt.ConnectionType.SingleShotConnection)
+        QTimer.singleShot(2000, self, begin)
 
     def _set_ready(self, ready: bool) -> None:
         """Until the services are attached only the window itself, Quit and About work."""
