@@ -54,3 +54,19 @@ async def test_an_agent_calls_an_mcp_tool_after_approval(app, server):
 async def test_an_unknown_server_is_one_sentence(app):
     with pytest.raises(ToolSetError, match="No enabled MCP server named 'nowhere'"):
         await sources_for(app, None, ["mcp:nowhere"])
+
+
+async def test_a_server_that_fails_to_start_is_said_and_the_run_goes_on(app, server):
+    app.mcp.store.save(stdio_config("broken", env={"MCP_TEST_FAIL_AT_START": "1"}))
+    sources = await sources_for(app, None, ["mcp:broken", "calc"])
+    server.push(
+        openai_tool_calls([("c1", "calculator", '{"expression": "2+3"}')]),
+        checked_openai(openai_stream(["Five."])),
+    )
+    conversation = await app.chat.start_conversation(model=MODEL)
+    run = await agent_chat(app).send(conversation.id, "2+3?", sources, model=MODEL)
+    result = await run.wait()
+    assert result.status == AgentStatus.COMPLETE and result.text == "Five."
+    (problem,) = run.problems
+    assert "broken" in problem
+    assert [t["function"]["name"] for t in server.posts()[0].body["tools"]] == ["calculator"]

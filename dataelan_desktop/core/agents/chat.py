@@ -44,6 +44,8 @@ class AgentRun:
     #: a call about to run (or be refused): the tool's name and arguments, before any approval
     on_call_start: list[Callable[[Any], None]] = field(default_factory=list)
     result: AgentResult | None = None
+    #: tool sources that could not list their tools (an MCP server that did not start): one sentence each
+    problems: list[str] = field(default_factory=list)
 
     def stop(self) -> None:
         if self.loop is not None:
@@ -202,7 +204,7 @@ class AgentChat:
             request = dataclasses.replace(request, system=system)
         allowed = _allowed(agent)
         toolbox = await ToolBox.gather(sources, allowed)
-        run = AgentRun(conversation_id)
+        run = AgentRun(conversation_id, problems=list(toolbox.problems))
         remember = partial(self.agents.allow_always, agent.id) if agent is not None else None
         recorder = _Recorder(chat, run, parent_id, model_ref, titles, remember)
         provider = _Streamer(chat, ref.provider)

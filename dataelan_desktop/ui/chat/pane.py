@@ -347,6 +347,8 @@ class ConversationPane(QObject):
         self.composer.clear_after_send()
         self.agent_run = run
         self.composer.set_streaming(True)
+        if run.problems:  # a tool source that did not start: the run goes on without its tools
+            self.shell.say(" ".join(run.problems), 10000)
         run.task.add_done_callback(lambda _task: self._agent_finished(run))
 
     def _agent_finished(self, run) -> None:
