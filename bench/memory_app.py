@@ -4,7 +4,8 @@
 at loopback servers: prints ``idle MB`` once the window is up, the sidebar listed and the
 providers' models listed (the network process started, as it does for a person with keys),
 then ``after MB`` once one reply from each cloud SDK is shown complete. MB is the resident
-memory of all the app's processes together: this one and every helper process it started.
+memory of all the app's processes together (this one and every helper process it started: the
+network process, multiprocessing's resource tracker), then of this one alone.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("openai:gpt-4o-mini", "anthropic:claude-3-5-haiku-latest")
 
 
-def whole_app_mb() -> float:
+def whole_app_mb() -> str:
+    """The sum over all the app's processes, then this (the window's) process alone, in MB."""
     from bench import procs
 
-    return procs.rss_mb() + sum(procs.rss_mb(pid) for pid in procs.children())
+    window = procs.rss_mb()
+    return f"{window + sum(procs.rss_mb(pid) for pid in procs.children()):.1f} {window:.1f}"
 
 
 async def _until(predicate, timeout: float = 300.0) -> None:
@@ -46,7 +49,7 @@ async def _script(window) -> None:
     # both providers' models listed: the network process started and built both SDKs' clients
     await _until(lambda: all(picker.findText(model) >= 0 for model in MODELS))
     await _settle()
-    print(f"idle {whole_app_mb():.1f}", flush=True)
+    print(f"idle {whole_app_mb()}", flush=True)
     for number, model in enumerate(MODELS):
         previous = window.conversation_id
         window.new_action.trigger()
@@ -62,7 +65,7 @@ async def _script(window) -> None:
 
         await _until(complete)
     await _settle()
-    print(f"after {whole_app_mb():.1f}", flush=True)
+    print(f"after {whole_app_mb()}", flush=True)
 
 
 def main() -> None:
