@@ -17,6 +17,10 @@ def test_signing_in_from_settings_syncs_and_a_change_on_another_device_appears(
     window, qtbot, ui_run, services, live, user, tmp_path
 ):
     services.store.create_conversation(title="Made before signing in")
+    services.store.create_filled_conversation(
+        [{"role": "user" if i % 2 == 0 else "assistant", "content": f"line {i}"} for i in range(300)],
+        title="A long history",
+    )
     other = Device(tmp_path / "phone")
     try:
 
@@ -33,12 +37,18 @@ def test_signing_in_from_settings_syncs_and_a_change_on_another_device_appears(
             qtbot.mouseClick(page.sign_in_button, Qt.MouseButton.LeftButton)
             await wait_until(lambda: page.error.text(), message="the wrong password said")
             assert "password" in page.error.text().lower() and "Traceback" not in page.error.text()
+            shown: list[tuple[str, int, int]] = []
+            page.sync.progress.connect(lambda *report: shown.append(report))
             qtbot.keyClicks(page.password, PASSWORD)
             qtbot.mouseClick(page.sign_in_button, Qt.MouseButton.LeftButton)
             await wait_until(lambda: page.state.text().startswith("Signed in to"), message="signed in")
             await wait_until(lambda: page.last_sync.text() != "never" and page.waiting.text() == "0",
                              message="the first sync")  # fmt: skip
             assert page.password.text() == ""  # the password is kept nowhere
+            assert any(
+                what == "sending" and total >= 300 for what, _done, total in shown
+            )  # first sync's progress
+            assert not page.progress.isVisible()  # and gone when it ended
             await wait_until(lambda: window.sync_indicator.text().startswith("Synced"), message="status bar")
 
             other.engine.login(live.url, user, PASSWORD, "phone")
