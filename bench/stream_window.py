@@ -152,16 +152,18 @@ class Bench:
         self.window.show()
         self.number = 0
 
-    def stream(self, shape: str, clock: PaintClock | None = None) -> tuple[float, float, float]:
-        """One reply of ``shape``: (tokens per second, longest stall in ms, CPU seconds of the app's processes)."""
+    def stream(self, shape: str, clock: PaintClock | None = None) -> tuple[float, float, float, float]:
+        """One reply of ``shape``: (tokens per second, longest stall in ms, CPU seconds of the
+        window's process, CPU seconds of the network process)."""
         self.window.composer.set_model(f"{shape}:m")
         marker = "" if shape == "paced" else f"t{TOKENS - 1}"
         network = self.services.registry.network.pid
-        cpu_before = procs.cpu_seconds() + procs.cpu_seconds(network)
+        window_before, network_before = procs.cpu_seconds(), procs.cpu_seconds(network)
         self.number += 1
         rate, stall = self.loop.run_until_complete(_one_stream(self.window, self.number, marker, clock))
-        network = self.services.registry.network.pid  # (started by the first reply)
-        return rate, stall, procs.cpu_seconds() + procs.cpu_seconds(network) - cpu_before
+        if self.services.registry.network.pid != network:  # (started by this reply)
+            network, network_before = self.services.registry.network.pid, 0.0
+        return rate, stall, procs.cpu_seconds() - window_before, procs.cpu_seconds(network) - network_before
 
     def close(self) -> None:
         self.services.chat.stop_all()
@@ -173,14 +175,16 @@ class Bench:
 
 
 def _throughput(bench: Bench, baseline: PlainLoop, shape: str, condition: str) -> list[Figure]:
-    plain_rates, plain_cpu, rates, stalls, cpu = [], [], [], [], []
+    plain_rates, plain_cpu, rates, stalls, cpu, window_cpu, network_cpu = [], [], [], [], [], [], []
     for _ in range(RUNS):  # interleaved, so drift of a noisy machine hits both alike
         plain_rates.append(baseline.run())
         plain_cpu.append(baseline.cpu_seconds * 10_000 / TOKENS)
-        rate, stall, seconds = bench.stream(shape)
+        rate, stall, window, network = bench.stream(shape)
         rates.append(rate)
         stalls.append(stall)
-        cpu.append(seconds * 10_000 / TOKENS)
+        cpu.append((window + network) * 10_000 / TOKENS)
+        window_cpu.append(window * 10_000 / TOKENS)
+        network_cpu.append(network * 10_000 / TOKENS)
     plain, rate, stall = statistics.median(plain_rates), statistics.median(rates), statistics.median(stalls)
     at = f"[{condition}]"
     if shape == "stress":  # the whole reply as one paragraph: Qt lays a paragraph out whole on every append
@@ -199,6 +203,10 @@ def _throughput(bench: Bench, baseline: PlainLoop, shape: str, condition: str) -
                stall <= 16, stalls),
         Figure(f"window {at}: CPU s per 10k tokens, all app processes", app_cpu, "s", base_cpu,
                "ratio <= 1.5", app_cpu / base_cpu <= 1.5, ratios(cpu, plain_cpu)),
+        Figure(f"window {at}: ... of which the window's process", statistics.median(window_cpu), "s", None,
+               "reported", True, window_cpu),
+        Figure(f"window {at}: ... of which the network process", statistics.median(network_cpu), "s", None,
+               "reported", True, network_cpu),
     ]  # fmt: skip
 
 
