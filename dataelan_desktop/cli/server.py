@@ -132,6 +132,7 @@ def _read_password(args) -> str:
 # -- commands --------------------------------------------------------------------------------------
 def cmd_run(args) -> int:
     try:
+        import fastapi  # noqa: F401 - the server's own web stack (uvicorn alone ships for the MCP client)
         import uvicorn
     except ImportError:
         from ..server import SERVER_EXTRA_HINT

@@ -30,7 +30,7 @@ class Bundle:
     """Runs dist/dataelan/dataelan in a minimal environment with its own data folder."""
 
     def __init__(self, root: Path):
-        self.home = root / "home"  # $HOME: Qt's settings land in ~/.config
+        self.home = root / "home"  # $HOME: nothing of ours should land here
         self.data = root / "data"  # DATAELAN_HOME
         self.cwd = root / "cwd"
         for folder in (self.home, self.data, self.cwd):

@@ -74,7 +74,7 @@ def test_an_open_link_shows_that_conversation(bundle: Bundle, xvfb: str):
     listing = bundle.run("history", "list").stdout
     [wanted] = [line.split()[0] for line in listing.splitlines() if "Short one" in line]
     window = bundle.start(f"dataelan://open/{wanted}", **on_screen(bundle, xvfb))
-    settings = bundle.home / ".config" / "Dataelan" / "Dataelan Desktop.conf"
+    settings = bundle.data / "window.ini"  # window settings live in the data folder (issue 16, item 5)
     try:
         # the window remembers the conversation it shows (and reopens it next time)
         wait_for(
