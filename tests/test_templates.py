@@ -204,7 +204,14 @@ def test_a_0002_database_is_backed_up_migrated_and_keeps_its_rows(data_home: Pat
     with old.engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "0002_tester")
-    project = ChatStore(old).create_project("Kept")
+    # rows as that schema held them, written with its own columns (today's ORM knows newer ones)
+    project_id = "0b5c1d1e-0000-4000-8000-000000000002"
+    with old.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO projects (id, name, sort_order, created_at, updated_at) "
+            "VALUES (?, 'Kept', 0, '2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000')",
+            (project_id,),
+        )
     run_id = save_run(old, "Still here?", [ColumnResult("openai:a", text="yes", status="complete")])
     old.close()
 
@@ -214,7 +221,7 @@ def test_a_0002_database_is_backed_up_migrated_and_keeps_its_rows(data_home: Pat
             assert con.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one() == SCHEMA_HEAD
         assert [p.name for p in ChatStore(db).projects()] == ["Kept"] and ChatStore(db).projects()[
             0
-        ].id == project.id
+        ].id == project_id
         assert get_run(db, run_id).columns[0]["text"] == "yes"
         from dataelan_desktop.core.changes import ChangeBus
 
