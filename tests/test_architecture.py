@@ -121,6 +121,40 @@ def test_first_paint_imports_no_provider_sdk(data_home):
     assert _loaded_after(data_home, steps, ("openai", "anthropic", "llama_cpp", "huggingface_hub")) == []
 
 
+def test_an_idle_window_never_signed_in_loads_no_sync_or_mcp_stack(data_home):
+    """Sync's engine (HTTP client, WebSocket, sealing) and the MCP SDK load only when used: a person who
+    never signs in or adds an MCP server does not pay their memory (issue 18's idle-memory target)."""
+    steps = (
+        "import asyncio, qasync\n"
+        "from PySide6.QtCore import QSettings\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "from dataelan_desktop.core.services import build_services\n"
+        "from dataelan_desktop.ui.main.window import MainWindow\n"
+        "app = QApplication([])\n"
+        "loop = qasync.QEventLoop(app, already_running=False)\n"
+        "asyncio.set_event_loop(loop)\n"
+        "services = build_services()\n"
+        "services.bus.bind_loop(loop)\n"
+        "settings = QSettings(os.environ['DATAELAN_HOME'] + '/w.ini', QSettings.Format.IniFormat)\n"
+        "window = MainWindow(services, settings=settings, probe_servers=False)\n"
+        "window.show()\n"
+        "async def idle():\n"
+        "    await window.wait_until_listed()\n"
+        "    await asyncio.sleep(2.5)\n"  # past the start-up's deferred loads (markdown, model lists)
+        "loop.run_until_complete(idle())\n"
+        "heavy = ('dataelan_desktop.core.sync.engine', 'httpx', 'nacl', 'websockets', 'mcp')\n"
+        "print(sorted(m for m in heavy if m in sys.modules), flush=True)\n"
+        "os._exit(0)"  # the answer is out; a worker thread still parked at exit is not this test's concern
+    )
+    script = f"import os, sys\nos.environ['QT_QPA_PLATFORM'] = 'offscreen'\n{steps}\n"
+    env = {**os.environ, "DATAELAN_HOME": str(data_home)}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert ast.literal_eval(result.stdout.strip()) == []
+
+
 def test_window_is_shown_before_the_database_layer_loads(data_home):
     """`dataelan` paints its window first; SQLAlchemy, the migrations and keyring load afterwards on a worker."""
     steps = (
