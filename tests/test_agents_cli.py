@@ -122,3 +122,32 @@ def test_chat_with_a_saved_agent_uses_its_model_and_instructions(env, server):
     assert "No agent named 'Nobody'" in one_line_error(
         run_cli("chat", "--agent", "Nobody", "hi", env=env, input="")
     )
+
+
+def test_a_projects_agent_answers_its_new_conversations(env, server):
+    assert run_cli("agents", "add", "Math", "-m", "openai:gpt-4o", "--tools", "calc", env=env).returncode == 0
+    assert "no project named 'Maths'" in one_line_error(
+        run_cli("agents", "use", "Math", "--project", "Maths", env=env)
+    )
+    server.push(openai_stream(["Made."]))
+    assert (
+        run_cli(
+            "chat", "-m", "openai:gpt-4o-mini", "--project", "Maths", "hello", env=env, input=""
+        ).returncode
+        == 0
+    )
+    assert "tools" not in server.posts()[0].body  # no agent in the project yet
+    used = run_cli("agents", "use", "Math", "--project", "Maths", env=env)
+    assert used.returncode == 0 and "answer with the agent 'Math'" in used.stdout, used.stderr
+    server.push(openai_stream(["Four."]))
+    result = run_cli("chat", "--project", "Maths", "2+2?", env=env, input="")
+    assert result.returncode == 0, result.stderr
+    body = server.posts()[1].body
+    assert body["model"] == "gpt-4o" and [t["function"]["name"] for t in body["tools"]] == ["calculator"]
+    assert run_cli("agents", "use", "--none", "--project", "Maths", env=env).returncode == 0
+    server.push(openai_stream(["Plain."]))
+    assert (
+        run_cli("chat", "--project", "Maths", "-m", "openai:gpt-4o-mini", "hi", env=env, input="").returncode
+        == 0
+    )
+    assert "tools" not in server.posts()[2].body

@@ -1,4 +1,4 @@
-"""`dataelan agents list|show|add|rm`, and `dataelan chat --agent/--tools`: an agent on the terminal,
+"""`dataelan agents list|show|add|use|rm`, and `dataelan chat --agent/--tools`: an agent on the terminal,
 each tool call shown and, unless its policy says always, asked for."""
 
 from __future__ import annotations
@@ -37,6 +37,11 @@ def register(sub) -> None:
     add.add_argument("--total-time", type=float, help="seconds the whole run may take")
     add.add_argument("--max-result-chars", type=int, help="longer tool results are cut (default 50000)")
     add.set_defaults(func=cmd_add)
+    use = commands.add_parser("use", help="let a project's conversations answer with an agent")
+    use.add_argument("name", nargs="?", help="the agent (leave out with --none)")
+    use.add_argument("--project", required=True, help="the project")
+    use.add_argument("--none", action="store_true", help="the project answers with no agent again")
+    use.set_defaults(func=cmd_use)
     rm = commands.add_parser("rm", help="remove an agent")
     rm.add_argument("name")
     rm.set_defaults(func=cmd_rm)
@@ -115,6 +120,22 @@ def cmd_add(args) -> int:
         limits={k: v for k, v in limits.items() if v is not None},
     )  # fmt: skip
     out(f"Added the agent '{agent.name}'.")
+    return 0
+
+
+def cmd_use(args) -> int:
+    if bool(args.name) == args.none:
+        fail("name the agent, or give --none to take the project's agent away")
+    s = services()
+    project = s.store.project_by_name(args.project)
+    if project is None:
+        fail(f"no project named '{args.project}'")
+    agent = None if args.none else _store().agent(args.name)
+    s.store.update_project(project.id, agent_id=agent.id if agent is not None else None)
+    if agent is None:
+        out(f"New conversations in '{project.name}' answer with no agent.")
+    else:
+        out(f"New conversations in '{project.name}' answer with the agent '{agent.name}'.")
     return 0
 
 

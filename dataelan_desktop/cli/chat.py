@@ -93,6 +93,12 @@ def cmd_chat(args) -> int:
         model = model or (agent.model if agent is not None else None) or conversation.model
     else:
         project = s.store.project_by_name(args.project) if args.project else None
+        if project is not None and agent is None and not args.tools:  # the project's agent, if it has one
+            from ..core.agents.service import agent_store
+
+            agent = agent_store(s).agent_for_project(project.id)
+            args.agent = agent.name if agent is not None else None
+            model = model or (agent.model if agent is not None else None)
         model = model or (project.default_model if project is not None else None)  # the project's default
         if not model:
             fail("choose a model with -m, for example -m openai:gpt-4o-mini or -m local:model.gguf")

@@ -116,6 +116,17 @@ class AgentStore:
 
         return self.db.call(read)
 
+    def agent_for_project(self, project_id: str) -> AgentView | None:
+        """The agent a project's new conversations answer with (None: no agent)."""
+        from ..db.tables import Project
+
+        def read(s: Session) -> AgentView | None:
+            project = s.get(Project, project_id)
+            row = _find(s, project.agent_id) if project is not None and project.agent_id else None
+            return AgentView.of(row) if row is not None else None
+
+        return self.db.call(read)
+
     def add(
         self,
         name: str,
