@@ -91,8 +91,9 @@ def database_path() -> Path:
 
 def window_settings_path() -> Path:
     """This device's window settings (theme, layout, last conversation): an INI file in the data folder,
-    so that each data folder (``DATAELAN_HOME``) keeps its own."""
-    return data_dir() / "window.ini"
+    so that each data folder (``DATAELAN_HOME``) keeps its own. The folder is not made here: the window
+    comes up first and says why when the data folder cannot be opened (the database's start does that)."""
+    return data_dir_location() / "window.ini"
 
 
 def backups_dir() -> Path:

@@ -146,11 +146,11 @@ class WorkflowsWindow(QWidget):
         self._check_timer = QTimer(self)
         self._check_timer.setSingleShot(True)
         self._check_timer.setInterval(CHECK_AFTER_MS)
-        self._check_timer.timeout.connect(self.validate)
+        self._check_timer.timeout.connect(self._validate_if_shown)
         self._runs_timer = QTimer(self)  # a run changes its record often: the history reloads at most 4×/s
         self._runs_timer.setSingleShot(True)
         self._runs_timer.setInterval(250)
-        self._runs_timer.timeout.connect(self.refresh_history)
+        self._runs_timer.timeout.connect(self._refresh_history_if_shown)
         self.workflows_changed.connect(self.refresh)
         self.runs_changed.connect(self._runs_timer.start)
         unsubscribe = services.bus.subscribe(self._on_changes)
@@ -212,7 +212,19 @@ class WorkflowsWindow(QWidget):
         if self.dirty and self.editor.toPlainText().strip() and not self._may_discard():
             event.ignore()
             return
+        self._check_timer.stop()
+        self._runs_timer.stop()
         super().closeEvent(event)
+
+    # a timer's check or reload fires only while the window is shown: a closed (or hidden) window keeps
+    # no work going, and no query is started once the app's loop is gone
+    def _validate_if_shown(self) -> None:
+        if self.isVisible():
+            self.validate()
+
+    def _refresh_history_if_shown(self) -> None:
+        if self.isVisible():
+            self.refresh_history()
 
     def _may_discard(self) -> bool:
         answer = QMessageBox.question(self, "Workflows", "Discard the changes to this workflow?")
