@@ -131,16 +131,25 @@ async def fit(
             text = kept_summary[1] if kept_summary and kept_summary[0] == through else None
             if text is None:
                 text = await _summary(request, start, budget, count, summarise)
-            kept = replace(
-                kept, system="\n\n".join(p for p in (request.system, f"{SUMMARY_HEADING}\n{text}") if p)
-            )
+            turns = kept
+            kept = _with_summary(turns, request.system, text)
         used, estimated = await count(kept)
+        # a summary can take more tokens read back than the model wrote it with: halve it until it fits
+        # (a few tries) before leaving out another turn
+        while how is Overflow.SUMMARISE and used > budget and len(text) > 40:
+            text = text[: len(text) // 2].rstrip() + " …"
+            kept = _with_summary(turns, request.system, text)
+            used, estimated = await count(kept)
         if used <= budget:
             summary = (ids[start - 1], text) if how is Overflow.SUMMARISE else None
             usage = ContextUsage(used, limit, estimated, start, how is Overflow.SUMMARISE)
             return Fitted(kept, usage, summary)
     # not even the newest turn fits with the reply's room: sent as it is, the provider explains
     return Fitted(request, ContextUsage(used, limit, estimated))
+
+
+def _with_summary(turns: ChatRequest, system: str | None, text: str) -> ChatRequest:
+    return replace(turns, system="\n\n".join(p for p in (system, f"{SUMMARY_HEADING}\n{text}") if p))
 
 
 async def _summary(
