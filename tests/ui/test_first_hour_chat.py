@@ -156,6 +156,7 @@ def test_switching_back_to_a_question_shows_the_reply_chosen_there(
         qtbot.mouseClick(user_widget().prev_branch, Qt.MouseButton.LeftButton)
         await wait_until(lambda: user_widget().view.content == "Question", message="original question")
         await wait_until(replied(window, "First reply"), message="the reply chosen before")
+        assert shown(window)[-2:] == [("user", "Question"), ("assistant", "First reply")]
 
     ui_run(scenario())
 
