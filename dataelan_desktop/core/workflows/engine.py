@@ -15,7 +15,6 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from ..db.engine import this_process
@@ -30,19 +29,18 @@ from .graph import dependencies, downstream
 from .inputs import resolve_inputs
 from .load import load
 from .records import RecordWriter
-from .render import REFERENCE, render, split_path
+from .render import render
+from .steps import StepFailure, check_output, choose_branch, schema_instruction, split_items, tool_arguments
 from .store import WorkflowStore
 from .tools import ToolCaller
-from .values import Item, Scope, StepValue, parse_json_text, show
+from .values import Item, Scope, StepValue, show
 from .views import RunDetail, StepRecordView
 
 log = logging.getLogger(__name__)
 
 #: a step's record is finished (its output reused by a resume) in one of these
 FINISHED = ("complete", "skipped", "recovered")
-MAX_ITEMS = 10_000
 MEASURES = ("model", "input_tokens", "output_tokens", "cost", "ttft_ms", "duration_ms")
-MAX_FILE_BYTES = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -80,15 +78,6 @@ class RunResult:
 
 Ask = Callable[[HumanRequest], Awaitable[str | None]]
 ProviderFor = Callable[[str], Provider]
-
-
-class StepFailure(Exception):
-    """One attempt failed; ``retryable`` says whether another try could do better."""
-
-    def __init__(self, message: str, retryable: bool = True, measures: dict[str, Any] | None = None):
-        super().__init__(message)
-        self.retryable = retryable
-        self.measures = measures or {}
 
 
 @dataclass
@@ -398,7 +387,7 @@ class WorkflowEngine:
             if step.kind == "template":
                 return StepValue(await self._template(step, scope)), {}
             if step.kind == "condition":
-                return StepValue(_choose(step, scope)), {}
+                return StepValue(choose_branch(step, scope)), {}
             if step.kind == "output":
                 return StepValue(render(step.text or "", scope)), {}
             if step.kind == "tool":
@@ -443,7 +432,7 @@ class WorkflowEngine:
         prompt = render(step.prompt or "", scope)
         system = render(step.system, scope) if step.system else None
         if step.output_schema is not None:
-            system = (system + "\n\n" if system else "") + _schema_instruction(step.output_schema)
+            system = (system + "\n\n" if system else "") + schema_instruction(step.output_schema)
         request = ChatRequest(model=ref.model, messages=(ChatMessage("user", prompt),), system=system,
                               params=GenerationParams(temperature=step.temperature, max_tokens=step.max_tokens))  # fmt: skip
         # built off the loop's thread once per run (the first may start a helper process); steps that
@@ -473,7 +462,7 @@ class WorkflowEngine:
         text = reply.text
         data = None
         if step.output_schema is not None:
-            data = _check_output(text, step.output_schema, measures)
+            data = check_output(text, step.output_schema, measures)
         return StepValue(text, data=data), {**measures, "stats": reply.stats()}
 
     async def _tool(self, step: Step, scope: Scope) -> tuple[StepValue, dict[str, Any]]:
@@ -482,7 +471,7 @@ class WorkflowEngine:
                 "tool steps cannot run here: no tools were given to the engine", retryable=False
             )
         name = render(step.tool or "", scope).strip()
-        arguments = _arguments(step.arguments, scope)
+        arguments = tool_arguments(step.arguments, scope)
         began = time.perf_counter()
         grants = [render(g, scope) for g in step.grants]  # files:{{inputs.folder}} grants the chosen folder
         outcome = await self.tools(name, arguments, grants, step.timeout)
@@ -572,76 +561,3 @@ def _with_version(workflow: Workflow, version: int) -> Workflow:
     from dataclasses import replace
 
     return replace(workflow, version=version)
-
-
-def _arguments(value: Any, scope: Scope) -> Any:
-    """A tool step's arguments with references filled in; a string that is one reference alone
-    ("{{extract.json.people}}") passes its value as it is (a list stays a list)."""
-    if isinstance(value, dict):
-        return {k: _arguments(v, scope) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_arguments(v, scope) for v in value]
-    if isinstance(value, str):
-        whole = REFERENCE.fullmatch(value.strip())
-        if whole is not None and whole.group(2) is None:
-            return scope.resolve(split_path(whole.group(1)))
-        return render(value, scope)
-    return value
-
-
-def _choose(step: Step, scope: Scope) -> str:
-    for branch in step.branches:
-        if parse(branch.expr).holds(scope.resolve):
-            return render(branch.then, scope)
-    return render(step.otherwise, scope) if step.otherwise else ""
-
-
-def _schema_instruction(schema: dict[str, Any]) -> str:
-    return "Reply with JSON only (no prose, no code fence) that matches this JSON Schema:\n" + json.dumps(
-        schema, ensure_ascii=False
-    )
-
-
-def _check_output(text: str, schema: dict[str, Any], measures: dict[str, Any]) -> Any:
-    import jsonschema
-
-    try:
-        data = parse_json_text(text.strip())
-    except ValueError as exc:
-        raise StepFailure(f"the reply is not JSON ({exc})", measures={**measures, "output": text}) from None
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path)
-        at = f" at {where}" if where else ""
-        raise StepFailure(f"the reply does not match the output schema{at}: {error.message}",
-                          measures={**measures, "output": text})  # fmt: skip
-    return data
-
-
-def split_items(text: str, how: str) -> list[Item]:
-    """A map's items: lines, a JSON array, or the files of a folder (sorted by name)."""
-    if how == "files":
-        folder = Path(text.strip()).expanduser()
-        if not folder.is_dir():
-            raise WorkflowError(f"there is no folder {folder} to map over")
-        files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-        items = []
-        for index, path in enumerate(files[:MAX_ITEMS]):
-            if path.stat().st_size > MAX_FILE_BYTES:
-                raise WorkflowError(f"{path.name} is larger than {MAX_FILE_BYTES // 1_000_000} MB")
-            items.append(Item(index, path.read_text(encoding="utf-8", errors="replace"), name=path.name))
-        return items
-    if how in ("json", "auto"):
-        try:
-            data = parse_json_text(text)
-        except ValueError:
-            data = None
-        if isinstance(data, list):
-            return [
-                Item(i, show(v), data=v if isinstance(v, dict | list) else None)
-                for i, v in enumerate(data[:MAX_ITEMS])
-            ]
-        if how == "json":
-            raise WorkflowError("the map's list is not a JSON array")
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return [Item(i, line) for i, line in enumerate(lines[:MAX_ITEMS])]
