@@ -365,8 +365,19 @@ class ConversationPane(QObject):
 
     def _started(self, generation) -> None:
         self.generation = generation
+        # the end is awaited, not noticed by the paint tick: a short reply can end before the
+        # conversation is shown and the tick starts
+        ops.query(self, "generation end", generation.wait, on_done=self._generation_ended)
         self.open(generation.conversation_id)
         self.started.emit()
+
+    def _generation_ended(self, generation) -> None:
+        if generation is not self.generation:
+            return
+        self.composer.set_streaming(self.busy())
+        fitted = generation.context
+        if fitted is not None and fitted.left_out:
+            self.shell.say(fitted.describe(), 10000)
 
     def _attach_stream(self) -> None:
         g = self.generation
@@ -389,9 +400,6 @@ class ConversationPane(QObject):
         if g.done:
             self.paint_timer.stop()
             self.composer.set_streaming(self.busy())
-            fitted = getattr(g, "context", None)
-            if fitted is not None and fitted.left_out:
-                self.shell.say(fitted.describe(), 10000)
 
     def stop(self) -> None:
         if self.agent_run is not None and not self.agent_run.done:
