@@ -122,8 +122,11 @@ def history_row(figures: list[Figure]) -> str:
 
     sidebar = by_name.get("start-up: sidebar listed, 10k conversations")
     memory = [
-        by_name.get(f"memory: whole app {what}")
-        for what in ("idle, models listed", "after a reply from each cloud SDK")
+        by_name.get(name)
+        for name in (
+            "memory: everyday start, idle (all processes, PSS)",
+            "memory: ... after a reply from each cloud SDK (PSS)",
+        )
     ]
     missed = [f.name for f in figures if not f.met]
     cells = [

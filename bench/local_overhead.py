@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .harness import Figure, ratios
 
-MAX_TOKENS = 200
+MAX_TOKENS = 400
 SAMPLING = {"temp": 0.8, "top_k": 40, "top_p": 0.95, "min_p": 0.05}
 
 
@@ -39,7 +39,7 @@ def _model() -> Path:
     )
 
 
-RUNS = 7  # more than the window's: a run is short, and a first token's time is noisy
+RUNS = 20  # more than the window's: a run is short (0.3 s), and a first token's time is noisy
 
 
 def _plain_generator(path: Path):
@@ -120,9 +120,13 @@ async def _measure(path: Path) -> list[Figure]:
         for condition, load in CONDITIONS:
             plain, app = [], []
             with load():
-                for _ in range(RUNS):  # interleaved, so drift of a noisy machine hits both alike
-                    plain.append(plain_once(seed)[:2])
-                    app.append(await app_once())
+                for run in range(RUNS):  # interleaved, so drift of a noisy machine hits both alike,
+                    if run % 2:  # and each side goes first in half the pairs (what ran just before
+                        app.append(await app_once())  # leaves the caches and the clock as it likes)
+                        plain.append(plain_once(seed)[:2])
+                    else:
+                        plain.append(plain_once(seed)[:2])
+                        app.append(await app_once())
             figures += _figures(condition, plain, app)
     finally:
         await provider.aclose()

@@ -5,7 +5,8 @@ at loopback servers: prints ``idle MB`` once the window is up, the sidebar liste
 providers' models listed (the network process started, as it does for a person with keys),
 then ``after MB`` once one reply from each cloud SDK is shown complete. MB is the resident
 memory of all the app's processes together (this one and every helper process it started: the
-network process, multiprocessing's resource tracker), then of this one alone.
+network process, multiprocessing's resource tracker), then of this one alone, then the
+proportional sum (PSS) over all, then how many processes there are.
 """
 
 from __future__ import annotations
@@ -22,11 +23,14 @@ MODELS = ("openai:gpt-4o-mini", "anthropic:claude-3-5-haiku-latest")
 
 
 def whole_app_mb() -> str:
-    """The sum over all the app's processes, then this (the window's) process alone, in MB."""
+    """The resident memory of all the app's processes, of this (the window's) process alone, and the
+    proportional sum over all (shared libraries counted once), in MB; then how many processes."""
     from bench import procs
 
-    window = procs.rss_mb()
-    return f"{window + sum(procs.rss_mb(pid) for pid in procs.children()):.1f} {window:.1f}"
+    pids = [os.getpid(), *procs.children()]
+    rss = sum(procs.rss_mb(pid) for pid in pids)
+    pss = sum(procs.pss_mb(pid) for pid in pids)
+    return f"{rss:.1f} {procs.rss_mb():.1f} {pss:.1f} {len(pids)}"
 
 
 async def _until(predicate, timeout: float = 300.0) -> None:

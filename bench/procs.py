@@ -34,6 +34,18 @@ def rss_mb(pid: int | None = None) -> float:
     return 0.0
 
 
+def pss_mb(pid: int | None = None) -> float:
+    """Proportional set size in MB: resident memory with each shared page divided among the processes
+    sharing it, so that the processes of one app add up without counting a library twice."""
+    try:
+        for line in Path(f"/proc/{pid or os.getpid()}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def children(pid: int | None = None) -> list[int]:
     """The processes whose parent is ``pid`` (this process by default)."""
     parent = str(pid or os.getpid())

@@ -69,7 +69,7 @@ def cmd_list(args) -> int:
     async def collect():
         if args.provider:
             return await s.registry.get(args.provider.lower()).list_models(), {}
-        return await s.registry.list_all_models()
+        return await s.registry.list_all_models(fresh=True)  # asked for on purpose: the lists as they are now
 
     models, errors = run_async(collect())
     for model in models:

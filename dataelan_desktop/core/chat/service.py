@@ -453,7 +453,7 @@ class ChatService:
 
         request, _ids, settings = await self.db.run(read)
         try:
-            provider = await asyncio.to_thread(self.registry.get, ref.provider)
+            provider = await asyncio.to_thread(partial(self.registry.get, ref.provider, warm=False))
             limit = await provider.context_length(ref.model)
             used, estimated = await self._count(provider, request, load=False)
         except ProviderError:  # no key yet, a model file gone: sending will say so; the meter estimates

@@ -18,6 +18,7 @@ from ..providers.errors import ConfigurationError, ProviderError
 from ..providers.types import ModelInfo
 from ..secrets import SecretStore, default_store, env_var_for
 from .kinds import ProviderKind
+from .model_cache import ModelListCache
 
 BUILTIN = {"openai": ProviderKind.OPENAI, "anthropic": ProviderKind.ANTHROPIC}
 LOCAL = "local"
@@ -86,6 +87,8 @@ class ProviderRegistry:
         self.network = network or shared_client()
         #: seconds a stream may stay silent (a provider's options may say otherwise)
         self.stall_timeout = DEFAULT_STALL_TIMEOUT
+        #: the cloud providers' lists as last fetched, beside the database (see model_cache.py)
+        self.model_lists = ModelListCache(db.path.parent / "cache" / "models.json" if db.path else None)
 
     # -- configuration ---------------------------------------------------------
 
@@ -121,21 +124,30 @@ class ProviderRegistry:
             self._providers.clear()
         else:
             self._providers.pop(name, None)
+        self.model_lists.forget(name)
         for provider in forgotten:  # close its connections in the network process
             if isinstance(provider, NetworkProvider):
                 self.network.discard(provider.spec)
 
     # -- providers ---------------------------------------------------------------
 
-    def get(self, name: str) -> Provider:
+    def get(self, name: str, *, warm: bool = True) -> Provider:
+        """Provider ``name``, built on first use; ``warm`` makes it ready to stream first (starts the
+        network process and imports the SDK there). Asking a cloud provider what it knows without
+        sending (the context meter) passes ``warm=False``: an everyday start starts nothing."""
         name = name.lower()
         if name == LOCAL:
             return self.local()
         if name not in self._providers:
             provider = self._build(name)
-            provider.warm_up()
+            if warm:
+                provider.warm_up()
             self._providers[name] = provider
         return self._providers[name]
+
+    def warm_up(self, name: str) -> None:
+        """Make provider ``name`` ready to stream (while the person types the first message); blocks."""
+        self.get(name, warm=False).warm_up()
 
     def local(self) -> Provider:
         if self._local is None:
@@ -174,21 +186,37 @@ class ProviderRegistry:
             kind=str(kind), name=name, api_key=api_key, base_url=base_url, stall_timeout=stall
         )
 
+    def _list_source(self, name: str) -> str:
+        """What a cached list of ``name``'s models was fetched from: its kind and address (a key is
+        checked here, so that a provider whose key is gone says so instead of showing old models)."""
+        spec = self.spec(name)
+        return f"{spec.kind} {spec.base_url or ''}"
+
     @staticmethod
     def _missing_key(name: str, env_var: str) -> ConfigurationError:
         return ConfigurationError(
             f"No API key for {name}. Run `dataelan keys set {name}` or set {env_var}.", provider=name
         )
 
-    async def list_all_models(self) -> tuple[list[ModelInfo], dict[str, str]]:
-        """Every provider's models, asked concurrently; failures come back per provider."""
+    async def list_all_models(self, *, fresh: bool = False) -> tuple[list[ModelInfo], dict[str, str]]:
+        """Every provider's models, asked concurrently; failures come back per provider. A cloud
+        provider's list fetched in the last day comes from the cache (no request, no network process)
+        unless ``fresh``."""
         # get_event_loop, not to_thread: qasync may step this task outside run_forever
         loop = asyncio.get_event_loop()
         names = await loop.run_in_executor(None, self.provider_names)  # keyring and database look-ups
 
         async def one(name: str) -> list[ModelInfo]:
+            if name == LOCAL:
+                return await (await loop.run_in_executor(None, self.local)).list_models()
+            source = await loop.run_in_executor(None, self._list_source, name)
+            cached = None if fresh else await loop.run_in_executor(None, self.model_lists.get, name, source)
+            if cached is not None:
+                return cached
             provider = await loop.run_in_executor(None, self.get, name)  # may start the network process
-            return await provider.list_models()
+            models = await provider.list_models()
+            await loop.run_in_executor(None, self.model_lists.put, name, source, models)
+            return models
 
         results = await asyncio.gather(*(one(n) for n in names), return_exceptions=True)
         models: list[ModelInfo] = []

@@ -100,6 +100,10 @@ class ConversationPane(QObject):
         self.context_timer.setInterval(300)  # a model name being typed is counted once it rests
         self.context_timer.timeout.connect(self.refresh_context)
         composer.model_picker.currentTextChanged.connect(lambda _text: self.context_timer.start())
+        # a cloud model's SDK is made ready while the first message is typed: an everyday start asks
+        # no provider for anything (the model lists are cached), so that the idle app stays small
+        self._warmed: set[str] = set()
+        composer.editor.textChanged.connect(self._warm_up_when_typing)
 
     def _widget(self) -> QWidget:
         return self.shell.window
@@ -169,22 +173,27 @@ class ConversationPane(QObject):
             self.conversation_id in changes.messages or self.conversation_id in changes.conversations
         ):
             self.reload()
+        if changes.providers:
+            self._warmed.clear()  # a changed provider is built anew: warmed again when next typed to
         if changes.providers or changes.local_models:
             self.refresh_models()
         if changes.agents:
             self.refresh_agents()
 
-    def refresh_models(self) -> None:
-        """The picker lists every provider's models and the ones recent conversations used."""
+    def refresh_models(self, fresh: bool = False) -> None:
+        """The picker lists every provider's models (as last fetched, unless ``fresh``) and the ones
+        recent conversations used."""
         registry, store = self.services.registry, self.services.store
 
         async def listed():
-            return await registry.list_all_models()
+            return await registry.list_all_models(fresh=fresh)
 
         def show_listed(result) -> None:
             models, errors = result
             self._listed_models = [m.ref for m in models]
             self._show_models()
+            if fresh:
+                self.shell.say(f"Model lists refreshed: {len(models)} models.", 4000)
             if errors:
                 self.composer.model_picker.setToolTip(
                     "Some providers did not answer:\n" + "\n".join(f"{k}: {v}" for k, v in errors.items())
@@ -221,6 +230,18 @@ class ConversationPane(QObject):
         quiet = lambda failure: log.warning("listing agents failed: %s", failure)  # noqa: E731
         ops.query(self, "agents", lambda: [(a.id, a.name) for a in agents.agents()],
                   on_done=self.composer.set_agents, on_error=quiet)  # fmt: skip
+
+    def _warm_up_when_typing(self) -> None:
+        model = self.composer.model()
+        provider = model.partition(":")[0].lower() if model and ":" in model else ""
+        if not provider or provider == "local" or provider in self._warmed:
+            return
+        if not self.composer.editor.toPlainText().strip():
+            return
+        self._warmed.add(provider)
+        registry = self.services.registry
+        quiet = lambda failure: log.info("warming %s up failed: %s", provider, failure)  # noqa: E731
+        ops.query(self, f"warm up {provider}", partial(registry.warm_up, provider), on_error=quiet)
 
     def _show_models(self) -> None:
         self.composer.set_models(sorted({*self._listed_models, *self._recent_models}))

@@ -273,6 +273,9 @@ class MainWindow(QMainWindow):
         self.settings_action = action(edit_menu, "Settings…", "Ctrl+,", self.open_settings)
         self.tools_menu = self.menuBar().addMenu("&Tools")
         action(self.tools_menu, "Models…", "Ctrl+M", self.open_models)
+        self.refresh_models_action = action(
+            self.tools_menu, "Refresh model lists", "F5", lambda: self.chat.refresh_models(fresh=True)
+        )
         action(self.tools_menu, "Model tester…", "Ctrl+T", self.open_tester)
         action(self.tools_menu, "Prompt templates…", "Ctrl+Shift+T", self.open_templates, "templatesAction")
         action(self.tools_menu, "Workflows…", "Ctrl+Shift+W", self.open_workflows, "workflowsAction")
