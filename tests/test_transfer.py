@@ -197,6 +197,14 @@ def test_cli_import_export_round_trip(data_home: Path, tmp_path: Path):
     )
     found = run_cli("search", "acetone", env=env)
     assert conversation_id in found.stdout and "[acetone]" in found.stdout
+    assert "(archived)" not in found.stdout
+    from dataelan_desktop.core.services import build_services
+
+    app = build_services()  # archived in the window meanwhile
+    app.store.update_conversation(conversation_id, archived=True)
+    app.close()
+    found = run_cli("search", "acetone", env=env)
+    assert conversation_id in found.stdout and "(archived)" in found.stdout  # found, and said to be
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2")
     refused = run_cli("import", str(bad), env=env)

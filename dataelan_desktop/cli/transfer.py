@@ -74,5 +74,6 @@ def cmd_search(args) -> int:
         out("no messages match")
     for hit in hits:
         snippet = hit.snippet.replace(MARK_START, "[").replace(MARK_END, "]").replace("\n", " ")
-        out(f"{hit.conversation_id}  {hit.conversation_title[:40]:<40}  {hit.role:<9} {snippet}")
+        title = hit.conversation_title[: 29 if hit.archived else 40] + (" (archived)" if hit.archived else "")
+        out(f"{hit.conversation_id}  {title:<40}  {hit.role:<9} {snippet}")
     return 0

@@ -20,6 +20,7 @@ class SearchHit:
     role: str
     snippet: str
     rank: float  # unused for ordering: hits come newest first
+    archived: bool = False  # the conversation is archived (the hit opens it with an Unarchive button)
 
 
 def fts_query(user_text: str) -> str | None:
@@ -44,7 +45,8 @@ def search_messages(
         return []
     sql = (
         "SELECT m.conversation_id, m.id, c.title, m.role, "
-        f"snippet(messages_fts, 0, '{MARK_START}', '{MARK_END}', '…', 12) AS snip, 0.0 AS rank "
+        f"snippet(messages_fts, 0, '{MARK_START}', '{MARK_END}', '…', 12) AS snip, 0.0 AS rank, "
+        "c.archived "
         "FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid "
         "JOIN conversations c ON c.id = m.conversation_id "
         "WHERE messages_fts MATCH :match AND m.deleted_at IS NULL AND c.deleted_at IS NULL "
@@ -57,4 +59,4 @@ def search_messages(
     from sqlalchemy import text
 
     rows = db.call(lambda s: s.execute(text(sql), params).all())  # on the database's thread, like every read
-    return [SearchHit(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+    return [SearchHit(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6])) for r in rows]

@@ -212,6 +212,7 @@ def test_archive_offers_undo_an_archived_view_and_unarchive(window, qtbot, ui_ru
             ),
             message="a hit",
         )
+        assert window.sidebar.results.item(0).text().startswith("Why are there tides? (archived)\n")
         qtbot.keyClick(window.sidebar.search, Qt.Key.Key_Return)
         await wait_until(lambda: window.archived_bar.isVisible(), message="archived bar after search")
         qtbot.mouseClick(window.archived_bar.unarchive_button, Qt.MouseButton.LeftButton)

@@ -302,9 +302,8 @@ class Sidebar(QWidget):
             return
         for hit in hits:
             snippet = hit.snippet.replace(MARK_START, "«").replace(MARK_END, "»").replace("\n", " ")
-            item = QListWidgetItem(
-                f"{hit.conversation_title}\n{'You' if hit.role == 'user' else 'Reply'}: {snippet}"
-            )
+            title = f"{hit.conversation_title} (archived)" if hit.archived else hit.conversation_title
+            item = QListWidgetItem(f"{title}\n{'You' if hit.role == 'user' else 'Reply'}: {snippet}")
             item.setData(ID_ROLE, hit)
             self.results.addItem(item)
 
