@@ -126,7 +126,8 @@ async def test_requests_in_flight_together_each_get_their_own_answer(toy):
     assert not toy.busy and toy.pid != os.getpid()
 
 
-def test_the_first_text_goes_at_once_then_one_batch_per_interval():
+@pytest.mark.parametrize("interval", [SEND_INTERVAL, 0.010])  # the network process's, the model process's
+def test_the_first_text_goes_at_once_then_one_batch_per_interval(interval):
     sent: list[tuple] = []
 
     class Conn:
@@ -134,16 +135,16 @@ def test_the_first_text_goes_at_once_then_one_batch_per_interval():
             sent.append(message)
 
     now = [100.0]
-    batcher = EventBatcher(ClientPipe(Conn()), 7)
+    batcher = EventBatcher(ClientPipe(Conn()), 7, interval=interval)
     batcher.clock = lambda: now[0]
     batcher.add(Started("m"))
     batcher.add(TextDelta("a"))
     assert sent == [("events", 7, [Started("m")]), ("events", 7, [TextDelta("a")])]  # no wait
     batcher.add(TextDelta("b"))
-    now[0] += SEND_INTERVAL / 4
+    now[0] += interval * 0.9
     batcher.add(TextDelta("c"))
     assert len(sent) == 2  # held: the interval has not passed
-    now[0] += SEND_INTERVAL
+    now[0] += interval * 0.1
     batcher.add(TextDelta("d"))
     assert sent[2] == ("events", 7, [TextDelta("bcd")])  # one message, the run of text joined
     batcher.add(Usage(3, 4))

@@ -67,10 +67,17 @@ class EventBatcher:
 
     clock: Callable[[], float] = time.monotonic
 
-    def __init__(self, pipe: ClientPipe, request_id: int, later: Callable[..., Any] | None = None):
+    def __init__(
+        self,
+        pipe: ClientPipe,
+        request_id: int,
+        later: Callable[..., Any] | None = None,
+        interval: float = SEND_INTERVAL,
+    ):
         self.pipe = pipe
         self.request_id = request_id
         self.later = later
+        self.interval = interval
         self.pending: list[Any] = []
         self.last_sent = 0.0
         self.before_text = True
@@ -82,10 +89,10 @@ class EventBatcher:
         if self.before_text:
             self.before_text = type(event) is not TextDelta and type(event) is not ReasoningDelta
             self.flush()
-        elif now - self.last_sent >= SEND_INTERVAL:
+        elif now - self.last_sent >= self.interval:
             self.flush()
         elif self.later is not None and self.scheduled is None:  # what comes meanwhile joins this batch
-            self.scheduled = self.later(SEND_INTERVAL - (now - self.last_sent), self.flush)
+            self.scheduled = self.later(self.interval - (now - self.last_sent), self.flush)
 
     def flush(self) -> None:
         if self.scheduled is not None:
@@ -113,7 +120,7 @@ class Request:
         #: set from the reader thread the moment a cancel arrives, so that work blocking the loop
         #: (llama.cpp generating) sees it between two tokens
         self.cancelled = threading.Event()
-        self.events = EventBatcher(server.pipe, request_id, server.later)
+        self.events = EventBatcher(server.pipe, request_id, server.later, server.send_interval)
         self.task: asyncio.Task | None = None
         self.begun = False  # (the reader thread answers a cancel itself until the loop begins it)
         self._lock = threading.Lock()
@@ -146,12 +153,21 @@ class Server:
     loop, so its requests run one at a time, in order, and watch ``request.cancelled`` (llama.cpp).
     """
 
-    def __init__(self, pipe: ClientPipe, loop: asyncio.AbstractEventLoop, handle: Handler, *, where: str):
+    def __init__(
+        self,
+        pipe: ClientPipe,
+        loop: asyncio.AbstractEventLoop,
+        handle: Handler,
+        *,
+        where: str,
+        send_interval: float = SEND_INTERVAL,
+    ):
         self.pipe = pipe
         self.loop = loop
         self.handle = handle
         self.where = where  # for unexpected errors: "the network process"
         self.later = loop.call_later if inspect.iscoroutinefunction(handle) else None
+        self.send_interval = send_interval  # at most one message per stream this often (the first at once)
         self.requests: dict[int, Request] = {}
 
     def arrived(self, message: tuple) -> None:
@@ -217,7 +233,14 @@ class Server:
             await cleanup()
 
 
-def serve(conn, handle: Handler, *, where: str, cleanup: Callable[[], Awaitable[None]] | None = None) -> None:
+def serve(
+    conn,
+    handle: Handler,
+    *,
+    where: str,
+    cleanup: Callable[[], Awaitable[None]] | None = None,
+    send_interval: float = SEND_INTERVAL,
+) -> None:
     """A helper process's main: answer the client's requests until it says quit or goes away.
 
     ``cleanup`` closes what the process holds (connections), within ``EXIT_GRACE``. The process
@@ -226,7 +249,7 @@ def serve(conn, handle: Handler, *, where: str, cleanup: Callable[[], Awaitable[
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     pipe = ClientPipe(conn)
-    server = Server(pipe, loop, handle, where=where)
+    server = Server(pipe, loop, handle, where=where, send_interval=send_interval)
 
     def read() -> None:
         while True:
