@@ -144,7 +144,7 @@ def test_the_first_text_goes_at_once_then_one_batch_per_interval(interval):
     now[0] += interval * 0.9
     batcher.add(TextDelta("c"))
     assert len(sent) == 2  # held: the interval has not passed
-    now[0] += interval * 0.1
+    now[0] += interval * 0.2  # (past the interval)
     batcher.add(TextDelta("d"))
     assert sent[2] == ("events", 7, [TextDelta("bcd")])  # one message, the run of text joined
     batcher.add(Usage(3, 4))
