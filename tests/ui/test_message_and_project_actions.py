@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QInputDialog, QMessageBox
+from PySide6.QtWidgets import QDialogButtonBox, QInputDialog, QMessageBox
 
+from dataelan_desktop.core.agents.service import agent_store
 from dataelan_desktop.core.connections.store import save_provider
+from dataelan_desktop.ui.sidebar.project_dialog import NO_AGENT
 from tests.support.db_threads import DatabaseThreads
 from tests.support.fake_openai import openai_stream
 from tests.ui.conftest import wait_until
@@ -19,6 +21,8 @@ from tests.ui.conftest import wait_until
 def test_message_conversation_and_project_actions(window, qtbot, ui_run, services, server, monkeypatch):
     save_provider(services.db, "fakeai", base_url=server.base_url + "/v1")
     project = services.store.create_project("Research")
+    agents = agent_store(services)
+    agents.add("Librarian", model="fakeai:m", tools=["calculator"])
     threads = DatabaseThreads(services.db)
 
     def saved_project():  # the test's own look at the database, not recorded
@@ -60,16 +64,27 @@ def test_message_conversation_and_project_actions(window, qtbot, ui_run, service
         )
         assert offered == ["The question"]
 
-        # the project's settings: its instructions and default model
-        monkeypatch.setattr(
-            QInputDialog, "getMultiLineText", staticmethod(lambda *a, **k: ("Answer briefly.", True))
-        )
-        monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("fakeai:m", True)))
+        # the project's settings, in one dialog: instructions, default model, the agent answering there
         window.sidebar.project_settings_requested.emit(project.id)
+        await wait_until(lambda: window.library.project_dialog is not None, message="the settings dialog")
+        dialog = window.library.project_dialog
+        assert dialog.isVisible() and dialog.name.text() == "Research"
+        assert [dialog.agent.itemText(i) for i in range(dialog.agent.count())] == [NO_AGENT, "Librarian"]
+        dialog.instructions.setPlainText("Answer briefly.")
+        dialog.model.setCurrentText("not a model")
+        dialog.agent.setCurrentIndex(dialog.agent.findText("Librarian"))
+        qtbot.mouseClick(dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok),
+                         Qt.MouseButton.LeftButton)  # fmt: skip
+        assert dialog.isVisible() and "is not a model" in dialog.problem.text()  # said, nothing saved
+        dialog.model.setCurrentText("fakeai:m")
+        qtbot.mouseClick(dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok),
+                         Qt.MouseButton.LeftButton)  # fmt: skip
         await wait_until(
             lambda: saved_project().instructions == "Answer briefly.", message="instructions saved"
         )
         assert saved_project().default_model == "fakeai:m"
+        with threads.paused():
+            assert agents.agent_for_project(project.id).name == "Librarian"  # its new conversations' agent
 
         # Delete project, confirmed: gone from the sidebar
         asked: list[str] = []

@@ -33,6 +33,7 @@ class LibraryActions(QObject):
         self.pane = pane
         self.limit = self.PAGE
         self.listed_once = asyncio.Event()
+        self.project_dialog = None  # the Project settings dialog last opened
 
         sidebar.conversation_selected.connect(pane.open)
         sidebar.new_conversation_requested.connect(self.new_conversation)
@@ -158,27 +159,31 @@ class LibraryActions(QObject):
             ops.change(self, partial(self.services.store.create_project, name.strip()))
 
     def edit_project(self, project_id: str) -> None:
-        ops.query(
-            self, "dialog", partial(self.services.store.project, project_id), on_done=self._edit_project
-        )
+        from ...core.agents.service import agent_store  # (lazy: the agents feature loads when used)
 
-    def _edit_project(self, project: ProjectView) -> None:
-        text, ok = QInputDialog.getMultiLineText(
-            self._widget(), f"{project.name} — instructions",
-            "Instructions every conversation in this project starts with:", project.instructions or "",
-        )  # fmt: skip
-        if not ok:
-            return
-        model, ok = QInputDialog.getText(
-            self._widget(),
-            f"{project.name} — default model",
-            "Default model:",
-            text=project.default_model or self.pane.composer.model(),
+        store, agents = self.services.store, agent_store(self.services)
+
+        def read():
+            chosen = agents.agent_for_project(project_id)
+            listed = [(a.id, a.name) for a in agents.agents()]
+            return store.project(project_id), listed, chosen.id if chosen is not None else None
+
+        ops.query(self, "dialog", read, on_done=self._edit_project)
+
+    def _edit_project(self, found: tuple[ProjectView, list[tuple[str, str]], str | None]) -> None:
+        from .project_dialog import ProjectDialog
+
+        project, agents, agent_id = found
+        picker = self.pane.composer.model_picker
+        models = [picker.itemText(i) for i in range(picker.count()) if picker.itemText(i)]
+        dialog = ProjectDialog(project, models, agents, agent_id, self._widget())
+        self.project_dialog = dialog  # (tests drive it)
+        dialog.accepted.connect(
+            lambda: ops.change(
+                self, partial(self.services.store.update_project, project.id, **dialog.fields())
+            )
         )
-        fields = {"instructions": text.strip() or None}
-        if ok:
-            fields["default_model"] = model.strip() or None
-        ops.change(self, partial(self.services.store.update_project, project.id, **fields))
+        dialog.open()
 
     def delete_project(self, project_id: str) -> None:
         ops.query(
