@@ -240,3 +240,30 @@ def test_closing_with_unsaved_yaml_asks_first(window, qtbot, ui_run, monkeypatch
         assert not win.isVisible()
 
     ui_run(scenario())
+
+
+def test_a_run_cut_off_last_time_is_said_when_the_window_opens(qloop, qtbot, ui_run, services, qsettings):
+    import socket
+
+    from dataelan_desktop.core.workflows import open_store
+    from dataelan_desktop.core.workflows.load import load
+    from dataelan_desktop.ui.main.window import MainWindow
+
+    store = open_store(services)
+    gone = f"{socket.gethostname()}:999999"  # the process that ran it ended (a crash, a killed command)
+    run_id = store.create_run(load(FLOW), FLOW, {"topic": "tides"}, gone)
+    services.bus.bind_loop(qloop)
+    window = MainWindow(services, settings=qsettings, probe_servers=False)
+    qtbot.addWidget(window)
+    window.show()
+
+    async def scenario():
+        await wait_until(lambda: "cut off" in window.statusBar().currentMessage(), 10, "the notice")
+        assert "1 workflow run was cut off" in window.statusBar().currentMessage()
+        assert "Ctrl+Shift+W" in window.statusBar().currentMessage()
+        assert store.run(run_id).status == "interrupted"  # and marked so: Resume is offered there
+
+    try:
+        ui_run(scenario())
+    finally:
+        window.close()

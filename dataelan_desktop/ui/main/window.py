@@ -180,9 +180,28 @@ class MainWindow(QMainWindow):
                 begun = True
                 ops.query(self, "preload", preload, on_error=lambda f: log.warning("preload failed: %s", f))
                 self.chat.refresh_models()
+                self._find_interrupted_runs()
 
         self.library.listed.connect(begin, Qt.ConnectionType.SingleShotConnection)
         QTimer.singleShot(2000, self, begin)
+
+    def _find_interrupted_runs(self) -> None:
+        """Workflow runs cut off when the app or a command last ended are marked so, and said: a run
+        waiting for a person's answer, or half done, is otherwise found only in the Workflows window."""
+        from ...core.workflows import open_store
+
+        def say(run_ids: list[str]) -> None:
+            if run_ids:
+                many = len(run_ids) != 1
+                self.say(
+                    f"{len(run_ids)} workflow run{'s were' if many else ' was'} cut off when Dataelan last "
+                    f"closed: resume {'them' if many else 'it'} in Tools → Workflows… (Ctrl+Shift+W).",
+                    20000,
+                )
+
+        find = open_store(self.services).mark_interrupted
+        ops.query(self, "interrupted runs", find, on_done=say,
+                  on_error=lambda f: log.warning("interrupted workflow runs not checked: %s", f))  # fmt: skip
 
     def _set_ready(self, ready: bool) -> None:
         """Until the services are attached only the window itself, Quit and About work."""
