@@ -114,11 +114,20 @@ def run_gui(argv: list[str] | None = None, open_request: OpenRequest | None = No
     loop.set_default_executor(ThreadPoolExecutor(max_workers=4, thread_name_prefix="dataelan-worker"))
     asyncio.set_event_loop(loop)
 
+    benchmark = bool(os.environ.get("DATAELAN_EXIT_WHEN_IDLE"))  # start-up benchmark: report, then quit
+    from .ui.single_instance import InstanceServer, hand_over
+
+    if not benchmark and hand_over(open_request):
+        print("Dataelan is already running on this data folder: its window shows what was asked.", flush=True)
+        return 0
+
     from .ui.main.window import MainWindow
 
     window = MainWindow(None)
     window.show()
-    benchmark = bool(os.environ.get("DATAELAN_EXIT_WHEN_IDLE"))  # start-up benchmark: report, then quit
+    instance = InstanceServer(window)
+    if not benchmark:
+        instance.listen()
 
     def elapsed() -> str:
         return f"{time.perf_counter() - started:.4f}"
@@ -135,6 +144,24 @@ def run_gui(argv: list[str] | None = None, open_request: OpenRequest | None = No
 
     services = None
     opening: asyncio.Future | None = None
+    waiting: list[OpenRequest] = []  # handed over by another start before the services were attached
+
+    def handed_over(request: OpenRequest | None) -> None:
+        if window.isMinimized():
+            window.showNormal()
+        window.raise_()
+        window.activateWindow()
+        if request is None:
+            return
+        if services is None:
+            waiting.append(request)
+        else:
+            try:
+                open_in_window(window, request)
+            except Exception as error:  # a link to a conversation deleted meanwhile, a file gone
+                window.say(f"Could not open what was asked: {error}", 8000)
+
+    instance.requested.connect(handed_over)
     status = 0
     closing = asyncio.Event()
     app.aboutToQuit.connect(closing.set)
@@ -154,8 +181,8 @@ def run_gui(argv: list[str] | None = None, open_request: OpenRequest | None = No
             return
         services.bus.bind_loop(loop)
         window.attach_services(services)
-        if open_request is not None:
-            open_in_window(window, open_request)
+        for request in [*([open_request] if open_request is not None else []), *waiting]:
+            open_in_window(window, request)
         if benchmark:
             await window.wait_until_listed()
             print(f"conversations-listed {elapsed()} rss-kb {resident_kb()}", flush=True)
@@ -164,6 +191,7 @@ def run_gui(argv: list[str] | None = None, open_request: OpenRequest | None = No
     with loop:
         attaching = loop.create_task(attach())
         loop.run_until_complete(closing.wait())
+        instance.close()  # a start from now on gets a window of its own
         if not attaching.done():
             attaching.cancel()
         if services is not None:
