@@ -253,3 +253,37 @@ def test_building_a_provider_does_not_pause_replies_already_streaming(server, mo
     during = [t for t, kind, i in sent if kind == "events" and i == 1 and began <= t <= built]
     gaps = [b - a for a, b in zip([began, *during], [*during, built], strict=True)]
     assert len(during) >= 5 and max(gaps) < 0.25  # the reply kept coming while the other SDK loaded
+
+
+async def test_an_idle_network_process_is_stopped_and_the_next_reply_starts_it_again(
+    services, server, monkeypatch
+):
+    """The SDKs' memory is given back while the app sits idle; never during a reply, however long."""
+    from dataelan_desktop.core.connections.registry import ProviderRegistry
+    from dataelan_desktop.core.network.client import NetworkClient
+
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url + "/v1")
+    services.secrets.set("openai", "sk-idle-test-1")
+    network = NetworkClient(idle_stop_seconds=0.6)
+    registry = ProviderRegistry(services.db, services.secrets, network=network)
+    provider = registry.get("openai")
+    request = ChatRequest(model="gpt-4o-mini", messages=(ChatMessage("user", "hi"),))
+    try:
+        server.push(openai_stream([f"w{i} " for i in range(12)], delay=0.1))  # 1.2 s: twice the idle limit
+        events = [event async for event in provider.stream(request)]
+        assert isinstance(events[-1], Finished) and events[-1].stop_reason == StopReason.END  # not cut off
+        first = network.pid
+        for _ in range(100):
+            if not network.alive:
+                break
+            await asyncio.sleep(0.05)
+        assert not network.alive  # stopped once idle
+        server.push(openai_stream(["back ", "again"]))
+        text = "".join(
+            e.text for e in [e async for e in provider.stream(request)] if isinstance(e, TextDelta)
+        )
+        assert text == "back again" and network.alive and network.pid != first  # a new process, at once
+    finally:
+        network.idle_stop_seconds = None
+        await registry.aclose()
+        network.stop()

@@ -48,5 +48,9 @@ def test_typing_to_a_cloud_model_makes_its_provider_ready_before_sending(
         await wait_until(lambda: "one" in services.registry._providers, message="the provider made ready")
         assert services.registry.network.alive
         assert not first.posts()  # nothing sent before the person sends
+        services.registry.network.stop()  # as after sitting idle: its SDKs' memory given back
+        window.composer.editor.setPlainText("Hello there, a")
+        await wait_until(lambda: services.registry.network.alive, message="made ready again while typing")
+        assert not first.posts()
 
     ui_run(scenario())

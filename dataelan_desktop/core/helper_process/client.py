@@ -92,6 +92,7 @@ class ProcessClient:
         #: one's reader fails only what was sent to it)
         self._routes: dict[int, _Answer | _Inbox] = {}
         self._ids = itertools.count(1)
+        self.last_used = time.monotonic()  # when a request was last sent
         #: processes this client ended itself, with what their requests in flight are told
         self._ended: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
@@ -143,6 +144,7 @@ class ProcessClient:
                 request_id = next(self._ids)
                 routes = self._routes
                 routes[request_id] = route
+                self.last_used = time.monotonic()
                 try:
                     self._conn.send((op, request_id, *payload))
                     return request_id
@@ -287,13 +289,17 @@ class ProcessClient:
             self._ended[process] = why or f"{self.what} was ended. {self.after_death}"
             process.kill()
 
-    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
-        """Ask the process to quit; kill it if it has not within ``timeout``. Blocks (bounded)."""
+    def stop(self, timeout: float = STOP_TIMEOUT, *, idle_for: float | None = None) -> bool:
+        """Ask the process to quit; kill it if it has not within ``timeout``. Blocks (bounded).
+        With ``idle_for``: only if nothing is in flight and nothing was asked for that many seconds
+        (checked under the lock a request takes, so that none is cut off). Whether it was stopped."""
         with self._lock:
+            if idle_for is not None and (self._routes or time.monotonic() - self.last_used < idle_for):
+                return False
             process, conn, reader = self._process, self._conn, self._reader
             self._process = None
             if process is None:
-                return
+                return False
             self._ended[process] = f"{self.what} was stopped."
             try:
                 conn.send(("quit", 0))
@@ -304,6 +310,7 @@ class ProcessClient:
             mp.connection.wait([process.sentinel], timeout)
         if reader is not None and reader is not threading.current_thread():
             reader.join(timeout)  # it reaps the process and closes the pipe
+        return True
 
     async def astop(self, timeout: float = STOP_TIMEOUT) -> None:
         """:meth:`stop`, off the loop."""

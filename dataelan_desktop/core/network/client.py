@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator
 
 from ..helper_process import ProcessClient
@@ -25,6 +26,9 @@ log = logging.getLogger(__name__)
 CALL_TIMEOUT = 120.0  # building a provider imports its SDK: seconds on a slow disk, never minutes
 RELEASE_TIMEOUT = 5.0  # a stopped stream's wait for the network process to let go of the connection
 CLOSE_TIMEOUT = 5.0  # the app's wait, when closing, for the network process to close a provider
+#: minutes with no request before the network process is stopped: both cloud SDKs hold about 90 MB
+#: there, given back while the app sits idle; the next request (or typing to a cloud model) starts it
+IDLE_STOP_SECONDS = 15 * 60.0
 
 
 class NetworkClient(ProcessClient):
@@ -33,7 +37,7 @@ class NetworkClient(ProcessClient):
     call_timeout = CALL_TIMEOUT
     release_timeout = RELEASE_TIMEOUT
 
-    def __init__(self) -> None:
+    def __init__(self, idle_stop_seconds: float | None = IDLE_STOP_SECONDS) -> None:
         super().__init__(
             network_main,
             name="dataelan-network",
@@ -41,6 +45,32 @@ class NetworkClient(ProcessClient):
             after_death="The next message starts it again.",
             restart=True,
         )
+        self.idle_stop_seconds = idle_stop_seconds
+        self._idle_timer: threading.Timer | None = None
+
+    def _send(self, op: str, payload: tuple, route) -> int:
+        request_id = super()._send(op, payload, route)
+        self._watch_idle(self.idle_stop_seconds)
+        return request_id
+
+    def _watch_idle(self, after: float | None) -> None:
+        """Check in ``after`` seconds whether the process has sat idle long enough (one timer)."""
+        if after is None or self._idle_timer is not None:
+            return
+        timer = threading.Timer(max(after, 0.05), self._stop_if_idle)
+        timer.daemon = True
+        self._idle_timer = timer
+        timer.start()
+
+    def _stop_if_idle(self) -> None:
+        self._idle_timer = None
+        limit = self.idle_stop_seconds
+        if limit is None or not self.alive:
+            return
+        if self.stop(idle_for=limit):
+            log.info("stopped the network process after %.0f s without a request", limit)
+        else:  # used meanwhile (or still streaming): look again when it could have been idle that long
+            self._watch_idle(limit - (time.monotonic() - self.last_used) if not self.busy else limit)
 
     def stream(self, spec: ProviderSpec, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         return self.open_stream("stream", spec, request, provider=spec.name)

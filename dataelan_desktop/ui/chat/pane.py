@@ -234,12 +234,14 @@ class ConversationPane(QObject):
     def _warm_up_when_typing(self) -> None:
         model = self.composer.model()
         provider = model.partition(":")[0].lower() if model and ":" in model else ""
-        if not provider or provider == "local" or provider in self._warmed:
+        registry = self.services.registry
+        if not provider or provider == "local":
+            return
+        if provider in self._warmed and registry.network.alive:  # (stopped while idle: warmed again)
             return
         if not self.composer.editor.toPlainText().strip():
             return
         self._warmed.add(provider)
-        registry = self.services.registry
         quiet = lambda failure: log.info("warming %s up failed: %s", provider, failure)  # noqa: E731
         ops.query(self, f"warm up {provider}", partial(registry.warm_up, provider), on_error=quiet)
 
