@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dataelan_desktop.core as core
 import dataelan_desktop.ui as ui
+from tests.support.writers import OWNERS
 
 PACKAGE_ROOT = Path(core.__file__).resolve().parents[2]
 
@@ -174,23 +175,33 @@ def test_the_one_writer_check_sees_a_stray_write(services, writes):
     """The run-wide check of one writer per table (tests/conftest.py) can fail: a write to a table from
     anywhere but its owner is caught, whether a row is added or a bulk update is run."""
     stray = "dataelan_desktop.ui.stray"  # a window module writing rows itself
+    beside = "dataelan_desktop.core.chat.store_stray"  # a name that begins like the owner's, outside it
     code = (
         "from sqlalchemy import update\n"
         "from dataelan_desktop.core.db.tables import Conversation, Project\n"
         "def add(s):\n    s.add(Project(name='stray'))\n"
         "def bulk(s):\n    s.execute(update(Conversation).values(pinned=True))\n"
     )
-    namespace = {"__name__": stray}
+    namespace, outside = {"__name__": stray}, {"__name__": beside}
     exec(code, namespace)
+    exec(code, outside)
     services.store.create_conversation(title="Owned")
     try:
         services.db.call(namespace["add"])
         services.db.call(namespace["bulk"])
+        services.db.call(outside["bulk"])
         found = writes.violations()
         assert any(line.startswith(f"projects written by {stray}") for line in found)
         assert any(line.startswith(f"conversations written by {stray}") for line in found)
+        assert any(line.startswith(f"conversations written by {beside}") for line in found)
     finally:
         writes.forget(stray)
-    assert not any(stray in line for line in writes.violations())
-    # and the owner's own writes are seen as the owner's
-    assert "dataelan_desktop.core.chat.store" in writes.writes["conversations"]
+        writes.forget(beside)
+    assert not any(stray in line or beside in line for line in writes.violations())
+    # and the owner's own writes are seen as the owner's: the chat store package's module that wrote them
+    assert OWNERS["conversations"] == "dataelan_desktop.core.chat.store"
+    assert "dataelan_desktop.core.chat.store.conversations" in writes.writes["conversations"]
+    assert not any(
+        line.startswith("conversations written by dataelan_desktop.core.chat.store")
+        for line in writes.violations()
+    )

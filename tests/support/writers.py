@@ -26,7 +26,7 @@ PACKAGE = Path(dataelan_desktop.__file__).resolve().parent
 DATABASE_LAYER = str(PACKAGE / "core" / "db") + "/"
 OUTSIDE = "(outside the app)"
 
-#: the one module that may write each table
+#: the one module that may write each table (a package: any of its modules)
 OWNERS = {
     "projects": "dataelan_desktop.core.chat.store",
     "conversations": "dataelan_desktop.core.chat.store",
@@ -81,6 +81,11 @@ def writer(frame) -> str:
     return OUTSIDE
 
 
+def owned_by(module: str, owner: str | None) -> bool:
+    """Whether ``module`` is ``owner`` or, when ``owner`` is a package, one of its modules."""
+    return owner is not None and (module == owner or module.startswith(owner + "."))
+
+
 class WriteRecorder:
     def __init__(self) -> None:
         #: table → writing module → the first test that saw it
@@ -116,14 +121,14 @@ class WriteRecorder:
                 self._record({table})
 
     def violations(self) -> list[str]:
-        """Each table written by a module other than its owner (for a table with no owner listed:
-        by more than one module)."""
+        """Each table written by a module other than its owner, or one of its modules when the owner is
+        a package (for a table with no owner listed: by more than one module)."""
         found = []
         for table, writers in sorted(self.writes.items()):
             owner = OWNERS.get(table)
             allowed = {owner} if owner else {next(iter(writers))}
             for module, test in writers.items():
-                if module not in allowed and (table, module) not in PENDING:
+                if not owned_by(module, owner) and module not in allowed and (table, module) not in PENDING:
                     found.append(
                         f"{table} written by {module} (first in {test}); "
                         f"its one writer is {owner or next(iter(writers))}"
