@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from PySide6.QtCore import Qt
 
 from tests.ui.conftest import wait_until
@@ -37,6 +39,9 @@ def test_signing_in_from_settings_syncs_and_a_change_on_another_device_appears(
             qtbot.mouseClick(page.sign_in_button, Qt.MouseButton.LeftButton)
             await wait_until(lambda: page.error.text(), message="the wrong password said")
             assert "password" in page.error.text().lower() and "Traceback" not in page.error.text()
+            page.refresh()  # the status read again (as after any change) keeps the sign-in's error shown
+            await asyncio.sleep(0.3)
+            assert "password" in page.error.text().lower()
             shown: list[tuple[str, int, int]] = []
             page.sync.progress.connect(lambda *report: shown.append(report))
             qtbot.keyClicks(page.password, PASSWORD)

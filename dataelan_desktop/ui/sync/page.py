@@ -92,10 +92,11 @@ class SyncPage(QWidget):
         layout.addStretch(1)
 
         self.sync.progress.connect(self._on_progress)
-        self.sync.failed.connect(self._show_error)
+        self.sync.failed.connect(self.error.setText)  # a background sync's failure (its status keeps it too)
         self._unsubscribe = services.bus.subscribe(self._on_changes)
         self.destroyed.connect(lambda *_: self._unsubscribe())
         self._acting = False  # an action (sign in, sync, sign out, passphrase) is running
+        self._action_error = ""  # why the last action failed (a wrong password), shown until the next
         self._signed_in = False
         self._set_busy(True)  # until the status is read
         self.refresh()
@@ -127,7 +128,8 @@ class SyncPage(QWidget):
                 self.user.setText(status.user or "")
         self.last_sync.setText(describe_last_sync(status))
         self.waiting.setText(f"{status.pending:,}")
-        self.error.setText(status.last_error or "")
+        # what the person's last action failed with stays until the next action; else sync's own
+        self.error.setText(self._action_error or status.last_error or "")
 
     def _on_progress(self, what: str, done: int, total: int) -> None:
         self.progress.show()
@@ -136,6 +138,7 @@ class SyncPage(QWidget):
         self.progress.setFormat(f"{what}: {done:,}" + (f" of {total:,}" if total else ""))
 
     def _show_error(self, text: str) -> None:
+        self._action_error = text
         self.error.setText(text)
 
     def _failed(self, failure: Failure) -> None:
@@ -154,6 +157,7 @@ class SyncPage(QWidget):
     def _act(self) -> None:
         self._acting = True
         self._set_busy(True)
+        self._action_error = ""
         self.error.setText("")
 
     def _set_busy(self, busy: bool) -> None:
