@@ -124,8 +124,8 @@ def history_row(figures: list[Figure]) -> str:
     memory = [
         by_name.get(name)
         for name in (
-            "memory: everyday start, idle (all processes, PSS)",
-            "memory: ... after a reply from each cloud SDK (PSS)",
+            "memory: everyday start, idle (all processes, each page once)",
+            "memory: ... after a reply from each cloud SDK (each page once)",
         )
     ]
     missed = [f.name for f in figures if not f.met]

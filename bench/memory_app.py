@@ -6,7 +6,9 @@ providers' models listed (the network process started, as it does for a person w
 then ``after MB`` once one reply from each cloud SDK is shown complete. MB is the resident
 memory of all the app's processes together (this one and every helper process it started: the
 network process, multiprocessing's resource tracker), then of this one alone, then the
-proportional sum (PSS) over all, then how many processes there are.
+proportional sum (PSS) over all, then how many processes there are, then the resident memory of all
+together with each physical page counted once (``procs.resident_together_mb``; the RSS sum where
+that cannot be read).
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ def whole_app_mb() -> str:
     pids = [os.getpid(), *procs.children()]
     rss = sum(procs.rss_mb(pid) for pid in pids)
     pss = sum(procs.pss_mb(pid) for pid in pids)
-    return f"{rss:.1f} {procs.rss_mb():.1f} {pss:.1f} {len(pids)}"
+    together = procs.resident_together_mb(pids)
+    return f"{rss:.1f} {procs.rss_mb():.1f} {pss:.1f} {len(pids)} {together if together is not None else rss:.1f}"
 
 
 async def _until(predicate, timeout: float = 300.0) -> None:

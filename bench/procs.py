@@ -8,6 +8,7 @@ is not part of the app.
 from __future__ import annotations
 
 import os
+from array import array
 from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -44,6 +45,38 @@ def pss_mb(pid: int | None = None) -> float:
     except OSError:
         pass
     return 0.0
+
+
+PRESENT = 1 << 63  # pagemap: the page is in memory
+FRAME = (1 << 55) - 1  # pagemap: the physical frame number's bits
+
+
+def resident_together_mb(pids: list[int]) -> float | None:
+    """The memory the processes keep resident together, each physical page counted once however many
+    of them map it (a shared library's page, the same file mapped twice), read from each process's
+    ``pagemap``. None where frame numbers are hidden (reading them takes CAP_SYS_ADMIN): then only the
+    RSS sum (which counts a shared page once per process) or the PSS sum (which divides a page among
+    every process mapping it, the benchmark's own included) remain."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    frames: set[int] = set()
+    for pid in pids:
+        try:
+            regions = Path(f"/proc/{pid}/maps").read_text().splitlines()
+            with open(f"/proc/{pid}/pagemap", "rb") as pagemap:
+                for region in regions:
+                    start, end = (int(x, 16) for x in region.split(maxsplit=1)[0].split("-"))
+                    pagemap.seek(start // page * 8)
+                    entries = array("Q")
+                    try:
+                        entries.frombytes(pagemap.read((end - start) // page * 8))
+                    except OSError:  # [vsyscall] and the like cannot be read
+                        continue
+                    frames.update(e & FRAME for e in entries if e & PRESENT)
+        except OSError:
+            continue  # gone meanwhile
+    if frames and frames <= {0}:
+        return None
+    return len(frames) * page / 2**20
 
 
 def children(pid: int | None = None) -> list[int]:
