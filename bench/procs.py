@@ -24,27 +24,26 @@ def cpu_seconds(pid: int | None = None) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
 
 
-def rss_mb(pid: int | None = None) -> float:
-    """Resident memory of one process in MB (0 when it is gone)."""
+def _kb_field(pid: int | None, file: str, field: str) -> float:
+    """A "Field:  N kB" line of /proc/PID/FILE, in MB (0 when the process is gone)."""
     try:
-        for line in Path(f"/proc/{pid or os.getpid()}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(f"/proc/{pid or os.getpid()}/{file}").read_text().splitlines():
+            if line.startswith(field):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
     return 0.0
+
+
+def rss_mb(pid: int | None = None) -> float:
+    """Resident memory of one process in MB (0 when it is gone)."""
+    return _kb_field(pid, "status", "VmRSS:")
 
 
 def pss_mb(pid: int | None = None) -> float:
-    """Proportional set size in MB: resident memory with each shared page divided among the processes
-    sharing it, so that the processes of one app add up without counting a library twice."""
-    try:
-        for line in Path(f"/proc/{pid or os.getpid()}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+    """Proportional set size in MB: resident memory with each shared page divided among all the
+    processes mapping it (any process: the benchmark's own too)."""
+    return _kb_field(pid, "smaps_rollup", "Pss:")
 
 
 PRESENT = 1 << 63  # pagemap: the page is in memory
