@@ -89,7 +89,9 @@ def run() -> list[Figure]:
             large <= 0.5 and large / baseline <= 2.5,
         ),
         *(
-            Figure(f"start-up: sidebar listed, {what}", listed, "s", baseline, f"<= {limit} s", listed <= limit)
+            Figure(
+                f"start-up: sidebar listed, {what}", listed, "s", baseline, f"<= {limit} s", listed <= limit
+            )
             for what, listed, limit in (
                 ("empty database", statistics.median(listed_s["app"]), 0.6),
                 ("10k conversations", statistics.median(listed_s["large"]), 1.0),
