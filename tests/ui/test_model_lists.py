@@ -48,9 +48,25 @@ def test_typing_to_a_cloud_model_makes_its_provider_ready_before_sending(
         await wait_until(lambda: "one" in services.registry._providers, message="the provider made ready")
         assert services.registry.network.alive
         assert not first.posts()  # nothing sent before the person sends
+        await wait_until(lambda: window.chat._warmed.get("one") == "ready", message="the SDK ready")
         services.registry.network.stop()  # as after sitting idle: its SDKs' memory given back
         window.composer.editor.setPlainText("Hello there, a")
         await wait_until(lambda: services.registry.network.alive, message="made ready again while typing")
         assert not first.posts()
+
+    ui_run(scenario())
+
+
+def test_typing_to_a_provider_that_cannot_start_asks_once(window, ui_run, services, monkeypatch):
+    asked: list[str] = []
+    real = services.registry.warm_up
+    monkeypatch.setattr(services.registry, "warm_up", lambda name: (asked.append(name), real(name)))
+
+    async def scenario():
+        window.composer.set_model("nosuchprovider:m")  # no such provider yet: sending will say so
+        for text in ("H", "He", "Hel", "Hell", "Hello"):
+            window.composer.editor.setPlainText(text)
+            await wait_until(lambda: window.chat._warmed.get("nosuchprovider") == "failed", message="tried")
+        assert asked == ["nosuchprovider"]  # once, not at every keystroke
 
     ui_run(scenario())

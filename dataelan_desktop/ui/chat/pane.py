@@ -102,7 +102,7 @@ class ConversationPane(QObject):
         composer.model_picker.currentTextChanged.connect(lambda _text: self.context_timer.start())
         # a cloud model's SDK is made ready while the first message is typed: an everyday start asks
         # no provider for anything (the model lists are cached), so that the idle app stays small
-        self._warmed: set[str] = set()
+        self._warmed: dict[str, str] = {}  # provider → "asked", "ready" or "failed" (until settings change)
         composer.editor.textChanged.connect(self._warm_up_when_typing)
 
     def _widget(self) -> QWidget:
@@ -237,13 +237,19 @@ class ConversationPane(QObject):
         registry = self.services.registry
         if not provider or provider == "local":
             return
-        if provider in self._warmed and registry.network.alive:  # (stopped while idle: warmed again)
-            return
+        state = self._warmed.get(provider)
+        if state in ("asked", "failed") or (state == "ready" and registry.network.alive):
+            return  # (ready, but the network process stopped while idle: warmed again)
         if not self.composer.editor.toPlainText().strip():
             return
-        self._warmed.add(provider)
-        quiet = lambda failure: log.info("warming %s up failed: %s", provider, failure)  # noqa: E731
-        ops.query(self, f"warm up {provider}", partial(registry.warm_up, provider), on_error=quiet)
+        self._warmed[provider] = "asked"
+
+        def failed(failure: ops.Failure) -> None:  # no key yet, an unknown provider: sending will say so
+            self._warmed[provider] = "failed"
+            log.info("warming %s up failed: %s", provider, failure.text)
+
+        ops.query(self, f"warm up {provider}", partial(registry.warm_up, provider),
+                  on_done=lambda _none: self._warmed.__setitem__(provider, "ready"), on_error=failed)  # fmt: skip
 
     def _show_models(self) -> None:
         self.composer.set_models(sorted({*self._listed_models, *self._recent_models}))
