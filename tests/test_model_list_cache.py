@@ -73,10 +73,31 @@ async def test_a_changed_key_address_or_an_old_list_is_asked_for_again(keyed, se
     assert _model_lists_asked(other) + _model_lists_asked(server) == 4
 
 
-async def test_a_damaged_cache_file_only_means_asking_again(keyed, server):
+def _entry(**changes):
+    """The file as written, with the openai entry's fields changed (a hand edit, another version)."""
+
+    def damage(text: str) -> bytes:
+        kept = json.loads(text)
+        kept["providers"]["openai"].update(changes)
+        return json.dumps(kept).encode()
+
+    return damage
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda _text: b"\x00{not json",
+        lambda _text: b"[]",
+        _entry(fetched_at="yesterday"),
+        _entry(models=7),
+        _entry(models=[{"name": "no id"}]),
+    ],
+)
+async def test_a_damaged_cache_file_only_means_asking_again(keyed, server, damage):
     await keyed.registry.list_all_models()
     cache = keyed.db.path.parent / "cache" / "models.json"
-    cache.write_bytes(b"\x00{not json")
+    cache.write_bytes(damage(cache.read_text()))
     registry, network = _restarted(keyed)
     try:
         models, errors = await registry.list_all_models()

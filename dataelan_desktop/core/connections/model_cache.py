@@ -44,7 +44,10 @@ class ModelListCache:
             entry = self._read().get(provider)
         if not entry or entry.get("source") != source:
             return None
-        age = time.time() - float(entry.get("fetched_at") or 0)
+        try:
+            age = time.time() - float(entry.get("fetched_at") or 0)
+        except (TypeError, ValueError):  # a hand-edited or half-understood file
+            return None
         if not 0 <= age <= self.max_age:
             return None
         try:
