@@ -14,6 +14,7 @@ import getpass
 import hashlib
 import json
 import logging
+import os
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
@@ -31,7 +32,11 @@ MAX_LINE = 64 * 1024  # a request is a kind and a path: anything longer is not o
 def server_name() -> str:
     """The socket's name for this user and data folder."""
     folder = str(paths.data_dir_location().resolve())
-    digest = hashlib.sha256(f"{getpass.getuser()}\0{folder}".encode()).hexdigest()[:16]
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # a container's user with no name: its number serves as well
+        who = str(os.getuid()) if hasattr(os, "getuid") else ""
+    digest = hashlib.sha256(f"{who}\0{folder}".encode()).hexdigest()[:16]
     return f"dataelan-{digest}"
 
 
