@@ -146,6 +146,12 @@ def run_gui(argv: list[str] | None = None, open_request: OpenRequest | None = No
     opening: asyncio.Future | None = None
     waiting: list[OpenRequest] = []  # handed over by another start before the services were attached
 
+    def open_handed_over(request: OpenRequest) -> None:
+        try:
+            open_in_window(window, request)
+        except Exception as error:  # a link to a conversation deleted meanwhile, a file gone
+            window.say(f"Could not open what was asked: {error}", 8000)
+
     def handed_over(request: OpenRequest | None) -> None:
         if window.isMinimized():
             window.showNormal()
@@ -156,10 +162,7 @@ def run_gui(argv: list[str] | None = None, open_request: OpenRequest | None = No
         if services is None:
             waiting.append(request)
         else:
-            try:
-                open_in_window(window, request)
-            except Exception as error:  # a link to a conversation deleted meanwhile, a file gone
-                window.say(f"Could not open what was asked: {error}", 8000)
+            open_handed_over(request)
 
     instance.requested.connect(handed_over)
     status = 0
@@ -181,8 +184,10 @@ def run_gui(argv: list[str] | None = None, open_request: OpenRequest | None = No
             return
         services.bus.bind_loop(loop)
         window.attach_services(services)
-        for request in [*([open_request] if open_request is not None else []), *waiting]:
-            open_in_window(window, request)
+        if open_request is not None:
+            open_in_window(window, open_request)
+        for request in waiting:
+            open_handed_over(request)
         if benchmark:
             await window.wait_until_listed()
             print(f"conversations-listed {elapsed()} rss-kb {resident_kb()}", flush=True)

@@ -111,3 +111,34 @@ def test_message_conversation_and_project_actions(window, qtbot, ui_run, service
     monkeypatch.undo()
     assert threads.gui_waits == [] and threads.off_the_database_thread() == []  # nothing waited on SQLite
     assert len(threads.callers) >= 6  # and the actions did reach it
+
+
+def test_a_projects_new_agent_is_picked_in_its_open_conversation(window, qtbot, ui_run, services):
+    """Project settings → Agent while one of its conversations is on show: the composer's picker
+    follows at once (it answered with no agent a moment before), and back to no agent."""
+    project = services.store.create_project("Garden")
+    agents = agent_store(services)
+    librarian = agents.add("Librarian", model="fakeai:m", tools=["calculator"])
+    conversation = services.store.create_conversation(project.id, model="fakeai:m", title="Roses")
+
+    def choose(name: str) -> None:
+        dialog = window.library.project_dialog
+        dialog.agent.setCurrentIndex(dialog.agent.findText(name))
+        qtbot.mouseClick(dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok),
+                         Qt.MouseButton.LeftButton)  # fmt: skip
+
+    async def scenario():
+        window.open_conversation(conversation.id)
+        await wait_until(lambda: window.title.text() == "Roses", message="the conversation")
+        await wait_until(lambda: window.composer.agent_picker.findText("Librarian") > 0, message="listed")
+        assert window.composer.agent_id() is None
+        for name, expected in (("Librarian", librarian.id), (NO_AGENT, None)):
+            window.library.project_dialog = None
+            window.sidebar.project_settings_requested.emit(project.id)
+            await wait_until(lambda: window.library.project_dialog is not None, message="the dialog")
+            choose(name)
+            await wait_until(
+                lambda: window.composer.agent_id() == expected, message=f"the picker shows {name}"
+            )  # noqa: B023
+
+    ui_run(scenario())

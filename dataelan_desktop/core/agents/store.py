@@ -101,31 +101,22 @@ class AgentStore:
 
     def agent_for_conversation(self, conversation_id: str) -> AgentView | None:
         """The agent answering in a conversation: its own, else its project's (None: no agent)."""
-        from ..db.tables import Conversation, Project
+        from ..db.tables import Conversation
 
         def read(s: Session) -> AgentView | None:
             conversation = s.get(Conversation, conversation_id)
             if conversation is None:
                 return None
-            agent_id = conversation.agent_id
-            if agent_id is None and conversation.project_id:
-                project = s.get(Project, conversation.project_id)
-                agent_id = project.agent_id if project is not None else None
-            row = _find(s, agent_id) if agent_id else None
+            if conversation.agent_id is None:
+                return _project_agent(s, conversation.project_id)
+            row = _find(s, conversation.agent_id)
             return AgentView.of(row) if row is not None else None
 
         return self.db.call(read)
 
     def agent_for_project(self, project_id: str) -> AgentView | None:
         """The agent a project's new conversations answer with (None: no agent)."""
-        from ..db.tables import Project
-
-        def read(s: Session) -> AgentView | None:
-            project = s.get(Project, project_id)
-            row = _find(s, project.agent_id) if project is not None and project.agent_id else None
-            return AgentView.of(row) if row is not None else None
-
-        return self.db.call(read)
+        return self.db.call(lambda s: _project_agent(s, project_id))
 
     def add(
         self,
@@ -199,6 +190,15 @@ class AgentStore:
         view = self.db.call(write)
         self.bus.publish(Changes(agents=True))
         return view
+
+
+def _project_agent(s: Session, project_id: str | None) -> AgentView | None:
+    """The agent a project's conversations answer with unless they chose their own."""
+    from ..db.tables import Project
+
+    project = s.get(Project, project_id) if project_id else None
+    row = _find(s, project.agent_id) if project is not None and project.agent_id else None
+    return AgentView.of(row) if row is not None else None
 
 
 def _find(s: Session, name_or_id: str) -> Agent | None:

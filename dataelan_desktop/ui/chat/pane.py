@@ -84,6 +84,7 @@ class ConversationPane(QObject):
         self._listed_models: list[str] = []
         self._recent_models: list[str] = []
         self._shown_model: str | None = None  # the model the open conversation put in the picker
+        self._conversation = None  # the ConversationView on show
 
         composer.send_requested.connect(self.send)
         composer.stop_requested.connect(self.stop)
@@ -135,6 +136,7 @@ class ConversationPane(QObject):
             self.meter.set_choice(
                 conversation.settings.get(OVERFLOW_SETTING) or overflow_default(self.shell.settings)
             )
+            self._conversation = conversation
             self.opened.emit(conversation.id)
             self.shown.emit(conversation)
             self.refresh_context()
@@ -173,6 +175,8 @@ class ConversationPane(QObject):
             self.conversation_id in changes.messages or self.conversation_id in changes.conversations
         ):
             self.reload()
+        if changes.projects and self._conversation is not None and self._conversation.project_id:
+            self._show_agent(self._conversation)  # its project's agent may have changed (Project settings)
         if changes.providers:
             self._warmed.clear()  # a changed provider is built anew: warmed again when next typed to
         if changes.providers or changes.local_models:

@@ -200,8 +200,8 @@ class MainWindow(QMainWindow):
                 )
 
         find = open_store(self.services).mark_interrupted
-        ops.query(self, "interrupted runs", find, on_done=say,
-                  on_error=lambda f: log.warning("interrupted workflow runs not checked: %s", f))  # fmt: skip
+        ops.change(self, find, on_done=say,
+                   on_error=lambda f: log.warning("interrupted workflow runs not checked: %s", f))  # fmt: skip
 
     def _set_ready(self, ready: bool) -> None:
         """Until the services are attached only the window itself, Quit and About work."""

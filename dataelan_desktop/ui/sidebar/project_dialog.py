@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -37,6 +38,7 @@ class ProjectDialog(QDialog):
         super().__init__(parent)
         self.project = project
         self.setWindowTitle(f"{project.name} — project settings")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # one per opening, gone when closed
         self.setMinimumWidth(520)
 
         self.name = QLineEdit(project.name)
