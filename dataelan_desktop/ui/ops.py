@@ -14,7 +14,7 @@ Where work runs is decided here, not by the caller: a plain function runs on a w
 one after another, in the order they were asked for; long work with progress beside them), and every
 database call inside it runs on the database's one thread (``Database.call`` hands it over), so
 keyring and file work never hold the database up. An ``async def`` runs on the GUI's loop and awaits
-its own blocking work.
+its blocking steps with :func:`blocking`, the one spelling for that.
 """
 
 from __future__ import annotations
@@ -143,6 +143,13 @@ def change(
     ``on_progress``, ``work`` gets a :class:`Progress` as its argument and runs beside other changes."""
     lane = None if on_progress is not None else _lane()
     return _start(owner, name, work, on_done, on_error, lane, on_progress)
+
+
+async def blocking(work: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Inside an ``async def`` op: run one blocking core call on a worker thread and await its result
+    (its database calls are handed to the database's thread there, as in a plain op)."""
+    call = functools.partial(work, *args, **kwargs)
+    return await asyncio.get_event_loop().run_in_executor(None, call)
 
 
 def supersede(owner: QObject, name: str) -> None:

@@ -138,7 +138,7 @@ def test_a_projects_new_agent_is_picked_in_its_open_conversation(window, qtbot, 
             await wait_until(lambda: window.library.project_dialog is not None, message="the dialog")
             choose(name)
             await wait_until(
-                lambda: window.composer.agent_id() == expected, message=f"the picker shows {name}"
-            )  # noqa: B023
+                lambda shown=expected: window.composer.agent_id() == shown, message=f"the picker shows {name}"
+            )
 
     ui_run(scenario())

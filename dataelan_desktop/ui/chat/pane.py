@@ -362,7 +362,7 @@ class ConversationPane(QObject):
         services, approve = self.services, window_approver(self._widget())
 
         async def go():
-            agent = await services.db.in_thread(agent_store(services).agent, agent_id)
+            agent = await ops.blocking(agent_store(services).agent, agent_id)
             if self.conversation_id is None:
                 conversation = await services.chat.start_conversation(project_id=project, model=model)
                 self.conversation_id = conversation.id

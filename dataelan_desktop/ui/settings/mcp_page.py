@@ -7,7 +7,6 @@ thread, so a server that hangs at start leaves this page (and the window) workin
 
 from __future__ import annotations
 
-import asyncio
 import shlex
 from functools import partial
 from pathlib import Path
@@ -203,7 +202,7 @@ class McpPage(QWidget):
         store, hub = self.hub.store, self.hub
 
         async def switch() -> None:
-            await asyncio.to_thread(store.set_enabled, name, enabled)
+            await ops.blocking(store.set_enabled, name, enabled)
             await hub.refresh()  # a server switched off is stopped now
 
         self.result.setText(f"{'Enabling' if enabled else 'Disabling'} {name}…")
@@ -366,7 +365,7 @@ class McpPage(QWidget):
         store, hub = self.hub.store, self.hub
 
         async def remove() -> bool:
-            removed = await asyncio.to_thread(store.remove, name)
+            removed = await ops.blocking(store.remove, name)
             await hub.refresh()  # its session stops
             return removed
 

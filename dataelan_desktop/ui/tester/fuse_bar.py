@@ -76,9 +76,7 @@ class FuseBar(QWidget):
         engine = WorkflowEngine(store, self.services.registry, on_event=self._on_event)
 
         async def run() -> RunResult:
-            import asyncio
-
-            definition, workflow_id, version = await asyncio.to_thread(fuse_definition, store)
+            definition, workflow_id, version = await ops.blocking(fuse_definition, store)
             return await engine.start(definition, inputs, workflow_id=workflow_id, version=version)
 
         self._pieces = []

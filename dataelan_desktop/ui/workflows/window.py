@@ -163,7 +163,7 @@ class WorkflowsWindow(QWidget):
         services = self.services
 
         async def load() -> list[str]:
-            recent = await services.db.in_thread(services.store.recent_models)
+            recent = await ops.blocking(services.store.recent_models)
             models, _errors = await services.registry.list_all_models()
             return list(dict.fromkeys([*recent, *(m.ref for m in models)]))
 
