@@ -30,11 +30,15 @@ system-deps:
 # start: "Could not load the Qt platform plugin xcb").
 XCB_LIBS := libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 \
 	libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0
+XCB_SONAMES := libxcb-cursor.so.0 libxcb-icccm.so.4 libxcb-image.so.0 libxcb-keysyms.so.1 libxcb-randr.so.0 \
+	libxcb-render-util.so.0 libxcb-shape.so.0 libxcb-xinerama.so.0 libxcb-xkb.so.1 libxkbcommon-x11.so.0
+# any one missing is enough to stop Qt (seen: a machine with libxcb-cursor0 but no libxcb-icccm4)
 desktop-deps: system-deps
-	@if [ "$$(uname)" = Linux ] && ! ldconfig -p | grep -q libxcb-cursor.so.0; then \
+	@missing=; for lib in $(XCB_SONAMES); do ldconfig -p | grep -q "$$lib" || missing="$$missing $$lib"; done; \
+	if [ "$$(uname)" = Linux ] && [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && apt-get install -y -qq $(XCB_LIBS) >/dev/null; \
-	  else echo "Qt needs libxcb-cursor0 and the other xcb libraries: sudo apt-get install $(XCB_LIBS)"; fi; \
+	  else echo "Qt needs these xcb libraries (missing:$$missing): sudo apt-get install $(XCB_LIBS)"; fi; \
 	fi
 
 run: $(STAMP) desktop-deps
