@@ -60,8 +60,8 @@ bench: $(STAMP) system-deps
 	QT_QPA_PLATFORM=offscreen $(PY) -m bench $(ONLY)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check dataelan_desktop tests bench
-	$(VENV)/bin/ruff format --check dataelan_desktop tests bench
+	$(VENV)/bin/ruff check dataelan_desktop tests bench tools
+	$(VENV)/bin/ruff format --check dataelan_desktop tests bench tools
 
 screenshots: $(STAMP) system-deps
 	QT_QPA_PLATFORM=offscreen $(PY) -m tools.screenshots docs
