@@ -345,3 +345,38 @@ def test_a_model_file_opened_in_a_project_answers_there_not_the_projects_default
         assert conversation.project_id == project.id and conversation.model == f"local:{tiny_gguf}"
 
     ui_run(scenario())
+
+
+def test_a_damaged_window_ini_still_opens_the_window(qloop, qtbot, ui_run, tmp_path, monkeypatch):
+    """window.ini is a text file in the data folder that people edit, copy or damage: values of the wrong
+    kind (a geometry that is a word, minutes that are not a number, an id that is not one) are passed
+    over, and the window opens as on a first start instead of ending in a TypeError."""
+    from dataelan_desktop.core.services import build_services
+    from dataelan_desktop.ui.main.window import MainWindow
+
+    monkeypatch.setenv("DATAELAN_HOME", str(tmp_path))
+    (tmp_path / "window.ini").write_text(
+        "[window]\ngeometry=wide\nsplitter=12\n"
+        "[models]\nidle_unload_minutes=soon\n"
+        "[session]\nlast_conversation=not-an-id\n"
+        "[appearance]\ntheme=purple\n"
+    )
+    services = build_services()
+    services.bus.bind_loop(qloop)
+    try:
+        before = services.registry.local().idle_unload_seconds
+        win = MainWindow(services, probe_servers=False)
+        qtbot.addWidget(win)
+        win.show()
+        ui_run(wait_until(lambda: win.library.listed_once.is_set(), message="listed"))
+        assert win.isVisible() and win.conversation_id is None
+        assert services.registry.local().idle_unload_seconds == before  # "soon" is not a number of minutes
+        win.close()
+    finally:
+        qloop.run_until_complete(services.registry.aclose())
+        services.close()
+    # closing saved real values over the damaged ones
+    from PySide6.QtCore import QByteArray
+
+    saved = QSettings(str(tmp_path / "window.ini"), QSettings.Format.IniFormat)
+    assert isinstance(saved.value("window/geometry"), QByteArray)

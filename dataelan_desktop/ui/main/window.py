@@ -32,6 +32,7 @@ from ..chat.composer import Composer
 from ..connections.welcome import WelcomePanel
 from ..sidebar.sidebar import Sidebar
 from ..theme import apply_theme
+from .remembered import remembered_bytes, remembered_int
 from .shell import Shell
 
 # The window is shown before the database layer (SQLAlchemy, ~0.2 s of imports) is loaded: the
@@ -135,9 +136,10 @@ class MainWindow(QMainWindow):
         from ..transfer.actions import TransferActions
 
         self.services = services
-        idle_minutes = self.settings.value("models/idle_unload_minutes")
+        # the Models window's range (0 = never .. a day); a hand-edited value outside it is passed over
+        idle_minutes = remembered_int(self.settings, "models/idle_unload_minutes", 0, 24 * 60)
         if idle_minutes is not None:
-            services.registry.local().idle_unload_seconds = int(idle_minutes) * 60
+            services.registry.local().idle_unload_seconds = idle_minutes * 60
         from ..settings.chat_page import overflow_default
 
         services.chat.default_overflow = overflow_default(self.settings)
@@ -316,10 +318,11 @@ class MainWindow(QMainWindow):
     # -- geometry ------------------------------------------------------------------------
 
     def _restore_geometry(self) -> None:
-        geometry = self.settings.value("window/geometry")
+        # (a damaged or hand-edited window.ini: what is not a saved state is left out, not a traceback)
+        geometry = remembered_bytes(self.settings, "window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
-        splitter = self.settings.value("window/splitter")
+        splitter = remembered_bytes(self.settings, "window/splitter")
         if splitter is not None:
             self.splitter.restoreState(splitter)
 
