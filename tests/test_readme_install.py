@@ -1,0 +1,19 @@
+"""The README leads a person who wants the app to the download, not to a build (issue 15)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_install_comes_first_and_from_source_second():
+    text = README.read_text(encoding="utf-8")
+    sections = re.findall(r"^## (.+)$", text, flags=re.M)
+    assert sections[:2] == ["Install", "From source"], sections
+    before_install = text.split("\n## Install\n", 1)[0]
+    # nothing above Install tells a newcomer to build: the make commands live under From source
+    assert "make run" not in before_install and "```" not in before_install
+    from_source = text.split("\n## From source\n", 1)[1].split("\n## ", 1)[0]
+    assert "make run" in from_source and "make test" in from_source
