@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 import time
 
@@ -223,6 +224,28 @@ async def test_local_speed_is_the_model_process_own_count_over_its_own_time(serv
     shown = format_stats(saved)
     assert f"{own:.1f} tokens/s" in shown, shown
     assert f"{own:.1f} tokens/s" in generation.stats()
+
+
+async def test_a_server_sending_several_tokens_a_delta_is_not_shown_faster_than_it_made_them(chat, server):
+    """Two deltas of 20 tokens each, 0.25 s apart: in that span the server made the second delta's 20
+    tokens (80 tokens/s), not 39 (the old figure, 156 tokens/s, was twice what it did)."""
+    usage = {"prompt_tokens": 5, "completion_tokens": 40, "total_tokens": 45}
+    chunks = [
+        fo._chunk({"role": "assistant", "content": ""}),
+        fo._chunk({"content": "twenty tokens of text, "}),
+        fo._chunk({"content": "and twenty more tokens."}),
+        fo._chunk({}, finish="stop"),
+        fo._chunk({}, usage=usage),
+        b"data: [DONE]\n\n",
+    ]
+    server.push(fo.Reply(200, chunks, delay=0.25))
+    conversation = await chat.chat.start_conversation(model=MODEL)
+    generation = await chat.chat.send(conversation.id, "forty tokens, please")
+    await generation.wait()
+    shown = format_stats(chat.store.message(generation.message_id))
+    rate = float(re.search(r"([\d.]+) tokens/s", shown).group(1))
+    assert "5 → 40 tokens ·" in shown
+    assert 40 <= rate <= 20 / 0.25 * 1.02, shown  # at most what the server did between the deltas
 
 
 async def test_text_that_arrives_while_a_save_is_under_way_is_saved_before_a_pause(chat, server):
