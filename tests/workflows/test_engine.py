@@ -400,3 +400,137 @@ steps:
     result = await WorkflowEngine(store, services.registry, tools=tool_caller(services)).start(text, {})
     assert result.status == "failed"
     assert result.error.startswith("Step 'read': no tool 'read_file' is available")
+
+
+LIBRARY = """\
+name: Library
+inputs:
+  topic: {type: string}
+steps:
+  - id: ask
+    kind: template
+    template: Explain to a child
+    values: {subject: "{{inputs.topic}}"}
+  - id: out
+    kind: output
+    value: "{{ask}}"
+"""
+
+
+async def test_a_template_step_can_name_a_library_template(services, store, make_engine):
+    services.templates.create("Explain to a child", "Explain {{subject}} to a {{age|six}}-year-old.")
+    result = await make_engine().start(LIBRARY, {"topic": "tides"})
+    assert result.status == "complete", result.error
+    assert result.outputs == {"out": "Explain tides to a six-year-old."}
+
+    missing = await make_engine().start(
+        LIBRARY.replace("Explain to a child", "No such template"), {"topic": "x"}
+    )
+    assert missing.status == "failed" and missing.error.startswith("Step 'ask': ")
+    assert "No such template" in missing.error
+
+
+WIDE_MAP = """\
+name: Wide map
+model: fake:m
+steps:
+  - id: each
+    kind: map
+    over: '["a", "b", "c", "d", "e", "f"]'
+    split: json
+    max_parallel: 2
+    steps:
+      - {id: said, kind: llm, prompt: "say {{item}}"}
+  - {id: out, kind: output, value: "{{each.json[5]}}"}
+"""
+
+
+async def test_a_map_runs_at_most_max_parallel_items_at_once(fake, store, make_engine):
+    arrived: list[float] = []
+
+    def reply(request):
+        arrived.append(time.monotonic())
+        return openai_stream([prompt_of(request)], first_delay=0.4)
+
+    fake.default = reply
+    result = await make_engine().start(WIDE_MAP, {})
+    assert result.status == "complete" and result.outputs == {"out": "say f"}
+    arrived.sort()
+    assert len(arrived) == 6
+    # two at a time: a third request waits for one of the first two to end (0.4 s later)
+    waves = [arrived[i + 2] - arrived[i] for i in range(4)]
+    assert min(waves) > 0.3, f"more than two items ran at once: {waves}"
+    assert max(arrived[1] - arrived[0], arrived[3] - arrived[2]) < 0.3  # but two did run together
+
+
+WHEN_UNDECIDED = """\
+name: Undecided
+inputs:
+  n: {type: string}
+  where: {type: string}
+steps:
+  - {id: gate, kind: template, when: 'inputs.n > 3', text: big, on_error: continue}
+  - {id: strict, kind: template, when: 'inputs.n > 3', text: big}
+  - id: each
+    kind: map
+    over: '["a", "b"]'
+    steps:
+      - {id: sub, kind: template, text: "{{item.nope}}", on_error: {default: fallback}}
+  - id: files
+    kind: map
+    over: "{{inputs.where}}"
+    split: files
+    steps:
+      - {id: read, kind: template, text: "{{item}}"}
+  - {id: out, kind: output, value: "[{{gate}}] {{each.text}}"}
+"""
+
+
+async def test_a_step_that_fails_before_any_attempt_is_recorded_and_said(store, make_engine):
+    events = []
+    result = await make_engine(on_event=events.append).start(
+        WHEN_UNDECIDED, {"n": "many", "where": "/no/such/folder"}
+    )
+    assert result.status == "failed"
+    latest = store.detail(result.run_id).latest()
+    # on_error continue: recorded recovered, with why
+    assert (
+        latest[("gate", None)].status == "recovered" and "cannot be decided" in latest[("gate", None)].error
+    )
+    # on_error fail: recorded failed, and the failure is said as it happens (the CLI's ✗, the graph's red)
+    assert (
+        latest[("strict", None)].status == "failed" and "cannot be decided" in latest[("strict", None)].error
+    )
+    assert latest[("files", None)].status == "failed" and "no folder" in latest[("files", None)].error
+    failed = {e.step_id for e in events if e.kind == "finished" and e.status == "failed"}
+    assert {"strict", "files"} <= failed
+    # a map item's recovery is said for that item, not for a step of the run
+    recovered = sorted(e.item_index for e in events if e.kind == "finished" and e.step_id == "sub"
+                       and e.status == "recovered")  # fmt: skip
+    assert recovered == [0, 1]
+    assert result.error.startswith("Step 'strict': its when: cannot be decided")
+
+
+def test_absurd_numbers_are_refused_as_inputs():
+    from dataelan_desktop.core.workflows.inputs import resolve_inputs
+    from dataelan_desktop.core.workflows.load import load
+
+    text = """\
+name: Numbers
+inputs:
+  count: {type: integer}
+  share: {type: number}
+steps:
+  - {id: out, kind: output, value: "{{inputs.count}} {{inputs.share}}"}
+"""
+    workflow = load(text)
+    for count, share, said in [
+        ("inf", "1", "The input 'count' must be a finite number, not 'inf'."),
+        ("nan", "1", "The input 'count' must be a finite number, not 'nan'."),
+        ("2", "-inf", "The input 'share' must be a finite number, not '-inf'."),
+        (10**400, "1", "The input 'count' must be a finite number"),
+    ]:
+        with pytest.raises(WorkflowError) as caught:
+            resolve_inputs(workflow, {"count": count, "share": share})
+        assert str(caught.value).startswith(said)
+    assert resolve_inputs(workflow, {"count": "3", "share": "0.5"}) == {"count": 3, "share": 0.5}

@@ -333,7 +333,7 @@ class WorkflowEngine:
             self._emit(StepEvent(run.id, "finished", step.id, item, "complete", text=value.text, stats=stats,
                                  measures=measured))  # fmt: skip
             return _Settled(value=value)
-        return await self._give_up(run, step, record, error)
+        return await self._give_up(run, step, record, error, map_step, item)
 
     @staticmethod
     def _record(run: _Run, step: Step, record: str | None, attempt: int, where: dict, **fields: Any) -> str:
@@ -353,23 +353,36 @@ class WorkflowEngine:
         try:
             go = parse(step.when).holds(scope.resolve)
         except (ExpressionError, LookupError) as exc:
-            return await self._give_up(
-                run, step, None, f"Step '{step.id}': its when: cannot be decided: {exc}"
-            )
+            error = f"Step '{step.id}': its when: cannot be decided: {exc}"
+            return await self._give_up(run, step, None, error, map_step, item)
         if go:
             return None
         run.writer.begin(step.id, step.kind, map_step=map_step, item_index=item, status="skipped")
         self._emit(StepEvent(run.id, "finished", step.id, item, "skipped"))
         return _Settled(value=StepValue("", "skipped"))
 
-    async def _give_up(self, run: _Run, step: Step, record: str | None, error: str) -> _Settled:
+    async def _give_up(
+        self,
+        run: _Run,
+        step: Step,
+        record: str | None,
+        error: str,
+        map_step: str | None = None,
+        item: int | None = None,
+    ) -> _Settled:
+        """The step failed for good: its on_error decides. ``record`` is its last attempt's row; None
+        when it failed before any attempt (a ``when`` that cannot be decided, a question that cannot be
+        written), and then a row is written here, so every step that ended has a record saying why."""
+        if record is None:
+            record = run.writer.begin(step.id, step.kind, map_step=map_step, item_index=item,
+                                      status="failed", error=error)  # fmt: skip
+            self._emit(StepEvent(run.id, "finished", step.id, item, "failed", text=error))
         action = step.on_error.action
         if action == "fail":
             return _Settled(blocking="failed", error=error)
         text = "" if action == "continue" else show(step.on_error.default)
-        if record is not None:
-            run.writer.finish(record, status="recovered", output=text, error=error)
-        self._emit(StepEvent(run.id, "finished", step.id, None, "recovered", text=text))
+        run.writer.finish(record, status="recovered", output=text, error=error)
+        self._emit(StepEvent(run.id, "finished", step.id, item, "recovered", text=text))
         return _Settled(value=StepValue(text, "recovered"))
 
     def _text_event(self, run_id: str, step_id: str, item: int | None, event: StreamEvent) -> None:
@@ -505,8 +518,7 @@ class WorkflowEngine:
             items = await asyncio.to_thread(split_items, over, step.split)
         except (LookupError, WorkflowError, OSError) as exc:
             error = f"Step '{step.id}': {exc.args[0] if exc.args else exc}"
-            record = run.writer.begin(step.id, "map", status="failed", error=error)
-            return await self._give_up(run, step, record, error)
+            return await self._give_up(run, step, None, error)
         record = run.writer.begin(step.id, "map", status="running", input=f"{len(items)} items")
         self._emit(StepEvent(run.id, "started", step.id, status="running", text=f"{len(items)} items"))
         began = time.perf_counter()

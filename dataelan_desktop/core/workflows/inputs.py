@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,13 @@ def _bad(spec: InputSpec, value: Any, wanted: str) -> WorkflowError:
     return WorkflowError(f"The input '{spec.name}' must be {wanted}, not {shown!r}.")
 
 
+def _finite(number: float) -> bool:
+    try:
+        return math.isfinite(number)
+    except OverflowError:  # an integer beyond any float (10**400 from a --var-file)
+        return False
+
+
 def coerce(spec: InputSpec, value: Any) -> Any:
     """One value as its input's type (text typed in a form or on the command line is converted)."""
     kind = spec.type
@@ -28,6 +36,8 @@ def coerce(spec: InputSpec, value: Any) -> Any:
             number = float(value) if not isinstance(value, int | float) else value
         except (TypeError, ValueError):
             raise _bad(spec, value, "a number") from None
+        if not _finite(number):  # "inf" and "nan" read as floats, but no step can use them
+            raise _bad(spec, value, "a finite number")
         if kind == "integer":
             if float(number) != int(number):
                 raise _bad(spec, value, "a whole number")
