@@ -534,3 +534,10 @@ steps:
             resolve_inputs(workflow, {"count": count, "share": share})
         assert str(caught.value).startswith(said)
     assert resolve_inputs(workflow, {"count": "3", "share": "0.5"}) == {"count": 3, "share": 0.5}
+
+
+async def test_a_json_reply_with_a_raw_line_break_in_a_string_is_read(fake, make_engine):
+    fake.default = openai_stream(['{"title": "Line one\nline two"}'])  # a common slip of small models
+    result = await make_engine().start(SCHEMA, {})
+    assert result.status == "complete", result.error
+    assert result.outputs == {"title": "Line one\nline two"}

@@ -115,6 +115,17 @@ class TokenPieces(dict):
         return piece
 
 
+def _schema_grammar(schema: str):
+    """A grammar that makes the model write JSON matching ``schema``; None for a schema llama.cpp's
+    converter cannot express (the reply is then checked afterwards, as for a cloud model)."""
+    from llama_cpp import LlamaGrammar
+
+    try:
+        return LlamaGrammar.from_json_schema(schema, verbose=False)
+    except Exception:  # noqa: BLE001 - its converter raises plain ValueError/KeyError/RuntimeError
+        return None
+
+
 def generate(llm, fmt, request: dict[str, Any], out: Request, pieces: TokenPieces | None = None) -> None:
     """One reply, its events sent through ``out`` as they are made; stops between two tokens when
     ``out.cancelled`` is set."""
@@ -130,6 +141,8 @@ def generate(llm, fmt, request: dict[str, Any], out: Request, pieces: TokenPiece
         from llama_cpp import LlamaGrammar
 
         grammar = LlamaGrammar.from_json_schema(json.dumps(forced), verbose=False)
+    elif params.get("json_schema") and not tools:  # a reply that must be JSON of this schema
+        grammar = _schema_grammar(params["json_schema"])
     n_ctx = llm.n_ctx()
     if len(tokens) >= n_ctx:
         raise ContextTooLongError(

@@ -266,6 +266,8 @@ class LocalProvider(Provider):
         params["max_tokens"] = p.max_tokens or settings.get("max_tokens")
         params["stop"] = list(p.stop)
         params["seed"] = p.seed if p.seed is not None else settings.get("seed")
+        if p.json_schema:
+            params["json_schema"] = p.json_schema
         try:  # (closed early, the generation is stopped before this returns)
             generating = client.generate(request.model, messages, params, tools, request.tool_choice)
             async with aclosing(generating) as events:

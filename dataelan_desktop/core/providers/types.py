@@ -37,6 +37,10 @@ class GenerationParams:
     top_p: float | None = None
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    #: the reply must be JSON matching this JSON Schema (as JSON text: the params stay hashable). A
+    #: provider that can constrain its decoding does (llama.cpp: a grammar, so even a small local model
+    #: writes valid JSON); the others are asked in the prompt by the caller (a workflow's output_schema)
+    json_schema: str | None = None
 
 
 @dataclass(frozen=True)

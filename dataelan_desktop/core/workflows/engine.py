@@ -444,10 +444,13 @@ class WorkflowEngine:
             raise StepFailure(str(exc), retryable=False) from None
         prompt = render(step.prompt or "", scope)
         system = render(step.system, scope) if step.system else None
-        if step.output_schema is not None:
+        schema = None
+        if step.output_schema is not None:  # asked in the prompt; a local model is held to it by a grammar
             system = (system + "\n\n" if system else "") + schema_instruction(step.output_schema)
+            schema = json.dumps(step.output_schema)
         request = ChatRequest(model=ref.model, messages=(ChatMessage("user", prompt),), system=system,
-                              params=GenerationParams(temperature=step.temperature, max_tokens=step.max_tokens))  # fmt: skip
+                              params=GenerationParams(temperature=step.temperature, max_tokens=step.max_tokens,
+                                                      json_schema=schema))  # fmt: skip
         # built off the loop's thread once per run (the first may start a helper process); steps that
         # start together wait for the same build
         building = run.providers.get(ref.provider)

@@ -22,7 +22,8 @@ _FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*\s*\n(.*?)\n?```\s*$", re.DOTALL)
 def parse_json_text(text: str) -> Any:
     """A model's JSON reply: the text itself, or the inside of one ```json fence around it."""
     fenced = _FENCE.match(text)
-    return json.loads(fenced.group(1) if fenced else text)
+    # strict=False: a raw line break or tab inside a string, a common slip of small models, is read
+    return json.loads(fenced.group(1) if fenced else text, strict=False)
 
 
 @dataclass(frozen=True)
