@@ -160,8 +160,8 @@ class _Progress:
                 event.status or "", "·"
             )
             detail = event.stats or event.status
-            if event.status == "failed":
-                detail = event.text
+            if event.status == "failed":  # the line names the step already
+                detail = event.text.removeprefix(f"Step '{event.step_id}': ")
             line = f"{mark} {name} {detail}"
         if line:
             print(line, file=sys.stderr, flush=True)

@@ -176,3 +176,32 @@ def test_ctrl_c_cancels_and_leaves_a_resumable_run(env, data_home, tmp_path, fak
     (run_id,) = _db_rows(db, "SELECT id FROM workflow_runs")[0]
     assert f"workflow resume {run_id}" in stderr and "Traceback" not in stderr
     assert _db_rows(db, "SELECT status FROM workflow_runs") == [("cancelled",)]
+
+
+HUMAN = """\
+name: Ask me
+model: openai:gpt-4o-mini
+steps:
+  - {id: draft, kind: llm, prompt: "draft"}
+  - {id: check, kind: human, prompt: "Is this right?", draft: "{{draft}}"}
+  - {id: shout, kind: template, text: "{{check.json.x}}", on_error: continue}
+  - {id: out, kind: output, value: "{{check}}"}
+"""
+
+
+def test_a_human_step_waits_when_nobody_answers_and_is_asked_again_by_resume(env, tmp_path, fake):
+    file = tmp_path / "ask.workflow.yaml"
+    file.write_text(HUMAN)
+    waited = run_cli("workflow", "run", str(file), input="", env=env)  # end of input: nobody to answer
+    assert waited.returncode == 3, waited.stderr
+    assert "Is this right?" in waited.stderr and "<draft>" in waited.stderr  # the question and the draft
+    (run_id,) = [w for w in waited.stderr.split() if w.count("-") == 4][:1]
+    assert f"waits for an answer: `dataelan workflow resume {run_id}`" in waited.stderr
+
+    answered = run_cli("workflow", "resume", run_id, input="Yes, ship it.\n", env=env)  # a new process
+    assert answered.returncode == 0, answered.stderr
+    assert answered.stdout.strip() == "Yes, ship it."
+    assert "Is this right?" in answered.stderr and len(fake.posts()) == 1  # the draft was not asked again
+    # a failed step's line names it once: "✗ shout its output is not JSON", not "✗ shout Step 'shout': …"
+    assert "✗ shout check.json.x: its output is not JSON" in answered.stderr
+    assert "Step 'shout'" not in answered.stderr
