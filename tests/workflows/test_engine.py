@@ -541,3 +541,34 @@ async def test_a_json_reply_with_a_raw_line_break_in_a_string_is_read(fake, make
     result = await make_engine().start(SCHEMA, {})
     assert result.status == "complete", result.error
     assert result.outputs == {"title": "Line one\nline two"}
+
+
+CHOSEN = """\
+name: Chosen model
+model: "{{inputs.model}}"
+inputs:
+  model: {type: model}
+steps:
+  - {id: one, kind: llm, prompt: "one"}
+  - {id: out, kind: output, value: "{{one}}"}
+"""
+
+
+async def test_an_unknown_model_given_as_an_input_is_refused_before_anything_is_recorded(
+    fake, store, make_engine
+):
+    engine = make_engine()
+    with pytest.raises(WorkflowError) as caught:
+        await engine.start(CHOSEN, {"model": "nosuch:m"})
+    assert str(caught.value).startswith("The input 'model': unknown model 'nosuch:m': there is no provider")
+    with pytest.raises(
+        WorkflowError, match=r"^The input 'model': 'gpt4' is not a model\. Write PROVIDER:MODEL"
+    ):
+        await engine.start(CHOSEN, {"model": "gpt4"})
+    assert store.runs() == [] and fake.posts() == []  # no failed run to resume into the same failure
+
+    first = await engine.start(CHOSEN, {"model": "fake:m"})
+    assert first.status == "complete"
+    with pytest.raises(WorkflowError, match="unknown model 'local:ghost'"):
+        await engine.rerun_from(first.run_id, "one", {"model": "local:ghost"})
+    assert len(store.runs()) == 1
