@@ -572,3 +572,44 @@ async def test_an_unknown_model_given_as_an_input_is_refused_before_anything_is_
     with pytest.raises(WorkflowError, match="unknown model 'local:ghost'"):
         await engine.rerun_from(first.run_id, "one", {"model": "local:ghost"})
     assert len(store.runs()) == 1
+
+
+ITEMS = """\
+name: Items
+model: fake:m
+steps:
+  - id: each
+    kind: map
+    over: "a\\nb\\nc\\nd"
+    split: lines
+    max_parallel: 1
+    steps:
+      - {id: said, kind: llm, prompt: "say {{item}}"}
+  - {id: out, kind: output, value: "{{each.text}}"}
+"""
+
+
+async def test_a_map_cut_off_mid_way_resumes_with_only_the_items_not_finished(fake, store, make_engine):
+    def reply(request):
+        if prompt_of(request) == "say c":
+            return openai_stream([f"w{i} " for i in range(200)], delay=0.02)
+        return echo_quick(request)
+
+    fake.default = reply
+    events = []
+    task = make_engine(on_event=events.append).begin(ITEMS, {})
+    while not any(e.kind == "text" and e.item_index == 2 for e in events):
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    run_id = events[0].run_id
+    latest = store.detail(run_id).latest()
+    assert [latest[("said", i)].status for i in range(3)] == ["complete", "complete", "cancelled"]
+
+    fake.default = echo_quick
+    before = len(fake.posts())
+    result = await make_engine().resume(run_id)
+    assert result.status == "complete"
+    assert result.outputs == {"out": "<say a>\n\n<say b>\n\n<say c>\n\n<say d>"}  # in order, reused ones too
+    assert [prompt_of(r) for r in fake.posts()[before:]] == ["say c", "say d"]  # a and b not asked again
