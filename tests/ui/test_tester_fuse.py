@@ -37,6 +37,13 @@ def test_fuse_merges_the_finished_columns(qloop, qtbot, ui_run, services):
             qtbot.keyClicks(compare.prompt, "What is the capital of France?")
             qtbot.mouseClick(compare.run_button, Qt.MouseButton.LeftButton)
             await wait_until(lambda: compare.fuse.button.isEnabled(), message="the columns finished")
+            compare.fuse.model.setEditText("nosuch:big")  # a model that is not there: said, nothing run
+            qtbot.mouseClick(compare.fuse.button, Qt.MouseButton.LeftButton)
+            await wait_until(lambda: window.status.text().startswith("Fuse failed"), message="refused")
+            assert window.status.text().startswith(
+                "Fuse failed: The input 'model': unknown model 'nosuch:big': there is no provider 'nosuch'"
+            )
+            assert open_store(services).runs() == [] and compare.fuse.button.isEnabled()
             compare.fuse.model.setEditText("fuser:big")
             qtbot.mouseClick(compare.fuse.button, Qt.MouseButton.LeftButton)
             await wait_until(lambda: window.status.text().startswith("Fused with fuser:big"), message="fused")

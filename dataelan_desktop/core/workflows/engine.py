@@ -136,7 +136,20 @@ class WorkflowEngine:
     def prepare(self, definition: str, inputs: Mapping[str, Any]) -> tuple[Workflow, dict[str, Any]]:
         """The checked workflow and its input values: raises WorkflowError before anything is saved."""
         workflow = load(definition, check_model=self.store.check_model)
-        return workflow, resolve_inputs(workflow, inputs)
+        values = resolve_inputs(workflow, inputs)
+        self._check_model_inputs(workflow, values)
+        return workflow, values
+
+    def _check_model_inputs(self, workflow: Workflow, values: Mapping[str, Any]) -> None:
+        """A model chosen as an input ({{inputs.model}}) is checked like a written one, before the run
+        is recorded: an unknown model is one message, not a failed run that a resume would fail again."""
+        check = self.store.check_model
+        for spec in workflow.inputs:
+            value = values.get(spec.name)
+            if spec.type == "model" and check is not None and isinstance(value, str) and value.strip():
+                problem = check(value.strip())
+                if problem:
+                    raise WorkflowError(f"The input '{spec.name}': {problem.rstrip('.')}.")
 
     async def start(
         self, definition: str, inputs: Mapping[str, Any], *, workflow_id: str | None = None, version: int = 1
@@ -175,6 +188,7 @@ class WorkflowEngine:
         workflow = load(earlier.definition)
         workflow.step(step_id)  # a step of this workflow, or a clear error
         values = resolve_inputs(workflow, {**earlier.inputs, **(inputs or {})})
+        await asyncio.to_thread(self._check_model_inputs, workflow, values)
         again = downstream(workflow, step_id)
         keep: set[tuple[str, int | None]] = set()
         detail: RunDetail = await self._db(self.store.detail, earlier.id)
