@@ -267,3 +267,48 @@ def test_a_run_cut_off_last_time_is_said_when_the_window_opens(qloop, qtbot, ui_
         ui_run(scenario())
     finally:
         window.close()
+
+
+def test_a_run_waiting_for_an_answer_is_resumed_and_answered_in_the_window(window, qtbot, ui_run, services):
+    from dataelan_desktop.core.workflows import open_store
+    from dataelan_desktop.core.workflows.engine import WorkflowEngine
+
+    server = fake_openai_server()
+    server.default = lambda r: openai_stream([f"<{_prompt(r)}>"])
+    save_provider(services.db, "fake", base_url=server.base_url + "/v1")
+    store = open_store(services)
+    saved = store.save(FLOW)
+    # asked earlier with nobody to answer (the command line at end of input, or the app closed)
+    waiting = ui_run(
+        WorkflowEngine(store, services.registry).start(FLOW, {"topic": "owls"}, workflow_id=saved.id)
+    )
+    assert waiting.status == "waiting"
+    try:
+        window.findChild(QAction, "workflowsAction").trigger()
+        win = window.workflows_window
+
+        async def scenario():
+            await wait_until(
+                lambda: any("Window flow" in win.list.item(i).text() for i in range(win.list.count()))
+            )
+            (row,) = [i for i in range(win.list.count()) if "Window flow" in win.list.item(i).text()]
+            win.list.setCurrentRow(row)
+            win.tabs.setCurrentWidget(win.history)
+            await wait_until(
+                lambda: win.history.runs.topLevelItemCount() == 1 and win.history.resume_button.isEnabled(),
+                message="the waiting run in the history",
+            )
+            assert win.history.runs.topLevelItem(0).text(1) == "waiting"
+            _click(qtbot, win.history.resume_button)
+            await wait_until(lambda: win.run_panel.answer.isVisible(), message="the question asked again")
+            assert "Good?" in win.run_panel.answer.question.text()
+            assert win.run_panel.answer.answer.toPlainText() == "<draft owls>"  # the recorded draft
+            win.run_panel.answer.answer.setPlainText("Yes.")
+            _click(qtbot, win.run_panel.answer.send_button)
+            await wait_until(lambda: win.run_panel.status.text() == "Complete.", message="the run ends")
+            assert win.run_panel.outputs.toPlainText() == "Yes."
+            assert len(server.posts()) == 1  # the draft was not written again
+
+        ui_run(scenario())
+    finally:
+        server.stop()
