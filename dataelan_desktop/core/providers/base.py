@@ -40,12 +40,29 @@ class OutputClock:
         """The stream's usage: the server's counts when it sent them, else the deltas counted, marked
         estimated (servers such as llama.cpp's, Ollama and LM Studio send one token per delta)."""
         estimated = output_tokens is None and self.deltas > 0
+        tokens = self.deltas if estimated else output_tokens
         return Usage(
             input_tokens=input_tokens,
-            output_tokens=self.deltas if estimated else output_tokens,
-            generating_seconds=None if self.first is None else self.last - self.first,
+            output_tokens=tokens,
+            generating_seconds=self._span_of_all_but_the_first(tokens),
             estimated=estimated,
         )
+
+    def _span_of_all_but_the_first(self, tokens: int | None) -> float | None:
+        """The time ``tokens - 1`` tokens took, which the rate shown divides them by.
+
+        With one token a delta, that is the span from the first delta to the last. A server that
+        sends several tokens a delta (Anthropic's, a proxy's buffering) made only the tokens after
+        the first delta in that span, about ``tokens * (deltas - 1) / deltas`` of them: the span is
+        scaled up to match, so a short reply in a few fat deltas is not shown faster than it was made.
+        """
+        if self.first is None or self.last is None:
+            return None
+        span = self.last - self.first
+        if not tokens or tokens <= self.deltas or self.deltas < 2:
+            return span
+        after_first = tokens * (self.deltas - 1) / self.deltas
+        return span * (tokens - 1) / after_first
 
 
 class Provider(ABC):
