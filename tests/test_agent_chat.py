@@ -16,7 +16,7 @@ from dataelan_desktop.core.providers.retry import RetryPolicy
 from dataelan_desktop.core.providers.types import ChatMessage, ToolCall
 from dataelan_desktop.core.transfer.export import export_conversation
 from dataelan_desktop.core.transfer.importers import import_file
-from tests.support.fake_openai import openai_stream
+from tests.support.fake_openai import openai_error, openai_stream
 from tests.support.fake_tools import checked_openai, openai_tool_calls
 
 MODEL = "openai:gpt-4o-mini"
@@ -240,3 +240,24 @@ async def test_an_agent_runs_a_saved_workflow_after_asking(app, server):
     assert ran.outcome.content == "42" and not ran.outcome.is_error
     assert missing.outcome.is_error and "Did you mean 'Six times'?" in missing.outcome.content
     assert [r.status for r in open_store(app).runs()] == ["complete"]  # recorded like any run
+
+
+async def test_a_tool_schema_the_provider_refuses_is_one_sentence_and_nothing_is_lost(app, server):
+    conversation = await app.chat.start_conversation(model=MODEL)
+    server.push(
+        openai_error(
+            400,
+            "Invalid schema for function 'calculator': In context=('properties', 'expression'), "
+            "'type' is required.",
+            code="invalid_function_parameters",
+        )
+    )
+    run = await agent_chat(app).send(
+        conversation.id, "What is 6*7?", [BuiltinTools(["calculator"])], model=MODEL
+    )
+    result = await run.wait()
+    assert result.status == AgentStatus.FAILED
+    assert result.notice.startswith("openai refused the tool 'calculator'"), result.notice
+    shown = app.store.visible_messages(conversation.id)
+    assert [(m.role, m.status) for m in shown] == [("user", "complete"), ("assistant", "failed")]
+    assert shown[0].content == "What is 6*7?" and "refused the tool 'calculator'" in shown[1].error

@@ -21,7 +21,7 @@ from dataelan_desktop.core.providers.types import (
     ToolCall,
     ToolSpec,
 )
-from tests.support.fake_anthropic import anthropic_stream, fake_anthropic_server
+from tests.support.fake_anthropic import anthropic_error, anthropic_stream, fake_anthropic_server
 from tests.support.fake_openai import openai_error, openai_stream
 from tests.support.fake_tools import (
     anthropic_tool_calls,
@@ -126,6 +126,35 @@ async def test_a_compatible_server_that_cannot_call_tools_says_so(server):
     await provider.aclose()
 
 
+async def test_a_tool_schema_openai_refuses_names_the_tool(server, openai):
+    server.push(
+        openai_error(
+            400,
+            "Invalid schema for function 'now': In context=(), 'additionalProperties' is required to be "
+            "supplied and to be false.",
+            code="invalid_function_parameters",
+        )
+    )
+    with pytest.raises(InvalidRequestError) as refused:
+        await collect(openai.stream(request(QUESTION)))
+    message = str(refused.value)
+    assert message.startswith("openai refused the tool 'now'") and "Leave that tool out" in message
+    assert "additionalProperties" in message  # what the API said is kept
+
+
+async def test_a_compatible_server_refusing_a_schema_by_place_names_the_tool(server):
+    provider = OpenAICompatibleProvider("vllm", server.base_url + "/v1")
+    server.push(openai_error(400, "Invalid 'tools[1].function.parameters': expected an object schema."))
+    with pytest.raises(InvalidRequestError) as refused:
+        await collect(provider.stream(request(QUESTION)))
+    assert str(refused.value).startswith("vllm refused the tool 'now'")  # not "cannot call tools"
+    server.push(openai_error(400, "Invalid value for 'temperature'."))  # other refusals: as they were
+    with pytest.raises(InvalidRequestError) as other:
+        await collect(provider.stream(request(QUESTION)))
+    assert "refused the request" in str(other.value) and "tool" not in str(other.value)
+    await provider.aclose()
+
+
 async def test_a_compatible_server_without_ids_gets_ids_made_up(server):
     provider = OpenAICompatibleProvider("local-server", server.base_url + "/v1")
     server.push(openai_tool_calls([("", "now", "{}"), ("", "calc", '{"expression": "2"}')]))
@@ -177,6 +206,20 @@ async def test_anthropic_joins_input_json_deltas_and_answers_every_call(anthropi
     results = messages[2]["content"]
     assert [r["tool_use_id"] for r in results] == ["call_a", "call_b", "call_c"]
     assert [r.get("is_error", False) for r in results] == [False, True, True]
+
+
+async def test_a_tool_schema_anthropic_refuses_names_the_tool(anthropic_server, anthropic):
+    anthropic_server.push(
+        anthropic_error(
+            400,
+            "invalid_request_error",
+            "tools.1.custom.input_schema: JSON schema is invalid. It must match JSON Schema draft 2020-12.",
+        )
+    )
+    with pytest.raises(InvalidRequestError) as refused:
+        await collect(anthropic.stream(request(QUESTION, model="claude-3-5-haiku-latest")))
+    message = str(refused.value)
+    assert message.startswith("anthropic refused the tool 'now'") and "draft 2020-12" in message
 
 
 async def test_anthropic_refuses_a_transcript_with_an_unanswered_call(anthropic_server, anthropic):

@@ -17,6 +17,7 @@ from .http_errors import (
     transport_failure,
     unexpected,
 )
+from .tool_refusal import refused_tool
 from .types import (
     ChatMessage,
     ChatRequest,
@@ -196,7 +197,7 @@ class AnthropicProvider(Provider):
         except ProviderError:
             raise
         except Exception as error:
-            raise self._map_error(error, request.model) from error
+            raise refused_tool(self._map_error(error, request.model), request, self.name) from error
         finally:
             if stream is not None:
                 await stream.close()

@@ -33,6 +33,9 @@ class OpenAICompatibleProvider(OpenAIProvider):
         """A server or model that cannot call tools refuses the request with a 400 whose wording
         differs per server (llama.cpp without ``--jinja``, Ollama's "does not support tools", vLLM
         without ``--enable-auto-tool-choice``): say that plainly, never drop the tools and go on."""
+        named = super()._refused(error, request)  # one tool's schema refused: that tool is named
+        if named is not error:
+            return named
         refusal = isinstance(error, InvalidRequestError) or error.status == 500  # (some say it with a 500)
         if not request.tools or not refusal or not CANNOT_CALL_TOOLS.search(error.message):
             return error

@@ -9,6 +9,7 @@ from typing import Any
 from .base import OutputClock, Provider
 from .errors import ProviderError, UnavailableError
 from .http_errors import body_message, dropped, error_for_status, malformed, stalled, unexpected
+from .tool_refusal import refused_tool
 from .types import (
     ChatMessage,
     ChatRequest,
@@ -106,8 +107,9 @@ class OpenAIProvider(Provider):
         return payload
 
     def _refused(self, error: ProviderError, request: ChatRequest) -> ProviderError:
-        """A refusal said in terms of what was asked (OpenAI-compatible servers refine it)."""
-        return error
+        """A refusal said in terms of what was asked: a tool whose schema is refused is named
+        (OpenAI-compatible servers refine it further)."""
+        return refused_tool(error, request, self.name)
 
     def _map_error(self, error: Exception, model: str | None) -> ProviderError:
         import openai
