@@ -110,6 +110,16 @@ async def test_writing_asks_every_time_and_stays_inside(granted):
     assert missing.is_error and "does not exist" in missing.content
 
 
+async def test_a_link_planted_at_the_old_temporary_name_does_not_redirect_a_write(granted):
+    inside, outside = granted
+    (inside / ".plan.md.dataelan-tmp").symlink_to(outside / "secret.txt")  # the fixed name once used
+    tools = BuiltinTools(["write_file"], [inside])
+    done = await tools.call("write_file", {"path": "plan.md", "content": "# Plan"}, timeout=5)
+    assert not done.is_error and (inside / "plan.md").read_text() == "# Plan"
+    assert (outside / "secret.txt").read_text() == "the key"  # untouched
+    assert sorted(p.name for p in inside.iterdir() if "dataelan-tmp" in p.name) == [".plan.md.dataelan-tmp"]
+
+
 async def test_history_search_finds_earlier_conversations(services):
     conversation = services.store.create_conversation(title="Bread")
     services.store.add_user_message(

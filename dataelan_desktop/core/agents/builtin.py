@@ -16,6 +16,7 @@ import asyncio
 import math
 import operator
 import os
+import tempfile
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -287,9 +288,18 @@ class BuiltinTools:
             raise IsADirectoryError(f"{path} is a folder.")
         if not target.parent.is_dir():
             raise FileNotFoundError(f"The folder {target.parent} does not exist.")
-        temporary = target.with_name(f".{target.name}.dataelan-tmp")
-        temporary.write_text(content, encoding="utf-8")
-        os.replace(temporary, target)  # all of it or nothing: a crash never leaves half a file
+        # a new temporary file beside it (O_EXCL: a link planted at a fixed temporary name cannot
+        # redirect the write outside), then renamed over it: a crash never leaves half a file
+        handle, temporary = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".dataelan-tmp", dir=target.parent
+        )
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as written:
+                written.write(content)
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
         return ToolOutcome(f"Wrote {len(content.encode('utf-8')):,} bytes to {target}.")
 
     def _search_history(self, query: str, limit: int = 10) -> ToolOutcome:
