@@ -41,6 +41,10 @@ def test_agents_are_added_listed_shown_and_removed(env, tmp_path):
         run_cli("agents", "add", "X", "--tools", "calculator2", env=env)
     )
     assert "above zero" in one_line_error(run_cli("agents", "add", "X", "--max-steps", "0", env=env))
+    for flag, absurd in (("--tool-timeout", "nan"), ("--total-time", "inf"), ("--max-cost", "-inf")):
+        said = one_line_error(run_cli("agents", "add", "X", f"{flag}={absurd}", env=env))
+        assert "must be a number above zero" in said, said  # (nan would have passed "> 0" and been kept)
+    assert "No agent named 'X'" in one_line_error(run_cli("agents", "show", "X", env=env))
     assert run_cli("agents", "rm", "Helper", env=env).returncode == 0
     assert "No agent named 'Helper'" in one_line_error(run_cli("agents", "show", "Helper", env=env))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -51,7 +52,13 @@ def check_profile(name: str | None, policies: dict[str, Any] | None, limits: dic
     for key, value in (limits or {}).items():
         if key not in LIMIT_FIELDS:
             raise AgentError(f"Unknown limit '{key}'; the limits are {', '.join(LIMIT_FIELDS)}.")
-        if value is not None and (not isinstance(value, int | float) or value <= 0):
+        # (nan passes "> 0" by failing every comparison, and inf never ends a run: both refused)
+        if value is not None and (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value <= 0
+        ):
             raise AgentError(f"The limit {key} must be a number above zero, not {value!r}.")
 
 
