@@ -188,3 +188,61 @@ def test_agents_are_made_edited_and_removed_in_their_window(window, qtbot, ui_ru
         assert agent_store(services).agents() == []
 
     ui_run(scenario())
+
+
+def test_every_limit_is_shown_set_and_kept_by_an_edit_in_the_window(window, qtbot, ui_run, services):
+    """Limits set from the CLI (a cent-sized cost, a fractional total time, a result length) survive an
+    edit of the instructions in the window, and the longest tool result is set there too."""
+    agent_store(services).add(
+        "Careful", limits={"max_cost": 0.005, "total_seconds": 90.5, "max_result_chars": 2000}
+    )
+
+    async def scenario():
+        window.findChild(QAction, "agentsAction").trigger()
+        editor = window.agents_window
+        await wait_until(lambda: editor.isVisible() and editor.list.count() == 1, message="listed")
+        editor.list.setCurrentRow(0)
+        assert editor.max_result.value() == 2000  # shown
+        editor.instructions.setPlainText("Be brief.")
+        qtbot.mouseClick(editor.save_button, Qt.MouseButton.LeftButton)
+        await wait_until(
+            lambda: agent_store(services).agent("Careful").instructions == "Be brief.", message="edited"
+        )
+        limits = agent_store(services).agent("Careful").loop_limits
+        assert (limits.max_cost, limits.total_seconds, limits.max_result_chars) == (0.005, 90.5, 2000)
+
+        editor.max_result.setValue(300)
+        qtbot.mouseClick(editor.save_button, Qt.MouseButton.LeftButton)
+        await wait_until(
+            lambda: agent_store(services).agent("Careful").loop_limits.max_result_chars == 300,
+            message="the result limit set in the window",
+        )
+
+    ui_run(scenario())
+
+
+def test_an_agent_that_keeps_calling_stops_at_its_step_limit_and_says_so(
+    window, qtbot, ui_run, services, server
+):
+    save_provider(services.db, "fakeai", base_url=server.base_url + "/v1")
+    agent_store(services).add("Looper", model="fakeai:gpt-4o-mini", tools=["calc"], limits={"max_steps": 2})
+
+    async def scenario():
+        window.chat.refresh_agents()
+        await wait_until(lambda: window.composer.agent_picker.findText("Looper") > 0, message="agent listed")
+        window.composer.agent_picker.setCurrentIndex(window.composer.agent_picker.findText("Looper"))
+        window.composer.set_model("fakeai:gpt-4o-mini")
+        server.push(  # a model that would call the calculator for ever
+            *(openai_tool_calls([(f"c{i}", "calculator", '{"expression": "1+1"}')]) for i in range(5))
+        )
+        send_text(qtbot, window, "Count")
+        await wait_until(lambda: len(blocks(window)) == 2 and not window.chat.busy(), message="stopped")
+        assert len(server.posts()) == 2  # no third turn
+        said = window.statusBar().currentMessage()
+        assert said.startswith("Stopped after 2 tool steps: the agent's limit is 2.") and "kept" in said
+        assert window.composer.send_button.isVisible()
+        # everything so far is kept: both calls and their results are in the conversation
+        roles = [m.role for m in services.store.visible_messages(window.chat.conversation_id)]
+        assert roles == ["user", "assistant", "tool", "assistant", "tool"]
+
+    ui_run(scenario())

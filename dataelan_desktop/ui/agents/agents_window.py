@@ -84,17 +84,25 @@ class AgentsWindow(QWidget):
         self.tool_timeout.setSuffix(" s")
         self.max_cost = QDoubleSpinBox()
         self.max_cost.setRange(0, 1000)
-        self.max_cost.setDecimals(2)
+        self.max_cost.setDecimals(
+            4
+        )  # (a cent-sized limit set with `agents add --max-cost` survives an edit here)
         self.max_cost.setPrefix("$")
         self.max_cost.setSpecialValueText("no limit")
-        self.total_time = QSpinBox()
+        self.total_time = QDoubleSpinBox()  # (a limit of 90.5 s set from the CLI is kept, not cut to 90)
         self.total_time.setRange(0, 24 * 3600)
+        self.total_time.setDecimals(1)
         self.total_time.setSuffix(" s")
         self.total_time.setSpecialValueText("no limit")
+        self.max_result = QSpinBox()  # longer tool results reach the model cut, with a note saying so
+        self.max_result.setRange(100, 100_000_000)
+        self.max_result.setSingleStep(10_000)
+        self.max_result.setSuffix(" characters")
         for label, widget in (
             ("Name", self.name), ("Model", self.model), ("Instructions", self.instructions),
             ("Tools", self.tools), ("Approvals", self.rules), ("Maximum steps", self.max_steps),
             ("Time per tool call", self.tool_timeout), ("Maximum cost", self.max_cost), ("Total time", self.total_time),
+            ("Longest tool result", self.max_result),
         ):  # fmt: skip
             form.addRow(label, widget)
         right.addLayout(form)
@@ -152,6 +160,7 @@ class AgentsWindow(QWidget):
         self.tool_timeout.setValue(defaults.tool_timeout)
         self.max_cost.setValue(0)
         self.total_time.setValue(0)
+        self.max_result.setValue(defaults.max_result_chars)
         self.delete_button.setEnabled(False)
         self.error.clear()
         self.name.setFocus()
@@ -167,7 +176,8 @@ class AgentsWindow(QWidget):
         self.max_steps.setValue(limits.max_steps)
         self.tool_timeout.setValue(limits.tool_timeout)
         self.max_cost.setValue(limits.max_cost or 0)
-        self.total_time.setValue(int(limits.total_seconds or 0))
+        self.total_time.setValue(limits.total_seconds or 0)
+        self.max_result.setValue(limits.max_result_chars)
         self.delete_button.setEnabled(True)
         self.error.clear()
 
@@ -191,6 +201,7 @@ class AgentsWindow(QWidget):
                 "tool_timeout": self.tool_timeout.value(),
                 "max_cost": self.max_cost.value() or None,
                 "total_seconds": self.total_time.value() or None,
+                "max_result_chars": self.max_result.value(),
             },  # fmt: skip
         }
 

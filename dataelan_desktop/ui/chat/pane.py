@@ -393,7 +393,9 @@ class ConversationPane(QObject):
         if task.exception() is not None:
             QMessageBox.warning(self._widget(), "Dataelan", ops.sentence(task.exception()))
         elif result is not None and result.notice:
-            self.shell.say(result.notice, 8000)
+            # why the agent stopped (a limit, Stop) stays until something else is said: a person who
+            # looked away from a long run still reads it
+            self.shell.say(result.notice)
         self.reload()
 
     def _started(self, generation) -> None:
