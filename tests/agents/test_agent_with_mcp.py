@@ -70,3 +70,34 @@ async def test_a_server_that_fails_to_start_is_said_and_the_run_goes_on(app, ser
     (problem,) = run.problems
     assert "broken" in problem
     assert [t["function"]["name"] for t in server.posts()[0].body["tools"]] == ["calculator"]
+
+
+async def test_stop_during_an_mcp_call_answers_it_and_the_server_serves_the_next(app, server):
+    """Stop reaches across to the MCP host thread: the hanging call is cancelled there and answered
+    here at once, nothing more is sent to the model, and the same server answers the next call."""
+    import asyncio
+    import time
+
+    app.mcp.store.save(stdio_config("slow"))
+    sources = await sources_for(app, None, ["mcp:slow"])
+
+    async def allow(pending: PendingCall) -> Approval:
+        return Approval.ALLOW_ONCE
+
+    server.push(openai_tool_calls([("h1", "hang", "{}")]))
+    conversation = await app.chat.start_conversation(model=MODEL)
+    run = await agent_chat(app).send(conversation.id, "Wait", sources, model=MODEL, approve=allow)
+    started = asyncio.Event()
+    run.on_call_start.append(lambda _call: started.set())
+    await asyncio.wait_for(started.wait(), 30)
+    await asyncio.sleep(0.3)  # the call is now with the server
+    stopping = time.monotonic()
+    run.stop()
+    result = await asyncio.wait_for(run.wait(), 10)
+    assert time.monotonic() - stopping < 5  # not the call's 120 s timeout
+    assert result.status == AgentStatus.STOPPED and "kept" in result.notice
+    assert result.runs[0].outcome.is_error and "Stopped by the person" in result.runs[0].outcome.content
+    assert len(server.posts()) == 1
+    assert [m.role for m in app.store.visible_messages(conversation.id)] == ["user", "assistant", "tool"]
+    outcome = await sources[0].call("add", {"a": 1, "b": 2}, timeout=30)
+    assert not outcome.is_error and outcome.content == "3"
