@@ -38,6 +38,12 @@ def test_an_agent_calls_an_mcp_tool_after_asking(window, qtbot, ui_run, services
         dialog = await wait_until(open_dialog, 60, "the approval dialog")  # MCP tools ask by default
         assert "add" in dialog.question.text() and "mcp:calc" in dialog.question.text()
         assert json.loads(dialog.arguments.toPlainText()) == {"a": 2, "b": 40}
+        # the server's annotation is said in words, as its claim (the call asked all the same)
+        assert dialog.annotations.isVisible()
+        assert (
+            dialog.annotations.text()
+            == "The server says this tool is read-only. That is its own claim, not verified."
+        )
         qtbot.mouseClick(dialog.allow_button, Qt.MouseButton.LeftButton)
         await wait_until(lambda: len(blocks(window)) == 1 and not window.chat.busy(), 60, "run done")
         await wait_until(lambda: window.chat_view.views()[-1].content == "It is 42.", message="the answer")

@@ -4,12 +4,13 @@ Allow once / Always allow this tool / Deny. Closing the dialog denies."""
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
+
+from .hints import hints_text
 
 if TYPE_CHECKING:
     from ...core.agents.loop import PendingCall
@@ -38,10 +39,12 @@ class ApprovalDialog(QDialog):
         layout.addWidget(self.arguments)
         self.annotations = QLabel()
         self.annotations.setWordWrap(True)
-        if annotations:
-            hints = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(annotations.items()))
-            self.annotations.setText(f"The server describes this tool as: {hints} (not verified).")
-        self.annotations.setVisible(bool(annotations))
+        hints = hints_text(annotations or {})
+        if hints:  # in the words Settings → MCP uses; a claim of the server's, never a rule
+            self.annotations.setText(
+                f"The server says this tool is {hints}. That is its own claim, not verified."
+            )
+        self.annotations.setVisible(bool(hints))
         layout.addWidget(self.annotations)
         buttons = QHBoxLayout()
         buttons.addStretch(1)

@@ -36,28 +36,12 @@ from ...core.agents.mcp.status import ServerStatus
 from ...core.changes import Changes
 from ...core.services import Services
 from .. import ops
+from ..agents.hints import hints_text
 from .mcp_variables import VariablesEditor
 
 NAME_ROLE = Qt.ItemDataRole.UserRole
 #: the ops whose outcome is the result line: of those, only the newest one asked for reports
 ACTION = "action"
-#: what each MCP annotation means, for a person (they are the server's claims, shown, not trusted)
-HINTS = {
-    "readOnlyHint": ("read-only", None),
-    "destructiveHint": ("destructive", "not destructive"),
-    "idempotentHint": ("idempotent", None),
-    "openWorldHint": ("reaches outside", "closed world"),
-}
-
-
-def hints_text(annotations: dict) -> str:
-    words = []
-    for key, (yes, no) in HINTS.items():
-        if key in annotations:
-            word = yes if annotations[key] else no
-            if word:
-                words.append(word)
-    return ", ".join(words)
 
 
 class McpPage(QWidget):
