@@ -168,3 +168,41 @@ async def test_a_compatible_server_streams_a_required_call_and_reads_the_result(
         assert isinstance(events[-1], Finished) and [e for e in events if isinstance(e, TextDelta)]
     finally:
         await provider.aclose()
+
+
+class WeatherTool:
+    """One read-only tool for the loop: the local model's forced calls are answered by it."""
+
+    name = "test"
+
+    def __init__(self) -> None:
+        self.cities: list[str] = []
+
+    async def list_tools(self):
+        from dataelan_desktop.core.agents.tools import AvailableTool
+
+        return [AvailableTool(WEATHER, self.name, read_only=True)]
+
+    async def call(self, tool: str, arguments: dict, *, timeout: float):
+        from dataelan_desktop.core.agents.tools import ToolOutcome
+
+        self.cities.append(arguments["city"])
+        return ToolOutcome(f"{arguments['city']}: sunny, 21 degrees, a light wind from the west")
+
+
+async def test_the_agent_loop_runs_a_local_models_calls_and_sends_the_results_back(
+    provider, tool_template_gguf
+):
+    """The loop end to end on the local path: each forced call is checked, run and answered, and the
+    next turn's prompt holds the result (it grows by the result's tokens)."""
+    from dataelan_desktop.core.agents.loop import AgentLoop, AgentStatus, Limits, ToolBox
+
+    tool = WeatherTool()
+    request = ask(tool_template_gguf, choice="weather", max_tokens=200)
+    loop = AgentLoop(provider, request, await ToolBox.gather([tool]), limits=Limits(max_steps=2))
+    result = await loop.run(list(request.messages))
+    assert result.status == AgentStatus.LIMIT and result.notice.startswith("Stopped after 2 tool steps")
+    assert len(tool.cities) == 2 and all(not run.outcome.is_error for run in result.runs)
+    assert [m.role for m in result.transcript] == ["user", "assistant", "tool", "assistant", "tool"]
+    first, second = result.turns
+    assert second.input_tokens - first.input_tokens >= len("sunny, 21 degrees, a light wind")
