@@ -270,3 +270,27 @@ async def test_closing_the_hub_stops_every_server(services):
     await hub.aclose()
     assert wait_gone(pids, 10) == []
     assert not hub.host.started
+
+
+async def test_an_http_servers_calls_are_bounded_by_their_own_timeout_not_the_clients(hub, monkeypatch):
+    """A tool call may take as long as the person allows (say 600 s): the HTTP client reading the
+    server's answer sets no read bound of its own (the SDK's default cut every call at 300 s)."""
+    import httpx2
+
+    made: list[httpx2.Timeout] = []
+    real = httpx2.AsyncClient
+
+    def recording(*args, **kwargs):
+        client = real(*args, **kwargs)
+        made.append(client.timeout)
+        return client
+
+    monkeypatch.setattr(httpx2, "AsyncClient", recording)
+    with http_server() as url:
+        hub.store.save(McpServerConfig("remote", HTTP, url=url))
+        source = await only_source(hub)
+        assert await source.call("add", {"a": 1, "b": 2}, timeout=10) == ToolOutcome("3")
+        hung = await source.call("hang", {}, timeout=0.5)  # the call's own bound still holds
+        assert hung.is_error and "did not answer within 0.5 s" in hung.content
+    (timeout,) = made
+    assert timeout.read is None and timeout.connect == 30.0

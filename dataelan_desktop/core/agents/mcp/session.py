@@ -167,7 +167,10 @@ class McpSession:
         else:
             import httpx2  # the SDK's HTTP client (its own dependency)
 
-            http = httpx2.AsyncClient(headers=resolved.headers, timeout=httpx2.Timeout(30.0, read=300.0))
+            # no read bound of its own: a call's answer may come after the SDK's default 300 s, when the
+            # person set a longer time per tool call, and each call is bounded by that time (``call``);
+            # starting and listing by the server's own timeout. Connecting and sending keep 30 s.
+            http = httpx2.AsyncClient(headers=resolved.headers, timeout=httpx2.Timeout(30.0, read=None))
             stack.push_async_callback(http.aclose)
             transport = streamable_http_client(config.url or "", http_client=http)
         return Client(
