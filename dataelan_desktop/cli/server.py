@@ -19,17 +19,24 @@ DEFAULT_PORT = 8765
 
 def register(sub) -> None:
     common = _common_options()
-    p = sub.add_parser("server", help="run and administer a self-hosted sync server")
-    ssub = p.add_subparsers(dest="server_command", metavar="ACTION", required=True)
+    p = sub.add_parser(
+        "server",
+        help="run and administer a self-hosted sync server (alone: `server run` with its defaults)",
+    )
+    # not required: `dataelan server` alone starts a working server on the data folder (the issue's
+    # promise), as `server run` with no options would
+    ssub = p.add_subparsers(dest="server_command", metavar="ACTION")
 
     run = ssub.add_parser(
         "run", parents=[common], help="start the sync server (SQLite in the data folder by default)"
     )
     run.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    run.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    run.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     run.add_argument(
-        "--workers", type=int, default=1, help="worker processes (more than one needs PostgreSQL)"
+        "--workers", type=_workers, default=1, help="worker processes (more than one needs PostgreSQL)"
     )
+    # the defaults `server run` has, for `dataelan server` alone
+    p.set_defaults(**vars(run.parse_args([])), func=cmd_run)
     run.set_defaults(func=cmd_run)
 
     add = ssub.add_parser("add-user", parents=[common], help="create a user (password asked without echo)")
@@ -54,6 +61,23 @@ def register(sub) -> None:
     revoke = ssub.add_parser("revoke", parents=[common], help="revoke a device: its token is refused at once")
     revoke.add_argument("device", help="the device id (as `server devices` shows it)")
     revoke.set_defaults(func=cmd_revoke)
+
+
+def _port(text: str) -> int:
+    """A port argparse refuses in one line (uvicorn would print a traceback for 99999)."""
+    import argparse
+
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1-65535)")
+    return int(text)
+
+
+def _workers(text: str) -> int:
+    import argparse
+
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of workers (1-64)")
+    return int(text)
 
 
 def _common_options():
@@ -93,8 +117,14 @@ def _database(args):
         from ..server import SERVER_EXTRA_HINT
 
         fail(SERVER_EXTRA_HINT)
+    from sqlalchemy.exc import ArgumentError
+
     settings = _settings(args)
-    db = Database(settings.database_url)
+    try:
+        db = Database(settings.database_url)
+    except (ArgumentError, ImportError) as err:  # a URL SQLAlchemy cannot use: say so, not its class name
+        fail(f"--database {_where(settings.database_url)}: not a database address this server can use "
+             f"(postgresql://USER@HOST/DATABASE, or none for SQLite): {_first_line(err)}")  # fmt: skip
     try:
         try:
             db.migrate()
@@ -140,12 +170,16 @@ def cmd_run(args) -> int:
         fail(SERVER_EXTRA_HINT)
     with _database(args) as (settings, db):
         postgres = db.is_postgres
+        with db.session() as session:
+            users = _count_users(session)
     if args.workers > 1 and not postgres:
         fail("more than one worker needs PostgreSQL (--database postgresql://…): SQLite has one writer")
     os.environ.update(settings.to_env())
     where = _where(settings.database_url)
     out(f"Dataelan sync server on http://{args.host}:{args.port} (API docs at /docs)")
     out(f"database: {where}")
+    if not users:  # a new server is useless until someone can sign in: say how, once
+        out("no users yet: add one with `dataelan server add-user NAME` (the server can keep running)")
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         out("listening beyond this machine: put it behind a TLS reverse proxy (docs/SYNC.md)")
     sys.stdout.flush()
@@ -160,6 +194,14 @@ def cmd_run(args) -> int:
         timeout_keep_alive=30,  # longer than a client's pause between pushes: no race with a closing connection
     )
     return 0
+
+
+def _count_users(session) -> int:
+    from sqlalchemy import func, select
+
+    from ..server.tables import User
+
+    return session.scalar(select(func.count(User.id))) or 0
 
 
 def cmd_add_user(args) -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from dataelan_desktop.cli.server import DEFAULT_PORT
 from tests.support.cli import REPO, cli_env, run_cli
 
 FAST_HASHING = {
@@ -52,10 +53,14 @@ class LiveServer:
         result = self.admin("add-user", name, "--password-stdin", input=password + "\n")
         assert result.returncode == 0, result.stderr
 
-    def start(self, **env: str) -> LiveServer:
+    def start(self, *, alone: bool = False, **env: str) -> LiveServer:
+        """``alone``: `dataelan server` with no action and no option (its default port, 8765)."""
+        if alone:
+            self.port = DEFAULT_PORT
+        command = ["server"] if alone else ["server", "run", "--port", str(self.port), *self.where]
         self.log.append(f"--- start on {self.port}")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dataelan_desktop.cli.main", "server", "run", "--port", str(self.port), *self.where],
+            [sys.executable, "-m", "dataelan_desktop.cli.main", *command],
             env={**self.env, **env},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
 
 import httpx
@@ -9,6 +10,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from dataelan_desktop.cli.server import DEFAULT_PORT
 from dataelan_desktop.core.sync.client import AuthError, SyncClient
 from dataelan_desktop.core.sync.device import MemoryDevice
 
@@ -34,6 +36,26 @@ def test_server_run_alone_starts_a_working_server_on_an_empty_folder(tmp_path):
         device.insert("projects", {"created_at": "2024"})
         device.sync(client)
         assert device.outbox == [] and client.pull(0).changes
+    finally:
+        server.stop()
+
+
+def test_dataelan_server_alone_starts_a_working_server_and_says_how_to_add_a_user(tmp_path):
+    """The issue's promise: `dataelan server`, no action, no option, on a data folder that is empty."""
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", DEFAULT_PORT)) == 0:
+            pytest.skip(f"port {DEFAULT_PORT} (the server's default) is taken on this machine")
+    server = LiveServer(tmp_path / "empty-home", None)
+    try:
+        server.start(alone=True)
+        assert server.wait_for_log("no users yet: add one with `dataelan server add-user NAME`", 10)
+        assert httpx.get(server.url + "/docs").status_code == 200
+        server.add_user("ada", "a long password")  # while it runs
+        device, client = MemoryDevice(), SyncClient(httpx.Client(base_url=server.url))
+        client.login("ada", "a long password", device.id, "first device")
+        device.insert("projects", {"created_at": "2024"})
+        device.sync(client)
+        assert device.outbox == [] and (tmp_path / "empty-home" / "server" / "server.sqlite3").is_file()
     finally:
         server.stop()
 
@@ -89,3 +111,18 @@ def test_admin_commands_add_list_revoke_and_reset(live):
     laptop_client.login(user, "second password", laptop.id, "laptop")
     assert laptop_client.pull(0).cursor == 0
     http.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("run", "--port", "99999"), "'99999' is not a port (1-65535)"),
+        (("run", "--workers", "0"), "'0' is not a number of workers"),
+        (("users", "--database", "garbage://x"), "--database garbage://x: not a database address"),
+    ],
+)
+def test_absurd_server_options_are_one_line_each(tmp_path, args, words):
+    result = LiveServer(tmp_path / "home", None).admin(*args)
+    assert result.returncode != 0
+    assert result.stderr.startswith("error: ") and words in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout and len(result.stderr.strip().splitlines()) == 1
