@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
 
 from tests.ui.conftest import wait_until
 
@@ -68,6 +69,54 @@ def test_signing_in_from_settings_syncs_and_a_change_on_another_device_appears(
             qtbot.mouseClick(page.sign_out_button, Qt.MouseButton.LeftButton)
             await wait_until(lambda: page.state.text() == "Not signed in.", message="signed out")
             await wait_until(lambda: window.sync_indicator.text() == "", message="indicator off")
+
+        ui_run(scenario())
+    finally:
+        other.close()
+
+
+def test_the_passphrase_field_refuses_a_wrong_one_and_unlocks_with_the_right_one(
+    window, qtbot, ui_run, services, live, user, tmp_path
+):
+    """Settings → Sync's passphrase: another device turned encryption on; this one is told it is
+    locked, a wrong passphrase gets the sentence that the data cannot be read without the right one,
+    and the right one unlocks it: the other device's sealed conversation appears in the sidebar."""
+    other = Device(tmp_path / "phone")
+    try:
+        other.engine.login(live.url, user, PASSWORD, "phone")
+        other.engine.set_passphrase("a long and secret passphrase")
+        other.store.create_conversation(title="Sealed on the phone")
+        other.engine.sync_now()
+
+        async def scenario():
+            dialog = window.open_settings()
+            page = dialog.tabs.widget(dialog.tabs.count() - 1)
+            dialog.tabs.setCurrentWidget(page)
+            await wait_until(lambda: page.state.text() == "Not signed in.", message="signed-out status")
+            assert "cannot be recovered" in " ".join(
+                label.text() for label in page.seal_box.findChildren(QLabel)
+            )
+            qtbot.keyClicks(page.url, live.url)
+            qtbot.keyClicks(page.user, user)
+            qtbot.keyClicks(page.password, PASSWORD)
+            qtbot.mouseClick(page.sign_in_button, Qt.MouseButton.LeftButton)
+            await wait_until(lambda: "enter the sync passphrase" in page.error.text(), message="locked said")
+            assert page.seal_box.isEnabled()
+
+            qtbot.keyClicks(page.passphrase, "a wrong guess")
+            qtbot.mouseClick(page.passphrase_button, Qt.MouseButton.LeftButton)
+            await wait_until(lambda: "cannot be read with this passphrase" in page.error.text(),
+                             timeout=30, message="the wrong passphrase said")  # fmt: skip
+            assert "Traceback" not in page.error.text() and "encrypted" not in page.state.text()
+
+            qtbot.keyClicks(page.passphrase, "a long and secret passphrase")
+            qtbot.mouseClick(page.passphrase_button, Qt.MouseButton.LeftButton)
+            await wait_until(
+                lambda: page.state.text().endswith(", encrypted)."), timeout=30, message="unlocked"
+            )
+            await wait_until(lambda: "Sealed on the phone" in _titles(window), timeout=30,
+                             message="the sealed conversation, opened here")  # fmt: skip
+            assert page.passphrase.text() == ""  # the passphrase is kept nowhere; its key is in the keyring
 
         ui_run(scenario())
     finally:
