@@ -312,3 +312,23 @@ def test_a_run_waiting_for_an_answer_is_resumed_and_answered_in_the_window(windo
         ui_run(scenario())
     finally:
         server.stop()
+
+
+def test_a_long_chain_is_drawn_whole_in_a_narrow_pane(qtbot):
+    """A five-step chain in the editor's narrow graph pane: every box is inside the visible area
+    (it was drawn at full size, the last steps hidden behind a scroll bar); a short one is not enlarged."""
+    from dataelan_desktop.ui.workflows.graph_view import WorkflowGraph
+
+    graph = WorkflowGraph()
+    qtbot.addWidget(graph)
+    graph.resize(360, 300)
+    graph.show()
+    qtbot.waitExposed(graph)
+    ids = ["a", "b", "c", "d", "e"]
+    graph.show_graph([(i, "llm") for i in ids], {b: [a] for a, b in zip(ids, ids[1:], strict=False)})
+    port = graph.viewport().rect()
+    for sid, box in graph.boxes.items():
+        shown = graph.mapFromScene(box.rect()).boundingRect()
+        assert port.contains(shown), f"{sid} is outside the pane: {shown} not in {port}"
+    graph.show_graph([("only", "output")], {})
+    assert graph.transform().m11() == 1.0

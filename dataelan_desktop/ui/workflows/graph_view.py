@@ -1,5 +1,5 @@
-"""The workflow drawn as a graph: a box per step in columns by depth, an arrow per edge, and the box's
-colour saying the step's status (live during a run)."""
+"""The workflow drawn as a graph: a box per step in rows by depth (top to bottom, as the YAML beside it
+reads), an arrow per edge, and the box's colour saying the step's status (live during a run)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
 
-BOX_W, BOX_H, GAP_X, GAP_Y = 150.0, 46.0, 60.0, 22.0
+BOX_W, BOX_H, GAP_X, GAP_Y = 150.0, 46.0, 24.0, 36.0
+#: a wide workflow is shrunk to fit its pane down to this scale (smaller would be unreadable: it scrolls)
+MIN_SCALE = 0.45
 
 #: a status's fill colour (the text of the box says the status too: colour is never the only sign)
 STATUS_COLOURS = {
@@ -55,20 +57,20 @@ class WorkflowGraph(QGraphicsView):
                 depth[sid] = 1 + max((level(d, seen | {sid}) for d in before), default=-1)
             return depth[sid]
 
-        rows: dict[int, int] = {}
+        placed: dict[int, int] = {}  # per depth, how many boxes its row holds so far
         where: dict[str, QRectF] = {}
         for sid, _kind in steps:
-            column = level(sid)
-            row = rows.get(column, 0)
-            rows[column] = row + 1
+            row = level(sid)
+            column = placed.get(row, 0)
+            placed[row] = column + 1
             where[sid] = QRectF(column * (BOX_W + GAP_X), row * (BOX_H + GAP_Y), BOX_W, BOX_H)
         pen = QPen(QColor("#5f6368"), 1.4)
         for dep, sid in self.edges:
             a, b = where[dep], where[sid]
-            start, end = QPointF(a.right(), a.center().y()), QPointF(b.left(), b.center().y())
+            start, end = QPointF(a.center().x(), a.bottom()), QPointF(b.center().x(), b.top())
             path = QPainterPath(start)
-            bend = max(20.0, (end.x() - start.x()) / 2)
-            path.cubicTo(start + QPointF(bend, 0), end - QPointF(bend, 0), end)
+            bend = max(14.0, (end.y() - start.y()) / 2)
+            path.cubicTo(start + QPointF(0, bend), end - QPointF(0, bend), end)
             scene.addPath(path, pen)
             scene.addPolygon(_arrow_head(end), pen, QBrush(QColor("#5f6368")))
         for sid, kind in steps:
@@ -80,6 +82,22 @@ class WorkflowGraph(QGraphicsView):
             self.boxes[sid], self.labels[sid] = box, label
             self._label(sid)
         scene.setSceneRect(scene.itemsBoundingRect().adjusted(-10, -10, 10, 10))
+        self._fit()
+
+    def _fit(self) -> None:
+        """The whole graph in view where it can be: shrunk to the pane (never enlarged), so the last
+        steps of a chain are not hidden behind a scroll bar."""
+        rect, port = self.sceneRect(), self.viewport().size()
+        if rect.isEmpty() or port.isEmpty():
+            return
+        scale = min(1.0, port.width() / rect.width(), port.height() / rect.height())
+        scale = max(MIN_SCALE, scale)
+        self.resetTransform()
+        self.scale(scale, scale)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self._fit()
 
     def _label(self, sid: str) -> None:
         status = self.statuses.get(sid)
@@ -100,4 +118,4 @@ class WorkflowGraph(QGraphicsView):
 def _arrow_head(tip: QPointF):
     from PySide6.QtGui import QPolygonF
 
-    return QPolygonF([tip, tip + QPointF(-8, -4), tip + QPointF(-8, 4)])
+    return QPolygonF([tip, tip + QPointF(-4, -8), tip + QPointF(4, -8)])  # pointing down
