@@ -19,6 +19,7 @@ from .chat.unsaved import restore_unsaved
 from .connections.registry import ProviderRegistry
 from .connections.store import ConnectionStore
 from .db import Database, open_database
+from .db.problems import explain
 from .secrets import RedactingFilter, SecretStore, default_store
 from .templates import TemplateStore
 
@@ -62,11 +63,22 @@ class Services:
 
 def build_services(db_path: Path | str | None = None, secrets: SecretStore | None = None) -> Services:
     secrets = secrets or default_store()
-    db = open_database(db_path)
+    # replies still marked streaming are marked interrupted only after the kept ones are restored: a
+    # reply restored whole was not cut off by a crash (and, marked interrupted first, it would have
+    # synced empty and its restored text been refused as a change to a synced reply)
+    db = open_database(db_path, recover=False)
     _tidy_models_folder(db.path.parent / "models" if db.path else None)
     bus = ChangeBus()
     store = ChatStore(db, bus)
-    restore_unsaved(store)  # replies whose last save failed last time (see chat/unsaved.py)
+    try:
+        restore_unsaved(store)  # replies whose last save failed last time (see chat/unsaved.py)
+        db.recover_interrupted()
+    except BaseException as exc:
+        db.close()
+        problem = explain(exc, db.path)  # read-only, full, busy: said as open_database says them
+        if problem is None:
+            raise
+        raise problem from exc
     registry = ProviderRegistry(db, secrets)
     return Services(
         db=db,

@@ -8,6 +8,7 @@ next start), the stream always ends, and the error is one true sentence.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import signal
@@ -151,7 +152,7 @@ def _disk_full(services, db_path: Path):
 
 @pytest.mark.parametrize("fault", [_locked_by_another_writer, _disk_full], ids=["locked", "disk full"])
 async def test_a_reply_whose_last_save_fails_is_kept_and_restored_on_the_next_start(
-    services, server, monkeypatch, data_home, fault
+    services, server, monkeypatch, data_home, fault, caplog
 ):
     from dataelan_desktop.core.services import build_services
 
@@ -174,9 +175,13 @@ async def test_a_reply_whose_last_save_fails_is_kept_and_restored_on_the_next_st
     assert [p.name for p in kept] == [f"{generation.message_id}.json"] and str(
         kept[0]
     ) in generation.save_error
+    assert oct(kept[0].stat().st_mode & 0o777) == oct(0o600)  # the reply's text: nobody else's to read
+    assert oct(kept[0].parent.stat().st_mode & 0o777) == oct(0o700)
     services.close()
 
-    again = build_services()  # the next start
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        again = build_services()  # the next start
     try:
         saved = again.store.message(generation.message_id)
         assert (saved.status, saved.content) == ("complete", "".join(pieces))
@@ -184,6 +189,10 @@ async def test_a_reply_whose_last_save_fails_is_kept_and_restored_on_the_next_st
     finally:
         again.close()
     assert not kept[0].exists()
+    # restored whole, not called a crash's victim first (the CLI printed both warnings on stderr, and a
+    # synced device sent the reply empty, then refused its restored text as a change to a synced row)
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert said == [], said
     TALLY["faults"] += 1
 
 

@@ -23,18 +23,16 @@ FOLDER = "unsaved-replies"
 
 
 def folder() -> Path:
-    return paths.data_dir() / FOLDER
+    return paths.private_dir(paths.data_dir() / FOLDER)  # the reply's text: nobody else's to read
 
 
 def keep(reply_id: str, fields: dict[str, Any]) -> Path:
     """Write the reply's final values to its recovery file; raises OSError when even that fails."""
-    target = folder()
-    target.mkdir(parents=True, exist_ok=True)
-    path = target / f"{reply_id}.json"
+    path = folder() / f"{reply_id}.json"
     partial = path.with_suffix(".tmp")
     # ASCII escapes: whatever the text holds, the file can be written and read back
     data = json.dumps({"reply_id": reply_id, "fields": fields}).encode("ascii")
-    with open(partial, "wb") as file:
+    with os.fdopen(paths.create_private(partial), "wb") as file:  # 600 from its first byte
         file.write(data)
         file.flush()
         os.fsync(file.fileno())
