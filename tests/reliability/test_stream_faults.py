@@ -26,7 +26,7 @@ from tests.reliability.tally import TALLY
 from tests.support import fake_anthropic as fa
 from tests.support import fake_openai as fo
 from tests.support.cli import cli_env, popen_cli, run_cli
-from tests.support.sse_server import STALL, Reply
+from tests.support.sse_server import STALL, Pause, Reply
 
 MODEL = "openai:gpt-4o-mini"
 
@@ -102,6 +102,87 @@ def test_text_shown_before_a_pause_is_saved_when_the_process_is_killed(data_home
     assert _reply_row(db, prompt) == (shown, "interrupted")
     TALLY["crashes"] += 1
     TALLY["faults"] += 1
+
+
+# eleven kill timings (the issue's count) against a reply that comes in bursts of four words 40 ms apart,
+# each followed by 1.5 s of silence: seconds after the first word shown; most fall in a pause, where
+# a save made only when the next word arrives left the end of the burst unsaved
+BURST, PAUSE = 4, 1.5
+KILL_AFTER = (0.05, 0.5, 0.95, 1.3, 1.55, 2.1, 2.6, 3.0, 3.25, 4.3, 4.8)
+SHOWN_SAVED_WITHIN = 0.25 + 0.5  # the flush interval, plus room for a busy 2-core machine
+
+
+def _bursts(words: list[str]) -> Reply:
+    chunks = fo.openai_chunks(words)
+    role, deltas, ending = chunks[0], chunks[1 : 1 + len(words)], chunks[1 + len(words) :]
+    paced: list = [role]
+    for start in range(0, len(deltas), BURST):
+        paced += [*deltas[start : start + BURST], Pause(PAUSE)]
+    return Reply(200, [*paced, *ending], delay=0.04)
+
+
+def _timed_reader(process, printed: list[tuple[float, str]]) -> threading.Thread:
+    """Records when each character reached the person's terminal (the CLI's stdout)."""
+
+    def read() -> None:
+        while char := process.stdout.read(1):
+            printed.append((time.monotonic(), char))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return reader
+
+
+@pytest.mark.timeout(600)
+def test_text_shown_before_each_of_eleven_kills_is_on_disk(data_home: Path):
+    """`dataelan chat` is killed at eleven points of a reply that comes in bursts. Each time, every
+    character shown more than the flush interval (plus a margin) before the kill is in the database, and
+    the next start marks the reply interrupted with that text. (Before the timed flush, 6 of 11 lost
+    what the person had read.)"""
+    server = fo.fake_openai_server()
+    words = [f"word{i} " for i in range(16)]
+    server.default = _bursts(words)
+    env = cli_env(data_home, OPENAI_API_KEY="sk-kill-timing-1", OPENAI_BASE_URL=server.base_url + "/v1")
+    db = data_home / "dataelan.sqlite3"
+    kept: list[tuple[str, str, str]] = []  # (shown well before the kill, shown at all, on disk)
+    try:
+        for n, after in enumerate(KILL_AFTER):
+            prompt = f"kill number {n}"
+            process = popen_cli("chat", "-m", MODEL, prompt, env=env)
+            printed: list[tuple[float, str]] = []
+            reader = _timed_reader(process, printed)
+            try:
+                deadline = time.monotonic() + 60
+                while not printed and time.monotonic() < deadline:
+                    time.sleep(0.005)
+                assert printed, f"nothing shown for {prompt!r}"
+                time.sleep(max(0.0, printed[0][0] + after - time.monotonic()))
+                os.kill(process.pid, signal.SIGKILL)
+                killed_at = time.monotonic()
+                process.wait(timeout=10)
+            finally:
+                if process.poll() is None:
+                    process.kill()
+            reader.join(5)
+            on_disk = (_reply_row(db, prompt) or ("", ""))[0]
+            well_before = "".join(c for t, c in printed if t <= killed_at - SHOWN_SAVED_WITHIN)
+            kept.append((well_before, "".join(c for _, c in printed), on_disk))
+            TALLY["crashes"] += 1
+    finally:
+        server.stop()
+    lost = [(n, w, d) for n, (w, _, d) in enumerate(kept) if not d.startswith(w)]
+    assert lost == [], lost
+    late = [bool(w) for (w, _, _), after in zip(kept, KILL_AFTER, strict=True) if after > SHOWN_SAVED_WITHIN]
+    assert len(late) == 9 and all(late)  # the test saw text that had been shown a while, nine times
+    assert all("".join(words).startswith(d) and s.startswith(d) for _, s, d in kept)  # nothing unshown
+    shown = run_cli("history", "list", env=env)  # the next start marks every reply interrupted
+    assert shown.returncode == 0, shown.stderr
+    con = sqlite3.connect(db)
+    try:
+        statuses = [r[0] for r in con.execute("SELECT status FROM messages WHERE role = 'assistant'")]
+    finally:
+        con.close()
+    assert statuses == ["interrupted"] * len(KILL_AFTER)
 
 
 # -- 4. a last save the database refuses -----------------------------------------------------------

@@ -25,10 +25,17 @@ DROP = object()  # close the socket abruptly at this point
 STALL = object()  # stop writing (until the client gives up or the test ends)
 
 
+@dataclass(frozen=True)
+class Pause:
+    """A chunk that writes nothing: the server is silent this long (a reply that comes in bursts)."""
+
+    seconds: float
+
+
 @dataclass
 class Reply:
     status: int = 200
-    chunks: list[Any] = field(default_factory=list)  # bytes, DROP or STALL
+    chunks: list[Any] = field(default_factory=list)  # bytes, DROP, STALL or a Pause
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds between chunks
     first_delay: float = 0.0  # seconds before the first chunk (time to first token)
@@ -137,6 +144,9 @@ class ScriptedServer:
                     handler.connection.shutdown(socket.SHUT_RDWR)
                     handler.close_connection = True
                     return
+                if isinstance(chunk, Pause):
+                    self._sleep(chunk.seconds)
+                    continue
                 if chunk is STALL:
                     self._sleep(3600, until_disconnect=handler)
                     request.disconnected.set()
