@@ -18,7 +18,7 @@ import pytest
 from dataelan_desktop.core.db.backups import list_backups
 from tests.reliability.checks import error_line
 from tests.reliability.tally import TALLY
-from tests.support.cli import cli_env, run_cli
+from tests.support.cli import cli_env, popen_cli, run_cli
 from tests.support.fake_openai import openai_stream
 
 MESSAGES = 3000
@@ -324,3 +324,62 @@ def _assert_private(home: Path, *also: str) -> None:
         if mode != (0o700 if (home / name).is_dir() else 0o600)
     }
     assert loose == {}
+
+
+def _fill(disk: Path) -> Path:
+    """Take every free byte of the disk; returns the file to delete to free them."""
+    filler = disk / "filler"
+    with open(filler, "wb") as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+                fh.flush()
+        except OSError:
+            pass
+    return filler
+
+
+@pytest.mark.skipif(_root_can_mount() is not None, reason=str(_root_can_mount()))
+def test_a_reply_the_full_disk_cannot_hold_is_kept_elsewhere_and_restored(tmp_path: Path, server, mounted):
+    """The disk fills up while a long reply streams: neither the database nor the data folder can hold
+    it. It is kept in the system's temporary folder (another disk), said in one line, and the next start,
+    with room again, puts the whole reply in its conversation."""
+    # 1.2 MB, on a disk filled up once the reply begins (saving it takes about twice that, with its search
+    # index, and as much again when SQLite moves it from its log into the database: 12 MB, once freed)
+    pieces = [f"{i:04d} " + "x" * 20_000 for i in range(60)]
+    server.default = openai_stream(pieces, delay=0.02)
+    disk = mounted("-t", "tmpfs", "-o", "size=12m", "tmpfs", target=tmp_path / "small-disk")
+    home, elsewhere = disk / "home", tmp_path / "system-temp"
+    elsewhere.mkdir()
+    env = cli_env(home, TMPDIR=str(elsewhere))
+    assert run_cli("providers", "add", "echo", "--base-url", server.base_url + "/v1", env=env).returncode == 0
+    process = popen_cli("chat", "-m", "echo:m", "a long answer, please", env=env)
+    try:
+        assert process.stdout.read(5) == "0000 "  # the question and the reply's row are saved by now
+        filler = _fill(disk)
+        out = process.stdout.read()  # (not communicate(): it would skip what this reader buffered)
+        err = process.stderr.read()
+        process.wait(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    shown = "0000 " + out.rstrip("\n")
+    assert (len(shown), shown[-20:]) == (len("".join(pieces)), "".join(pieces)[-20:]), err  # read all of it
+    kept = list(elsewhere.glob("dataelan-unsaved-*/*.json"))
+    assert len(kept) == 1 and oct(kept[0].stat().st_mode & 0o777) == oct(0o600)
+    assert oct(kept[0].parent.stat().st_mode & 0o777) == oct(0o700)
+    line = error_line(subprocess.CompletedProcess([], process.returncode, out, err))
+    assert "database or disk is full" in line and str(kept[0]) in line and "restored" in line, line
+    assert not list(home.glob("unsaved-replies/*.tmp"))  # no half-written copy takes the room left
+    filler.unlink()
+    listed = run_cli("history", "list", env=env)  # the next start, with room again
+    assert listed.returncode == 0 and "interrupted" not in listed.stderr, listed.stderr
+    con = sqlite3.connect(home / "dataelan.sqlite3")
+    try:
+        assert con.execute("SELECT status, content FROM messages WHERE role = 'assistant'").fetchall() == [
+            ("complete", "".join(pieces))
+        ]
+    finally:
+        con.close()
+    assert not kept[0].exists()
+    TALLY["faults"] += 1
