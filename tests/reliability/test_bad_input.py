@@ -77,6 +77,7 @@ async def test_search_and_history_survive_bad_input(services, server):
 
     assert search_messages(services.db, "مرحبا")
     assert services.db.integrity_check() == "ok"
+    TALLY["bad_inputs"] += len(INPUTS)
 
 
 def test_corrupt_database_is_reported_and_never_replaced(data_home: Path, tmp_path: Path):

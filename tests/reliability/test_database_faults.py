@@ -173,6 +173,7 @@ def test_daily_backups_rotate_and_backup_restore_put_data_back(data_home: Path, 
     con.close()
     for backup in (data_home / "backups").iterdir():
         assert backup.stat().st_mode & 0o777 == 0o600
+    TALLY["faults"] += 1  # a change undone from a backup
 
 
 def _busy_lock(db: Path) -> sqlite3.Connection:
@@ -310,6 +311,7 @@ def test_the_data_folder_is_private(data_home: Path, server, tiny_gguf):
         path.chmod(0o755 if path.is_dir() else 0o644)
     assert run_cli("history", "list", env=env).returncode == 0
     _assert_private(data_home)
+    TALLY["faults"] += 1  # a data folder left open to everyone, tightened
 
 
 def _assert_private(home: Path, *also: str) -> None:

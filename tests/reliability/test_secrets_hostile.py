@@ -83,3 +83,4 @@ def test_a_url_with_a_password_stored_by_an_older_version_is_not_printed(data_ho
     assert listed.returncode == 0 and "http://[redacted]@127.0.0.1:1/v1" in listed.stdout
     assert key not in listed.stdout + listed.stderr
     assert all(key not in p.read_text() for p in (data_home / "logs").iterdir())
+    TALLY["bad_inputs"] += 1
