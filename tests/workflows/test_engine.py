@@ -423,11 +423,20 @@ async def test_a_template_step_can_name_a_library_template(services, store, make
     assert result.status == "complete", result.error
     assert result.outputs == {"out": "Explain tides to a six-year-old."}
 
-    missing = await make_engine().start(
-        LIBRARY.replace("Explain to a child", "No such template"), {"topic": "x"}
-    )
-    assert missing.status == "failed" and missing.error.startswith("Step 'ask': ")
-    assert "No such template" in missing.error
+    # a template that is not in the library is refused when saved or started, as an unknown model is
+    missing = LIBRARY.replace("Explain to a child", "Explain to a chlid")
+    with pytest.raises(
+        WorkflowError, match="step 'ask'.*No template named 'Explain to a chlid'.*Did you mean"
+    ):
+        store.check(missing)
+    runs_before = store.runs()
+    with pytest.raises(WorkflowError, match="does not exist"):
+        await make_engine().start(missing, {"topic": "x"})
+    assert store.runs() == runs_before  # nothing recorded for the refused start
+    # once the template is deleted, a saved workflow naming it is refused at its next start
+    services.templates.delete(services.templates.get("Explain to a child").id)
+    with pytest.raises(WorkflowError, match="does not exist"):
+        await make_engine().start(LIBRARY, {"topic": "tides"})
 
 
 WIDE_MAP = """\

@@ -14,7 +14,9 @@ if TYPE_CHECKING:
 
 def open_store(services: Services) -> WorkflowStore:
     """The workflow store over a process's services, checking models against its provider registry."""
-    from .models import model_checker
+    from .models import model_checker, template_checker
     from .store import WorkflowStore
 
-    return WorkflowStore(services.db, services.bus, model_checker(services.registry))
+    return WorkflowStore(
+        services.db, services.bus, model_checker(services.registry), template_checker(services.templates)
+    )

@@ -135,7 +135,9 @@ class WorkflowEngine:
 
     def prepare(self, definition: str, inputs: Mapping[str, Any]) -> tuple[Workflow, dict[str, Any]]:
         """The checked workflow and its input values: raises WorkflowError before anything is saved."""
-        workflow = load(definition, check_model=self.store.check_model)
+        workflow = load(
+            definition, check_model=self.store.check_model, check_template=self.store.check_template
+        )
         values = resolve_inputs(workflow, inputs)
         self._check_model_inputs(workflow, values)
         return workflow, values

@@ -139,7 +139,11 @@ def _check_references(workflow: Workflow, step: Step, visible: Iterable[str], in
             raise _fail(step, f"comes after '{dep}', which is not a step of this workflow")
 
 
-def check_graph(workflow: Workflow, check_model: Callable[[str], str | None] | None = None) -> None:
+def check_graph(
+    workflow: Workflow,
+    check_model: Callable[[str], str | None] | None = None,
+    check_template: Callable[[str], str | None] | None = None,
+) -> None:
     _check_ids(workflow)
     top = [s.id for s in workflow.steps]
     for step in workflow.steps:
@@ -168,6 +172,10 @@ def check_graph(workflow: Workflow, check_model: Callable[[str], str | None] | N
         )
     for step in workflow.steps:
         for s in (step, *step.steps):
+            if s.kind == "template" and s.template and check_template is not None:
+                problem = check_template(s.template)
+                if problem:
+                    raise _fail(s, problem)
             if s.kind != "llm":
                 continue
             model = s.model or workflow.model

@@ -254,12 +254,18 @@ def build(data: dict[str, Any], lines: Lines, version: int = 1) -> Workflow:
 ModelCheck = Callable[[str], str | None]
 
 
-def load(text: str, *, check_model: ModelCheck | None = None, version: int = 1) -> Workflow:
+def load(
+    text: str,
+    *,
+    check_model: ModelCheck | None = None,
+    check_template: ModelCheck | None = None,
+    version: int = 1,
+) -> Workflow:
     """Parse and check a workflow document; raises :class:`WorkflowError` with one clear message."""
     from .graph import check_graph
 
     data, lines = parse_yaml(text)
     check_schema(data, lines)
     workflow = build(data, lines, version)
-    check_graph(workflow, check_model)
+    check_graph(workflow, check_model, check_template)
     return workflow

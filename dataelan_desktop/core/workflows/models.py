@@ -37,3 +37,19 @@ def model_checker(registry: ProviderRegistry):
         return None
 
     return check
+
+
+def template_checker(templates):
+    """``check(name) -> None`` when the template library has a template of that name, else one
+    sentence saying why not (a `template:` step naming one is checked at save time, like a model)."""
+
+    def check(name: str) -> str | None:
+        if "{{" in name:
+            return None
+        try:
+            templates.get(name)
+        except LookupError as exc:
+            return f"names a library template that does not exist. {exc}"
+        return None
+
+    return check

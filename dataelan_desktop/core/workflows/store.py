@@ -68,11 +68,19 @@ def _find(session: Session, name_or_id: str) -> WorkflowDefinition:
 
 
 class WorkflowStore:
-    def __init__(self, db: Database, bus: ChangeBus | None = None, check_model: ModelCheck | None = None):
+    def __init__(
+        self,
+        db: Database,
+        bus: ChangeBus | None = None,
+        check_model: ModelCheck | None = None,
+        check_template: ModelCheck | None = None,
+    ):
         self.db = db
         self.bus = bus or ChangeBus()
         #: refuses a model that does not exist (set from the provider registry: see models.py)
         self.check_model = check_model
+        #: refuses a `template:` step naming a library template that does not exist
+        self.check_template = check_template
         self.builtin_folder: Path | None = None  # None: resources/workflows (tests point elsewhere)
         self._seeded = False
         self._seed_lock = threading.Lock()
@@ -97,7 +105,7 @@ class WorkflowStore:
 
     def check(self, text: str) -> Workflow:
         """The workflow in ``text`` if it passes every check; else WorkflowError with one message."""
-        return load(text, check_model=self.check_model)
+        return load(text, check_model=self.check_model, check_template=self.check_template)
 
     def list(self) -> list[WorkflowView]:
         self._seed_once()
