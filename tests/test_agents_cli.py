@@ -61,6 +61,30 @@ def test_chat_with_tools_runs_calls_and_prints_the_answer(env, server):
     assert "policy" in result.stderr
 
 
+def test_a_runs_own_limit_stops_a_model_that_keeps_calling(env, server):
+    """`chat --tools … --max-steps 2`: a model that would call the calculator for ever is stopped after
+    two tool steps with the limit's sentence, and what it did is kept; a mistyped limit is one line."""
+    server.push(
+        *(openai_tool_calls([(f"call_{i}", "calculator", '{"expression": "1+1"}')]) for i in range(5))
+    )
+    result = run_cli(
+        "chat", "-m", "openai:gpt-4o-mini", "--tools", "calc", "--max-steps", "2", "Count.", env=env, input=""
+    )  # fmt: skip
+    assert "Stopped after 2 tool steps: the agent's limit is 2." in result.stderr, result.stderr
+    assert result.stderr.count("← 2") == 2  # both calls ran and were answered
+    assert len(server.requests) == 2  # no third turn was asked for
+    conversation_id = run_cli("history", "list", env=env).stdout.split()[0]
+    shown = run_cli("history", "show", conversation_id, env=env)
+    # each call and its answer, named, as the chat printed them
+    assert shown.stdout.count('→ calculator {"expression": "1+1"}') == 2, shown.stdout
+    assert shown.stdout.count("[tool calculator] (") == 2, shown.stdout
+
+    bad = run_cli(
+        "chat", "-m", "openai:gpt-4o-mini", "--tools", "calc", "--tool-timeout", "nan", "x", env=env
+    )
+    assert "above zero" in one_line_error(bad)
+
+
 def test_approvals_without_a_terminal_need_yes(env, server, tmp_path):
     asks = ["chat", "-m", "openai:gpt-4o-mini", "--tools", f"files:{tmp_path}", "Write a.txt"]
     refused = run_cli(*asks, env=env, input="")

@@ -4,6 +4,7 @@ each tool call shown and, unless its policy says always, asked for."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import signal
 import sys
@@ -31,11 +32,7 @@ def register(sub) -> None:
     add.add_argument("--allow", action="append", default=[], metavar="TOOL", help="never ask for this tool")
     add.add_argument("--ask", action="append", default=[], metavar="TOOL", help="always ask for this tool")
     add.add_argument("--deny", action="append", default=[], metavar="TOOL", help="never run this tool")
-    add.add_argument("--max-steps", type=int, help="tool steps before it stops (default 25)")
-    add.add_argument("--max-cost", type=float, help="estimated dollars before it stops")
-    add.add_argument("--tool-timeout", type=float, help="seconds a tool call may take (default 120)")
-    add.add_argument("--total-time", type=float, help="seconds the whole run may take")
-    add.add_argument("--max-result-chars", type=int, help="longer tool results are cut (default 50000)")
+    _add_limit_options(add)
     add.set_defaults(func=cmd_add)
     use = commands.add_parser("use", help="let a project's conversations answer with an agent")
     use.add_argument("name", nargs="?", help="the agent (leave out with --none)")
@@ -48,6 +45,27 @@ def register(sub) -> None:
     p.set_defaults(func=lambda args: p.print_help() or 0)
 
 
+def _add_limit_options(p) -> None:
+    p.add_argument("--max-steps", type=int, help="tool steps before it stops (default 25)")
+    p.add_argument("--max-cost", type=float, help="estimated dollars before it stops")
+    p.add_argument("--tool-timeout", type=float, help="seconds a tool call may take (default 120)")
+    p.add_argument("--total-time", type=float, help="seconds the whole run may take")
+    p.add_argument("--max-result-chars", type=int, help="longer tool results are cut (default 50000)")
+
+
+def _limits_given(args) -> dict[str, Any]:
+    """The limits given as options (only those given), checked like an agent's."""
+    from ..core.agents.store import check_profile
+
+    limits = {
+        "max_steps": args.max_steps, "max_cost": args.max_cost, "tool_timeout": args.tool_timeout,
+        "total_seconds": args.total_time, "max_result_chars": args.max_result_chars,
+    }  # fmt: skip
+    given = {k: v for k, v in limits.items() if v is not None}
+    check_profile(None, None, given)
+    return given
+
+
 def add_chat_options(p) -> None:
     """`dataelan chat`'s agent options (registered by cli/chat.py)."""
     p.add_argument("--agent", metavar="NAME", help="answer with this saved agent (its model, tools, limits)")
@@ -57,6 +75,7 @@ def add_chat_options(p) -> None:
         help="let the model use tools: calc,time,search,fetch,workflows,files:DIR,mcp:SERVER",
     )
     p.add_argument("--yes", action="store_true", help="allow every tool call without asking")
+    _add_limit_options(p)  # for this run: over the agent's own limits, or the defaults with --tools
 
 
 def _split(text: str | None) -> list[str]:
@@ -110,14 +129,10 @@ def cmd_add(args) -> int:
         **{t: "ask" for t in args.ask},
         **{t: "deny" for t in args.deny},
     }
-    limits = {
-        "max_steps": args.max_steps, "max_cost": args.max_cost, "tool_timeout": args.tool_timeout,
-        "total_seconds": args.total_time, "max_result_chars": args.max_result_chars,
-    }  # fmt: skip
     model = str(parse_model_ref(args.model)) if args.model else None
     agent = _store().add(
         args.name, model=model, instructions=args.instructions, tools=tools, policies=policies,
-        limits={k: v for k, v in limits.items() if v is not None},
+        limits=_limits_given(args),
     )  # fmt: skip
     out(f"Added the agent '{agent.name}'.")
     return 0
@@ -158,6 +173,11 @@ def prepare_agent_chat(s, args, agent) -> None:
         sources = await sources_for(s, agent, _split(args.tools))
         return sources, await ToolBox.gather(sources)
 
+    given = _limits_given(args)  # a mistyped limit: said before anything is saved or started
+    if given:
+        from ..core.agents.loop import Limits
+
+        args.limits = dataclasses.replace(agent.loop_limits if agent else Limits(), **given)
     args.sources, toolbox = asyncio.run(gather())  # (an MCP server named here is started now)
     args.agent_view = agent
     for problem in toolbox.problems:  # a server that cannot start: said, the others still serve
@@ -205,7 +225,7 @@ async def run_agent_chat(s, conversation_id: str, prompt: str, model: str, param
 
     run = await agent_chat(s).send(
         conversation_id, prompt, args.sources, agent=args.agent_view, approve=terminal_approver(args.yes),
-        model=model, params=params,
+        model=model, params=params, limits=getattr(args, "limits", None),
     )  # fmt: skip
     loop = asyncio.get_running_loop()
     try:

@@ -47,5 +47,13 @@ def cmd_show(args) -> int:
         status = (
             "" if m.status == MessageStatus.COMPLETE else f" ({m.status}{': ' + m.error if m.error else ''})"
         )
-        out(f"\n[{label}]{status}\n{m.content}")
+        tool = m.tool or {}
+        if m.role == "tool":  # which call this answers, and how it went
+            label = f"tool {tool.get('name', '?')}" + (" (error)" if tool.get("is_error") else "")
+            how = [str(tool[k]) for k in ("approved_by",) if tool.get(k)]
+            if tool.get("duration_ms") is not None:
+                how.append(f"{tool['duration_ms']:.0f} ms")
+            status += f" ({', '.join(how)})" if how else ""
+        calls = "".join(f"\n→ {c.get('name', '?')} {c.get('arguments', '')}" for c in tool.get("calls") or [])
+        out(f"\n[{label}]{status}\n{m.content}{calls}")
     return 0
