@@ -79,6 +79,20 @@ def test_a_runs_own_limit_stops_a_model_that_keeps_calling(env, server):
     assert shown.stdout.count('→ calculator {"expression": "1+1"}') == 2, shown.stdout
     assert shown.stdout.count("[tool calculator] (") == 2, shown.stdout
 
+    # a cost limit on a model with no known price cannot stop anything: said before the run
+    server.push(openai_stream(["ok"]))
+    unpriced = run_cli(
+        "chat", "-m", "openai:my-own-model", "--tools", "calc", "--max-cost", "0.01", "hi", env=env, input=""
+    )  # fmt: skip
+    assert unpriced.returncode == 0, unpriced.stderr
+    expected = "note: The cost limit ($0.01) cannot stop this run: no price is known for openai:my-own-model"
+    assert expected in unpriced.stderr
+    server.push(openai_stream(["ok"]))
+    priced = run_cli(
+        "chat", "-m", "openai:gpt-4o-mini", "--tools", "calc", "--max-cost", "0.01", "hi", env=env, input=""
+    )  # fmt: skip
+    assert priced.returncode == 0 and "cost limit" not in priced.stderr
+
     bad = run_cli(
         "chat", "-m", "openai:gpt-4o-mini", "--tools", "calc", "--tool-timeout", "nan", "x", env=env
     )

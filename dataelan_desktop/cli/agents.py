@@ -182,6 +182,7 @@ def prepare_agent_chat(s, args, agent) -> None:
     args.agent_view = agent
     for problem in toolbox.problems:  # a server that cannot start: said, the others still serve
         print(f"note: {problem}", file=sys.stderr)
+    args.said_problems = set(toolbox.problems)
     if args.yes or sys.stdin.isatty():
         return
     policies = agent.policies if agent else {}
@@ -227,6 +228,9 @@ async def run_agent_chat(s, conversation_id: str, prompt: str, model: str, param
         conversation_id, prompt, args.sources, agent=args.agent_view, approve=terminal_approver(args.yes),
         model=model, params=params, limits=getattr(args, "limits", None),
     )  # fmt: skip
+    for problem in run.problems:  # what the run found beyond the tool sources (an unpriced cost limit)
+        if problem not in getattr(args, "said_problems", ()):
+            print(f"note: {problem}", file=sys.stderr)
     loop = asyncio.get_running_loop()
     try:
         loop.add_signal_handler(signal.SIGINT, run.stop)

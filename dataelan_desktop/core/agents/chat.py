@@ -24,7 +24,7 @@ from ..db.tables import Message
 from ..providers.retry import build_then_stream
 from ..providers.types import GenerationParams, ReasoningDelta, StreamEvent, TextDelta
 from .builtin import parse_tool_sets
-from .loop import AgentLoop, AgentResult, Approver, Limits, ToolBox, ToolRun
+from .loop import AgentLoop, AgentResult, Approver, Limits, ToolBox, ToolRun, unpriced_cost_limit
 from .store import AgentStore, AgentView
 from .tools import ToolSource
 
@@ -204,13 +204,15 @@ class AgentChat:
             request = dataclasses.replace(request, system=system)
         allowed = _allowed(agent)
         toolbox = await ToolBox.gather(sources, allowed)
-        run = AgentRun(conversation_id, problems=list(toolbox.problems))
+        limits = limits or (agent.loop_limits if agent else Limits())
+        unpriced = unpriced_cost_limit(limits, model_ref)
+        run = AgentRun(conversation_id, problems=[*toolbox.problems, *([unpriced] if unpriced else [])])
         remember = partial(self.agents.allow_always, agent.id) if agent is not None else None
         recorder = _Recorder(chat, run, parent_id, model_ref, titles, remember)
         provider = _Streamer(chat, ref.provider)
         run.loop = AgentLoop(
             provider, request, toolbox, approve=approve, policy=dict(agent.policies) if agent else None,
-            limits=limits or (agent.loop_limits if agent else Limits()), observer=recorder, model_ref=model_ref,
+            limits=limits, observer=recorder, model_ref=model_ref,
         )  # fmt: skip
         history = request.messages
         run.task = asyncio.ensure_future(run.loop.run(history))

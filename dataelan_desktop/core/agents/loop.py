@@ -396,6 +396,19 @@ class AgentLoop:
         return dataclasses.replace(run, outcome=outcome)
 
 
+def unpriced_cost_limit(limits: Limits, model_ref: str) -> str | None:
+    """A cost limit that cannot stop a run, said before it starts: the model has no known price (it
+    would count as $0 for ever)."""
+    from ..tester.prices import estimate_cost
+
+    if limits.max_cost is None or estimate_cost(model_ref, 1, 1) is not None:
+        return None
+    return (
+        f"The cost limit (${limits.max_cost:g}) cannot stop this run: no price is known for {model_ref} "
+        "(add one to prices.json); the step and time limits still apply."
+    )
+
+
 def would_ask(tool: AvailableTool, policy: dict[str, str]) -> bool:
     """Whether a call of ``tool`` waits for a person under ``policy`` (the defaults if unlisted)."""
     rule = policy.get(tool.spec.name) or (Policy.ALWAYS if tool.read_only else Policy.ASK)
