@@ -332,3 +332,31 @@ def test_a_long_chain_is_drawn_whole_in_a_narrow_pane(qtbot):
         assert port.contains(shown), f"{sid} is outside the pane: {shown} not in {port}"
     graph.show_graph([("only", "output")], {})
     assert graph.transform().m11() == 1.0
+
+
+def test_the_other_windows_close_with_the_main_window(window, qtbot, ui_run, monkeypatch):
+    """Closing the main window closes the app's other windows (the app would otherwise go on running
+    behind a forgotten Workflows window), but unsaved YAML still asks first and can keep both open;
+    asking for the tester again brings the open one forward instead of replacing it."""
+    from PySide6.QtWidgets import QMessageBox
+
+    answer = {"value": QMessageBox.StandardButton.No}
+    monkeypatch.setattr(QMessageBox, "question", lambda *_a, **_k: answer["value"])
+
+    async def scenario():
+        window.open_tester()
+        tester = window.tester
+        tester.compare_tab.prompt.setPlainText("a prompt in progress")
+        window.open_tester()
+        assert window.tester is tester and tester.compare_tab.prompt.toPlainText() == "a prompt in progress"
+        window.findChild(QAction, "workflowsAction").trigger()
+        flows = window.workflows_window
+        _click(qtbot, flows.new_button)
+        _type_yaml(qtbot, flows.editor, CHAIN)
+        window.close()
+        assert window.isVisible() and flows.isVisible() and tester.isVisible()  # "discard?" No: none closed
+        answer["value"] = QMessageBox.StandardButton.Yes
+        window.close()
+        assert not window.isVisible() and not flows.isVisible() and not tester.isVisible()
+
+    ui_run(scenario())

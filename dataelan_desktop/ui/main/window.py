@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import shiboken6
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -46,6 +47,10 @@ if TYPE_CHECKING:
     from ..transfer.actions import TransferActions
 
 log = logging.getLogger(__name__)
+
+#: the windows of the app that are not the main window (top-level: they close when it closes); the
+#: one that may refuse (unsaved YAML) is asked first, so a refusal leaves every window open
+TOOL_WINDOWS = ("workflows_window", "tester", "model_manager", "templates_window", "agents_window")
 UNDO_SECONDS = 10
 
 
@@ -327,6 +332,12 @@ class MainWindow(QMainWindow):
             self.splitter.restoreState(splitter)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        # the app's other windows close with it (each may ask first: unsaved YAML in Workflows)
+        for name in TOOL_WINDOWS:
+            other = self._open_tool_window(name, bring_forward=False)
+            if other is not None and not other.close():
+                event.ignore()
+                return
         # the window's layout and the last conversation are this device's, kept in its settings
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/splitter", self.splitter.saveState())
@@ -339,6 +350,17 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     # -- other windows ----------------------------------------------------------------------
+
+    def _open_tool_window(self, name: str, bring_forward: bool = True) -> QWidget | None:
+        """The tool window kept under ``name`` if it is still open (brought forward), else None."""
+        window = getattr(self, name, None)
+        if window is None or not shiboken6.isValid(window) or not window.isVisible():
+            return None
+        if bring_forward:
+            window.showNormal() if window.isMinimized() else window.show()
+            window.raise_()
+            window.activateWindow()
+        return window
 
     def open_settings(self):
         from ..settings.dialog import SettingsDialog
@@ -394,6 +416,8 @@ class MainWindow(QMainWindow):
         except ImportError:
             QMessageBox.information(self, "Models", "Open a GGUF file with File → Open GGUF model…")
             return
+        if self._open_tool_window("model_manager") is not None:
+            return
         self.model_manager = ModelManagerWindow(self.services)
         self.model_manager.idle.valueChanged.connect(
             lambda m: self.settings.setValue("models/idle_unload_minutes", m)
@@ -406,6 +430,8 @@ class MainWindow(QMainWindow):
         except ImportError:
             QMessageBox.information(self, "Model tester", "The model tester is not available in this build.")
             return
+        if self._open_tool_window("tester") is not None:
+            return  # the open one comes forward: a new one would drop a comparison in progress
         self.tester = TesterWindow(self.services)
         self.tester.conversation_continued.connect(self.continue_in_chat)
         self.tester.show()
