@@ -354,6 +354,9 @@ class McpPage(QWidget):
             return removed
 
         def done(_removed: bool) -> None:
+            item = self._item(name)  # gone from the list as the message says so (the reload may lag)
+            if item is not None:
+                self.list.takeItem(self.list.row(item))
             self.result.setText(f"Removed {name} and its secrets.")
             self.new_server()
 
