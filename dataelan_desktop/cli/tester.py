@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from ..core.paths import write_text_atomically
 from ..core.providers.types import GenerationParams
 from .common import fail, out, run_async, services
 from .inputs import read_stdin
@@ -95,7 +96,7 @@ def cmd_batch(args) -> int:
     out(f"batch {batch.run_id}: {passed}/{len(cells)} cells passed")
     if args.out:
         fmt = Path(args.out).suffix.lstrip(".").lower()
-        Path(args.out).write_text(batch.export(fmt), encoding="utf-8")
+        write_text_atomically(args.out, batch.export(fmt))
         out(f"wrote {args.out}")
     return 0
 

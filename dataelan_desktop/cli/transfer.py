@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..core.paths import write_text_atomically
 from ..core.search import MARK_END, MARK_START, search_messages
 from ..core.transfer import export_conversation, export_project, import_file
 from .common import fail, out, services
@@ -58,7 +59,7 @@ def cmd_export(args) -> int:
         fail("give a conversation id (see `dataelan history list`) or --project NAME")
     if args.output:
         try:
-            Path(args.output).write_text(text, encoding="utf-8")
+            write_text_atomically(args.output, text)
         except OSError as exc:
             fail(f"could not write {args.output}: {exc.strerror or exc}")
         out(f"wrote {args.output}")

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..core.paths import write_text_atomically
 from .common import fail, out, run_async, services
 
 
@@ -109,7 +110,7 @@ def cmd_import(args) -> int:
 def cmd_export(args) -> int:
     workflow = _store().get(args.name)
     if args.output:
-        Path(args.output).write_text(workflow.yaml, encoding="utf-8")
+        write_text_atomically(args.output, workflow.yaml)
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         out(workflow.yaml.rstrip("\n"))

@@ -115,3 +115,22 @@ def resources_dir() -> Path:
         if candidate.is_dir():
             return candidate
     return here.parents[2] / "resources"
+
+
+def write_text_atomically(path: Path | str, text: str) -> None:
+    """Write a file the person asked for (an export) whole or not at all: the text goes to a private
+    temporary file beside it, then replaces ``path`` in one step. A full disk, a crash or text that
+    cannot be encoded leaves an earlier file of that name as it was, and nothing half-written."""
+    import tempfile
+
+    path = Path(path)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -385,3 +385,23 @@ def test_a_reply_the_full_disk_cannot_hold_is_kept_elsewhere_and_restored(tmp_pa
         con.close()
     assert not kept[0].exists()
     TALLY["faults"] += 1
+
+
+@pytest.mark.skipif(_root_can_mount() is not None, reason=str(_root_can_mount()))
+def test_an_export_the_full_disk_cannot_hold_leaves_the_earlier_file_whole(
+    services, data_home: Path, tmp_path: Path, mounted
+):
+    """`export -o` over an earlier export on a disk with too little room: one line saying why, and the
+    earlier file is still there, whole (it was truncated, then half-written), with nothing beside it."""
+    conversation = services.store.create_conversation(title="Long")
+    services.store.add_user_message(conversation.id, "word " * 400_000, [], "openai:gpt-4o-mini")  # ~2 MB
+    disk = mounted("-t", "tmpfs", "-o", "size=1m", "tmpfs", target=tmp_path / "small")
+    earlier = disk / "conversation.json"
+    earlier.write_text('{"an": "earlier export"}', encoding="utf-8")
+    result = run_cli(
+        "export", conversation.id, "--format", "json", "-o", str(earlier), env=cli_env(data_home)
+    )
+    assert "could not write" in error_line(result)
+    assert earlier.read_text(encoding="utf-8") == '{"an": "earlier export"}'
+    assert [p.name for p in disk.iterdir()] == ["conversation.json"]
+    TALLY["faults"] += 1

@@ -244,5 +244,17 @@ def test_an_agent_that_keeps_calling_stops_at_its_step_limit_and_says_so(
         # everything so far is kept: both calls and their results are in the conversation
         roles = [m.role for m in services.store.visible_messages(window.chat.conversation_id)]
         assert roles == ["user", "assistant", "tool", "assistant", "tool"]
+        # under the last result the view says the agent stopped before answering; not during a run
+        note = window.chat_view._unanswered
+        await wait_until(lambda: note.isVisible(), message="the stopped-here note")
+        assert "stopped here before it answered" in note.text()
+        # reopened later (another conversation, then this one): still said, the status bar long gone
+        conversation_id = window.chat.conversation_id
+        other = services.store.create_conversation(title="Elsewhere")
+        window.open_conversation(other.id)
+        await wait_until(lambda: not note.isVisible(), message="not under another conversation")
+        window.statusBar().clearMessage()
+        window.open_conversation(conversation_id)
+        await wait_until(lambda: note.isVisible(), message="said again on reopening")
 
     ui_run(scenario())

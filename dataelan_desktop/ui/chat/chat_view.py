@@ -36,7 +36,16 @@ class ChatView(QScrollArea):
         self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._empty.setObjectName("messageHeader")
         self._layout.addWidget(self._empty)
+        # a branch that ends in a tool result: the agent's run ended before its answer (a limit, Stop,
+        # a crash); said under it, also when the conversation is opened days later
+        self._unanswered = QLabel(
+            "The agent stopped here before it answered. Send a message to let it go on."
+        )
+        self._unanswered.setWordWrap(True)
+        self._unanswered.setObjectName("messageHeader")
+        self._layout.addWidget(self._unanswered)
         self._layout.addStretch(1)
+        self.agent_running = False  # set by the pane: a run in progress is not "stopped here"
         self.setWidget(self._container)
         # a streaming reply is followed when the layout grows the range, in the same pass as the
         # layout: scrolling from a timer afterwards painted the window twice per update
@@ -67,7 +76,7 @@ class ChatView(QScrollArea):
                     continue
                 widget.update_view(new)
             for view in views[len(old_ids) :]:
-                self._insert(view, self._layout.count() - 1)
+                self._insert(view, self._end_of_messages())
             self._views = list(views)
             self._update_chrome()
             if scroll_to_end and len(views) > len(old_ids):
@@ -81,7 +90,7 @@ class ChatView(QScrollArea):
         self._views = list(views)
         self._shown_from = max(0, len(views) - PAGE)
         for view in self._views[self._shown_from :]:
-            self._insert(view, self._layout.count() - 1)
+            self._insert(view, self._end_of_messages())
         self._update_chrome()
         if scroll_to_end:
             QTimer.singleShot(0, self, self.scroll_to_end)
@@ -119,10 +128,19 @@ class ChatView(QScrollArea):
         self._layout.insertWidget(index, widget)
         self._widgets[view.id] = widget
 
+    def _end_of_messages(self) -> int:
+        return self._layout.indexOf(self._unanswered)  # messages go before the note and the stretch
+
+    def set_agent_running(self, running: bool) -> None:
+        self.agent_running = running
+        self._update_chrome()
+
     def _update_chrome(self) -> None:
         self._earlier.setVisible(self._shown_from > 0)
         self._earlier.setText(f"Show earlier messages ({self._shown_from} more)")
         self._empty.setVisible(not self._views)
+        ends_in_a_result = bool(self._views) and self._views[-1].role == "tool"
+        self._unanswered.setVisible(ends_in_a_result and not self.agent_running)
 
     def update_streaming(self, message_id: str, text: str) -> None:
         widget = self._widgets.get(message_id)

@@ -132,6 +132,10 @@ class ConversationPane(QObject):
                 self._shown_model = model
             if changed:
                 self._show_agent(conversation)
+            run = self.agent_run
+            self.chat_view.agent_running = (
+                run is not None and not run.done and run.conversation_id == conversation.id
+            )
             self.chat_view.set_messages(views)
             self.meter.set_choice(
                 conversation.settings.get(OVERFLOW_SETTING) or overflow_default(self.shell.settings)
@@ -379,6 +383,7 @@ class ConversationPane(QObject):
     def _agent_started(self, run) -> None:
         self.composer.clear_after_send()
         self.agent_run = run
+        self.chat_view.set_agent_running(True)
         self.composer.set_streaming(True)
         if run.problems:  # a tool source that did not start: the run goes on without its tools
             self.shell.say(" ".join(run.problems), 10000)
@@ -387,6 +392,7 @@ class ConversationPane(QObject):
     def _agent_finished(self, run) -> None:
         if run is not self.agent_run:
             return
+        self.chat_view.set_agent_running(False)
         self.composer.set_streaming(self.busy())
         task = run.task
         result = None if task.cancelled() or task.exception() is not None else task.result()

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.paths import write_text_atomically
 from .. import ops
 from .model_picker import ModelPicker, listed_models
 
@@ -254,7 +255,7 @@ class BatchTab(QWidget):
             return None
 
         def write() -> None:  # reading the cells and writing the file both wait on the disk
-            Path(path).write_text(batch.export(fmt), encoding="utf-8")
+            write_text_atomically(path, batch.export(fmt))
 
         return ops.change(self, write, on_done=lambda _none: self.status.setText(f"Wrote {path}."))
 

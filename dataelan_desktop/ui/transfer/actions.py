@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
+from ...core.paths import write_text_atomically
 from .. import ops
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ class TransferActions(QObject):
                 text = export_project(store, project_id, fmt)
             else:
                 text = export_conversation(store, conversation_id, fmt)
-            path.write_text(text, encoding="utf-8")
+            write_text_atomically(path, text)
 
         return ops.change(self, write, on_done=lambda _none: self.shell.say(f"Exported to {path}.", 6000))
 

@@ -4,7 +4,6 @@ view; the run history. Reaches core only through ui/ops.py."""
 from __future__ import annotations
 
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.changes import Changes
+from ...core.paths import write_text_atomically
 from ...core.services import Services
 from ...core.workflows import open_store
 from ...core.workflows.definition import Workflow, WorkflowError
@@ -321,7 +321,7 @@ class WorkflowsWindow(QWidget):
         )
         if path:
             text = self.current.yaml
-            ops.change(self, lambda: Path(path).write_text(text, encoding="utf-8"))
+            ops.change(self, lambda: write_text_atomically(path, text))
 
     def delete(self) -> None:
         if self.current is None:
@@ -406,7 +406,7 @@ class WorkflowsWindow(QWidget):
         if not path:
             return
         render = run_markdown if kind == "md" else run_json
-        ops.change(self, lambda: Path(path).write_text(render(self.store.detail(run_id)), encoding="utf-8"),
+        ops.change(self, lambda: write_text_atomically(path, render(self.store.detail(run_id))),
                    on_done=lambda _: self.history.note.setText(f"Exported to {path}."))  # fmt: skip
 
     def open_conversation(self, run_id: str) -> None:
