@@ -269,14 +269,7 @@ def test_a_full_disk_is_said_as_such_and_loses_nothing(tmp_path: Path, server, m
     assert run_cli("providers", "add", "echo", "--base-url", server.base_url + "/v1", env=env).returncode == 0
     first = run_cli("chat", "-m", "echo:m", "kept before the disk filled", env=env)
     assert first.returncode == 0, first.stderr
-    filler = disk / "filler"
-    with open(filler, "wb") as fh:  # fill every free byte
-        try:
-            while True:
-                fh.write(b"\0" * 65536)
-                fh.flush()
-        except OSError:
-            pass
+    filler = _fill(disk)
     line = error_line(run_cli("chat", "-m", "echo:m", "a second question", env=env))
     assert "is full" in line and "Nothing was damaged" in line and "is damaged" not in line, line
     # reading needs room for SQLite's log files too: the same clear line, not "damaged"
